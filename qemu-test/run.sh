@@ -1,0 +1,116 @@
+#!/usr/bin/env bash
+# SPDX-License-Identifier: GPL-2.0
+# Boot the kds dev kernel in QEMU with kds's modules in a busybox initramfs.
+#
+# Usage: qemu-test/run.sh check|demo|shell
+#   check  load kds.ko and the test modules, collect every KUnit suite,
+#          unload, scan for leaks; print a summary and `N passed, N failed`;
+#          exit non-zero on any failure, missing suite or kernel splat.
+#   demo   load kds.ko and show what it does (make run).
+#   shell  an interactive busybox shell on the serial console (make shell).
+#
+# Environment: KUNIT_FILTER (kunit.filter_glob, default 'kds*'),
+# KDS_QEMU_TIMEOUT (seconds, default 1200), KDS_QEMU_MEM (default 1G),
+# KDS_ACCEL (kvm or tcg; default: probe once whether KVM boots a guest).
+set -euo pipefail
+here=$(cd "$(dirname "$0")" && pwd)
+. "$here/../scripts/lib.sh"
+
+mode=${1:-check}
+KDIR=${KDIR:-$(kds_kbuild_dir)}
+OUT=$KDS_ROOT/build
+RUN=$OUT/qemu
+mkdir -p "$RUN"
+KERNEL=$KDIR/arch/x86/boot/bzImage
+[ -f "$KERNEL" ] || kds_die "no kernel at $KERNEL (run make first)"
+
+# The modules, in load order. kds_test depends on kds.
+MODULES=(kds kds_test)
+declare -A KO=([kds]=$OUT/kds/kds.ko [kds_test]=$OUT/kunit/kds_test.ko)
+[ -f "$OUT/samples/kds_demo.ko" ] && { MODULES+=(kds_demo); KO[kds_demo]=$OUT/samples/kds_demo.ko; }
+
+# --- initramfs -------------------------------------------------------------
+root=$RUN/initramfs
+rm -rf "$root"
+mkdir -p "$root"/{bin,dev,proc,sys,tmp,lib/modules/kds}
+cp /bin/busybox "$root/bin/busybox"
+cp "$here/init" "$root/init"
+cp "$here/demo.sh" "$root/demo.sh"
+for m in "${MODULES[@]}"; do
+	cp "${KO[$m]}" "$root/lib/modules/kds/"
+	[ "$m" = kds_demo ] || echo "$m" >>"$root/lib/modules/kds/load-order"
+done
+(cd "$root" && find . | cpio -o -H newc --quiet | gzip -1) >"$RUN/initramfs.cpio.gz"
+
+# --- accelerator -------------------------------------------------------------
+QEMU=qemu-system-x86_64
+qemu_base=(-machine q35 -smp 2 -m "${KDS_QEMU_MEM:-1G}" -no-reboot -display none
+	   -monitor none -kernel "$KERNEL" -initrd "$RUN/initramfs.cpio.gz")
+
+probe_kvm() {
+	[ -w /dev/kvm ] || return 1
+	local log=$RUN/kvm-probe.log
+	timeout 30 "$QEMU" "${qemu_base[@]}" -accel kvm -cpu host \
+		-append "console=ttyS0 panic=-1 kds.mode=probe" \
+		-serial "file:$log" -serial null >/dev/null 2>&1 || true
+	grep -q KDS-PROBE-OK "$log"
+}
+accel=${KDS_ACCEL:-}
+if [ -z "$accel" ]; then
+	probe_file=$KDS_CACHE/kvm-probe-$(basename "$KDIR")
+	if [ -f "$probe_file" ]; then
+		accel=$(cat "$probe_file")
+	else
+		if probe_kvm; then accel=kvm; else accel=tcg; fi
+		echo "$accel" >"$probe_file"
+	fi
+fi
+if [ "$accel" = kvm ]; then
+	qemu_accel=(-accel kvm -cpu host)
+else
+	qemu_accel=(-accel tcg -cpu max,la57=off)
+fi
+
+# Every kds suite is named kds_*; the filter also keeps the kernel's own
+# built-in suites (a few Rust ones are not behind any option) from running.
+cmdline="console=ttyS0 panic=-1 slab_debug=FU kds.mode=$mode kunit.filter_glob=${KUNIT_FILTER:-kds*}"
+
+# --- run ---------------------------------------------------------------------
+case "$mode" in
+shell)
+	exec "$QEMU" "${qemu_base[@]}" "${qemu_accel[@]}" -append "$cmdline" \
+		-serial mon:stdio -serial null ;;
+demo)
+	log=$RUN/demo.log
+	kds_log "booting the dev kernel ($accel); guest log: $log"
+	set +e
+	timeout "${KDS_QEMU_TIMEOUT:-600}" "$QEMU" "${qemu_base[@]}" "${qemu_accel[@]}" \
+		-append "$cmdline quiet kunit.enable=0" -serial stdio -serial null </dev/null |
+		tr -d '\r' | tee "$log" | sed -n '/=== kds demo ===/,/=== end of demo ===/p'
+	set -e
+	grep -q "=== end of demo ===" "$log" || kds_die "the demo did not finish; see $log"
+	python3 "$here/collect.py" --splats-only --console "$log"
+	;;
+check)
+	log=$RUN/console.log
+	results=$RUN/results.txt
+	rm -f "$log" "$results"
+	kds_log "booting the dev kernel ($accel, -smp 2) to run KUnit${KUNIT_FILTER:+ (filter: $KUNIT_FILTER)}"
+	start=$SECONDS
+	set +e
+	timeout "${KDS_QEMU_TIMEOUT:-1200}" "$QEMU" "${qemu_base[@]}" "${qemu_accel[@]}" \
+		-append "$cmdline" -serial "file:$log" -serial "file:$results" </dev/null
+	qrc=$?
+	set -e
+	kds_log "guest ran for $((SECONDS - start)) s (qemu exit $qrc)"
+	kds_log "guest log: $log"
+	kds_log "results:   $results"
+	ko_args=()
+	for m in "${MODULES[@]}"; do ko_args+=(--module "$m=${KO[$m]}"); done
+	exec python3 "$here/collect.py" --console "$log" --results "$results" \
+		--ksrc "$KDS_KSRC" --qemu-rc "$qrc" \
+		${KUNIT_FILTER:+--filtered} "${ko_args[@]}"
+	;;
+*)
+	kds_die "unknown mode '$mode' (check, demo or shell)" ;;
+esac

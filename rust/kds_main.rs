@@ -1,0 +1,40 @@
+// SPDX-License-Identifier: GPL-2.0
+
+//! kds: kernel dependency primitives.
+//!
+//! The crate root of `kds.ko`. The module is one Rust crate plus one C file
+//! (`kds_exports.c`) that exports the `#[no_mangle]` functions of this crate
+//! with `EXPORT_SYMBOL_GPL` and holds C helpers for static inline kernel
+//! functions. Each concept lives in its own file below `rust/`:
+//!
+//! - [`version`]: the module's version, as seen from C.
+//! - [`cglue`]: declarations of the functions `kds_exports.c` provides.
+
+use kernel::prelude::*;
+
+mod cglue;
+mod version;
+
+module! {
+    type: Kds,
+    name: "kds",
+    authors: ["The kds authors"],
+    description: "kds: fences, resource sets and async domains for drivers",
+    license: "GPL",
+}
+
+struct Kds;
+
+impl kernel::Module for Kds {
+    fn init(_module: &'static ThisModule) -> Result<Self> {
+        cglue::init()?;
+        pr_info!("kds {} loaded\n", version::STRING.to_str().unwrap_or("?"));
+        Ok(Kds)
+    }
+}
+
+impl Drop for Kds {
+    fn drop(&mut self) {
+        pr_info!("kds unloaded\n");
+    }
+}

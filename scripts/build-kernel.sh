@@ -1,0 +1,59 @@
+#!/usr/bin/env bash
+# SPDX-License-Identifier: GPL-2.0
+# Build the kds dev kernel out of tree, once per cache key.
+#
+# tinyconfig + scripts/config/*.config, then every requested option is
+# checked in the final .config: Kconfig silently drops an option whose
+# dependencies are unmet, and a debug kernel without, say, KASAN would let
+# bugs through quietly. The build directory is $(kds_kbuild_dir); a file
+# named .kds-complete in it marks a finished build.
+set -euo pipefail
+. "$(dirname "$0")/lib.sh"
+
+O=$(kds_kbuild_dir)
+if [ -f "$O/.kds-complete" ]; then
+	exit 0
+fi
+
+kmake() { make -C "$KDS_KSRC" O="$O" "${KDS_KMAKE_FLAGS[@]}" "$@"; }
+
+mkdir -p "$O"
+kds_log "building the dev kernel in $O (about 15 minutes on 2 cores)"
+kmake -s tinyconfig >/dev/null
+KCONFIG_CONFIG="$O/.config" "$KDS_KSRC/scripts/kconfig/merge_config.sh" \
+	-m -O "$O" "$O/.config" "${KDS_FRAGMENTS[@]}" >"$O/merge_config.log"
+kmake -s olddefconfig >/dev/null
+
+# Every line of every fragment must have survived.
+bad=0
+while IFS= read -r line; do
+	case "$line" in
+	CONFIG_*=*)
+		grep -qxF "$line" "$O/.config" || {
+			have=$(grep -E "^(# )?${line%%=*}[= ]" "$O/.config" || echo "absent")
+			kds_log "config: asked for '$line', got '$have'"
+			bad=1
+		} ;;
+	"# CONFIG_"*" is not set")
+		opt=${line#\# }; opt=${opt%% *}
+		! grep -q "^$opt=" "$O/.config" || {
+			kds_log "config: asked for '$line', got '$(grep "^$opt=" "$O/.config")'"
+			bad=1
+		} ;;
+	esac
+done < <(cat "${KDS_FRAGMENTS[@]}")
+[ $bad = 0 ] || kds_die "the kernel config dropped options (see above); fix scripts/config/*.config"
+
+kmake rustavailable >/dev/null || kds_die "Rust is not available to the kernel build: $(kmake rustavailable 2>&1 | tail -n3)"
+
+# Progress for CI: one line per 500 lines of build output.
+start=$SECONDS
+kmake -j"$(nproc)" bzImage modules 2>&1 | tee "$O/build.log" |
+	awk '{ n++ } n % 500 == 0 { printf "[kds] kernel build: %d steps, %s\n", n, $NF; fflush() }
+	     /(error|warning):|Error [0-9]/ { print; fflush() }'
+[ "${PIPESTATUS[0]}" = 0 ] || kds_die "kernel build failed; log: $O/build.log"
+kmake -s modules_prepare >/dev/null
+[ -f "$O/Module.symvers" ] && [ -f "$O/arch/x86/boot/bzImage" ] ||
+	kds_die "kernel build produced no bzImage/Module.symvers"
+kds_log "kernel built in $((SECONDS - start)) s"
+touch "$O/.kds-complete"

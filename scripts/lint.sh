@@ -1,0 +1,37 @@
+#!/usr/bin/env bash
+# SPDX-License-Identifier: GPL-2.0
+# kds's style checks, as the kernel's maintainers run them.
+#   lint.sh rustfmt     rustfmt --check with the kernel's .rustfmt.toml
+#   lint.sh clippy      rebuild the modules with CLIPPY=1 (warnings fail)
+#   lint.sh checkpatch  scripts/checkpatch.pl on every C file and header, and
+#                       scripts/kernel-doc -Wall on them (kernel-doc warnings fail)
+set -euo pipefail
+. "$(dirname "$0")/lib.sh"
+cd "$KDS_ROOT"
+
+case "${1:-}" in
+rustfmt)
+	[ -x "$KDS_RUSTFMT" ] || kds_die "$KDS_RUSTFMT not found (apt-get install rustfmt-web)"
+	cfg=$KDS_KSRC/.rustfmt.toml
+	[ -f "$cfg" ] || cfg=
+	find rust -name '*.rs' -print0 |
+		xargs -0 "$KDS_RUSTFMT" --check --edition 2021 ${cfg:+--config-path "$cfg"}
+	kds_log "rustfmt: clean" ;;
+clippy)
+	find rust -name '*.rs' -exec touch {} +
+	KDS_CLIPPY=1 "$KDS_ROOT/scripts/build-modules.sh"
+	kds_log "clippy: clean" ;;
+checkpatch)
+	files=$(git ls-files '*.c' '*.h' 2>/dev/null || find . -name '*.[ch]' -not -path './build/*')
+	cp=("$KDS_KSRC/scripts/checkpatch.pl" --no-tree --strict --terse --show-types
+	    --ignore FILE_PATH_CHANGES)
+	# kds_exports.c exports functions that are defined in Rust, so its
+	# EXPORT_SYMBOL_GPL()s cannot follow their definitions.
+	"${cp[@]}" --ignore EXPORT_SYMBOL -f kds_exports.c
+	"${cp[@]}" -f $(echo "$files" | grep -vx kds_exports.c)
+	kdoc=$("$KDS_KSRC/scripts/kernel-doc" -Wall -none $files 2>&1)
+	[ -z "$kdoc" ] || { echo "$kdoc"; kds_die "kernel-doc warnings"; }
+	kds_log "checkpatch, kernel-doc: clean" ;;
+*)
+	kds_die "usage: lint.sh rustfmt|clippy|checkpatch" ;;
+esac
