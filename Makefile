@@ -8,7 +8,8 @@
 #                   (KUNIT_FILTER='kds_fence*' to pick suites or cases)
 #   make run        boot the dev kernel, load kds.ko and run the demo
 #   make shell      the same guest with an interactive shell
-#   make lint       rustfmt --check, clippy, checkpatch
+#   make lint       rustfmt --check, clippy, checkpatch, kernel-doc
+#   make rustfmt-fix  reformat the Rust sources
 #   make clean      remove build/ (the module build)
 #   make distclean  also remove the cache: kernel source, dev kernel, tools
 #
@@ -18,7 +19,7 @@
 SHELL := /bin/bash
 export KDIR KUNIT_FILTER KDS_CACHE KDS_KERNEL_DEB_VERSION
 
-.PHONY: all modules check run shell lint rustfmt clippy checkpatch clean distclean
+.PHONY: all modules check run shell lint rustfmt rustfmt-fix clippy checkpatch clean distclean
 
 all: modules
 
@@ -40,6 +41,9 @@ lint: rustfmt clippy checkpatch
 rustfmt:
 	@scripts/prepare.sh
 	@scripts/lint.sh rustfmt
+
+rustfmt-fix:
+	@scripts/lint.sh rustfmt-fix
 
 clippy:
 	@scripts/prepare.sh

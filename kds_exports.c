@@ -2,18 +2,28 @@
 /*
  * kds - the C side of kds.ko.
  *
- * The Rust core implements the API declared in include/kds.h as
+ * The Rust core implements most of the API declared in include/kds.h as
  * #[no_mangle] extern "C" functions; this file exports them to other
  * modules (EXPORT_SYMBOL_GPL can only be used from C), checks at load time
- * that the Rust core and the header agree, and holds the few C helpers the
- * Rust core needs for static inline kernel functions and macros.
+ * that the Rust core and the header agree, and holds the few pieces that
+ * are kernel C idiom through and through: sleeping on a fence, waiting for
+ * a struct completion, WARN_ONCE() and gfp_t classes.
  *
  * Copyright (C) 2026 The kds authors
  */
 
+#include <linux/bug.h>
+#include <linux/completion.h>
 #include <linux/export.h>
+#include <linux/gfp.h>
 #include <linux/module.h>
 #include <linux/printk.h>
+#include <linux/sched.h>
+#include <linux/sched/signal.h>
+#include <linux/slab.h>
+#include <linux/spinlock.h>
+#include <linux/stddef.h>
+#include <linux/workqueue.h>
 
 #include <kds.h>
 
@@ -22,17 +32,266 @@
 EXPORT_SYMBOL_GPL(kds_version);
 EXPORT_SYMBOL_GPL(kds_version_string);
 
+EXPORT_SYMBOL_GPL(kds_fence_create);
+EXPORT_SYMBOL_GPL(kds_fence_get);
+EXPORT_SYMBOL_GPL(kds_fence_put);
+EXPORT_SYMBOL_GPL(kds_fence_await);
+EXPORT_SYMBOL_GPL(kds_fence_complete);
+EXPORT_SYMBOL_GPL(kds_fence_await_fence);
+EXPORT_SYMBOL_GPL(kds_fence_set_error);
+EXPORT_SYMBOL_GPL(kds_fence_get_status);
+EXPORT_SYMBOL_GPL(kds_fence_done);
+EXPORT_SYMBOL_GPL(kds_fence_add_callback);
+EXPORT_SYMBOL_GPL(kds_fence_remove_callback);
+
+/* Workers that sleep on behalf of fences (completions have no callbacks). */
+static struct workqueue_struct *kds_wq;
+
 /**
  * kds_c_init() - Load-time checks of the C ABI; called by the Rust module init.
  *
- * Return: 0, or -EINVAL when the Rust core was built against another header.
+ * Return: 0, -EINVAL when the Rust core was built against another header,
+ * -ENOMEM.
  */
 int kds_c_init(void)
 {
+	static const size_t cb_layout[] = {
+		sizeof(struct kds_fence_cb),
+		offsetof(struct kds_fence_cb, node),
+		offsetof(struct kds_fence_cb, func),
+	};
+
 	if (kds_version() != KDS_VERSION_CODE) {
 		pr_err("kds: Rust core is version %#x, include/kds.h says %#x\n",
 		       kds_version(), KDS_VERSION_CODE);
 		return -EINVAL;
 	}
+	if (memcmp(cb_layout, kds_rust_fence_cb_layout, sizeof(cb_layout))) {
+		pr_err("kds: struct kds_fence_cb differs between C and Rust\n");
+		return -EINVAL;
+	}
+	/*
+	 * Unbound, so that a worker sleeping on one completion never holds
+	 * up another; WQ_MAX_ACTIVE of them may sleep at once.
+	 */
+	kds_wq = alloc_workqueue("kds", WQ_UNBOUND, WQ_MAX_ACTIVE);
+	if (!kds_wq)
+		return -ENOMEM;
 	return 0;
 }
+
+/**
+ * kds_c_exit() - Undo kds_c_init(); called by the Rust module exit.
+ */
+void kds_c_exit(void)
+{
+	destroy_workqueue(kds_wq);
+}
+
+/**
+ * kds_misuse() - Warn, once per kind, that a caller misused the API.
+ * @kind: an &enum kds_misuse.
+ * @func: the API function that was misused.
+ *
+ * Each kind has its own WARN_ONCE(), so one misuse does not hide another;
+ * KUnit tests that provoke misuse on purpose suppress and count these.
+ */
+void kds_misuse(unsigned int kind, const char *func)
+{
+	switch (kind) {
+	case KDS_MISUSE_NULL:
+		WARN_ONCE(1, "kds: %s: NULL argument\n", func);
+		break;
+	case KDS_MISUSE_BAD_OBJECT:
+		WARN_ONCE(1, "kds: %s: not a live kds object\n", func);
+		break;
+	case KDS_MISUSE_AWAIT_DONE:
+		WARN_ONCE(1, "kds: %s: the fence is already done\n", func);
+		break;
+	case KDS_MISUSE_OVER_COMPLETE:
+		WARN_ONCE(1, "kds: %s: more events completed than awaited\n", func);
+		break;
+	case KDS_MISUSE_BAD_ERROR:
+		WARN_ONCE(1, "kds: %s: not a negative errno\n", func);
+		break;
+	case KDS_MISUSE_ERROR_AFTER_DONE:
+		WARN_ONCE(1, "kds: %s: error set on a fence that is done\n", func);
+		break;
+	case KDS_MISUSE_RELEASED_PENDING:
+		WARN_ONCE(1, "kds: %s: last reference to a pending fence that has waiters\n",
+			  func);
+		break;
+	case KDS_MISUSE_NO_CALLBACK:
+		WARN_ONCE(1, "kds: %s: no callback function\n", func);
+		break;
+	default:
+		WARN_ONCE(1, "kds: %s: misuse %u\n", func, kind);
+		break;
+	}
+}
+
+/**
+ * kds_gfp_class() - Classify a caller's gfp_t for the Rust allocator.
+ * @gfp: the flags.
+ *
+ * Return: 0 may reclaim directly (GFP_KERNEL), 1 may use reserves
+ * (GFP_ATOMIC), 2 neither (GFP_NOWAIT); bit 4 set for __GFP_NOWARN.
+ */
+unsigned int kds_gfp_class(gfp_t gfp)
+{
+	unsigned int class;
+
+	if (gfp & __GFP_DIRECT_RECLAIM)
+		class = 0;
+	else if (gfp & __GFP_HIGH)
+		class = 1;
+	else
+		class = 2;
+	if (gfp & __GFP_NOWARN)
+		class |= 0x10;
+	return class;
+}
+
+/*
+ * raw_spinlock_t for the Rust core (rust/rawlock.rs): kds's locks may be
+ * taken in hard IRQ context, on PREEMPT_RT too.
+ */
+void kds_raw_spin_lock_init(raw_spinlock_t *lock, const char *name,
+			    struct lock_class_key *key)
+{
+#ifdef CONFIG_DEBUG_SPINLOCK
+	__raw_spin_lock_init(lock, name, key, LD_WAIT_SPIN);
+#else
+	raw_spin_lock_init(lock);
+#endif
+}
+
+unsigned long kds_raw_spin_lock_irqsave(raw_spinlock_t *lock)
+{
+	unsigned long flags;
+
+	raw_spin_lock_irqsave(lock, flags);
+	return flags;
+}
+
+void kds_raw_spin_unlock_irqrestore(raw_spinlock_t *lock, unsigned long flags)
+{
+	raw_spin_unlock_irqrestore(lock, flags);
+}
+
+bool kds_raw_spin_trylock_irqsave(raw_spinlock_t *lock, unsigned long *flags)
+{
+	return raw_spin_trylock_irqsave(lock, *flags);
+}
+
+void kds_raw_spin_assert_held(raw_spinlock_t *lock)
+{
+	lockdep_assert_held(lock);
+}
+
+struct kds_fence_waiter {
+	struct kds_fence_cb cb;
+	struct task_struct *task;
+};
+
+static void kds_fence_wake(struct kds_fence *f, struct kds_fence_cb *cb)
+{
+	wake_up_process(container_of(cb, struct kds_fence_waiter, cb)->task);
+}
+
+long kds_fence_wait_timeout(struct kds_fence *f, bool intr, long timeout)
+{
+	struct kds_fence_waiter w = { .task = current };
+	long ret = timeout ? timeout : 1;
+
+	might_sleep();
+	if (!kds_fence_check(f, __func__))
+		return -EINVAL;
+	if (kds_fence_done(f))
+		return ret;
+	if (!timeout)
+		return 0;
+	if (kds_fence_add_callback(f, &w.cb, kds_fence_wake))
+		return ret;	/* -ENOENT: done meanwhile */
+
+	/*
+	 * The callback publishes the fence done before it wakes us, and
+	 * set_current_state() orders our state before the check: a wake-up
+	 * between the two makes schedule_timeout() return at once.
+	 */
+	for (;;) {
+		set_current_state(intr ? TASK_INTERRUPTIBLE : TASK_UNINTERRUPTIBLE);
+		if (kds_fence_done(f))
+			break;
+		if (intr && signal_pending(current)) {
+			ret = -ERESTARTSYS;
+			break;
+		}
+		ret = schedule_timeout(ret);
+		if (!ret)
+			break;
+	}
+	__set_current_state(TASK_RUNNING);
+	/* Waits for a callback running on another CPU: w may then go. */
+	kds_fence_remove_callback(f, &w.cb);
+	if (ret == 0 && kds_fence_done(f))
+		ret = 1;
+	return ret;
+}
+EXPORT_SYMBOL_GPL(kds_fence_wait_timeout);
+
+void kds_fence_wait(struct kds_fence *f)
+{
+	kds_fence_wait_timeout(f, false, MAX_SCHEDULE_TIMEOUT);
+}
+EXPORT_SYMBOL_GPL(kds_fence_wait);
+
+struct kds_completion_wait {
+	struct work_struct work;
+	struct kds_fence *fence;
+	struct completion *c;
+};
+
+static void kds_completion_wait_fn(struct work_struct *work)
+{
+	struct kds_completion_wait *w =
+		container_of(work, struct kds_completion_wait, work);
+
+	wait_for_completion(w->c);
+	kds_fence_complete(w->fence);
+	kds_fence_put(w->fence);
+	kfree(w);
+}
+
+int kds_fence_await_completion(struct kds_fence *f, struct completion *c, gfp_t gfp)
+{
+	struct kds_completion_wait *w;
+	int ret;
+
+	if (!kds_fence_check(f, __func__))
+		return -EINVAL;
+	if (!c) {
+		kds_misuse(KDS_MISUSE_NULL, __func__);
+		return -EINVAL;
+	}
+	w = kmalloc(sizeof(*w), gfp);
+	if (!w)
+		return -ENOMEM;
+	ret = kds_fence_try_await(f);
+	if (ret) {
+		kfree(w);
+		kds_misuse(KDS_MISUSE_AWAIT_DONE, __func__);
+		return ret;
+	}
+	if (try_wait_for_completion(c)) {
+		kfree(w);
+		kds_fence_complete(f);
+		return 0;
+	}
+	w->fence = kds_fence_get(f);
+	w->c = c;
+	INIT_WORK(&w->work, kds_completion_wait_fn);
+	queue_work(kds_wq, &w->work);
+	return 1;
+}
+EXPORT_SYMBOL_GPL(kds_fence_await_completion);

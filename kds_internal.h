@@ -6,6 +6,38 @@
 #ifndef _KDS_INTERNAL_H
 #define _KDS_INTERNAL_H
 
+#include <linux/spinlock_types.h>
+#include <linux/types.h>
+
+struct kds_fence;
+
+/* Provided by kds_exports.c to the Rust core (rust/cglue.rs). */
 int kds_c_init(void);
+void kds_c_exit(void);
+void kds_misuse(unsigned int kind, const char *func);
+unsigned int kds_gfp_class(gfp_t gfp);
+void kds_raw_spin_lock_init(raw_spinlock_t *lock, const char *name,
+			    struct lock_class_key *key);
+unsigned long kds_raw_spin_lock_irqsave(raw_spinlock_t *lock);
+void kds_raw_spin_unlock_irqrestore(raw_spinlock_t *lock, unsigned long flags);
+bool kds_raw_spin_trylock_irqsave(raw_spinlock_t *lock, unsigned long *flags);
+void kds_raw_spin_assert_held(raw_spinlock_t *lock);
+
+/* Kinds of API misuse; the same numbers as Misuse in rust/cglue.rs. */
+enum kds_misuse {
+	KDS_MISUSE_NULL,
+	KDS_MISUSE_BAD_OBJECT,
+	KDS_MISUSE_AWAIT_DONE,
+	KDS_MISUSE_OVER_COMPLETE,
+	KDS_MISUSE_BAD_ERROR,
+	KDS_MISUSE_ERROR_AFTER_DONE,
+	KDS_MISUSE_RELEASED_PENDING,
+	KDS_MISUSE_NO_CALLBACK,
+};
+
+/* Provided by the Rust core (rust/fence_capi.rs) to kds_exports.c. */
+bool kds_fence_check(struct kds_fence *f, const char *func);
+int kds_fence_try_await(struct kds_fence *f);
+extern const size_t kds_rust_fence_cb_layout[3];
 
 #endif /* _KDS_INTERNAL_H */

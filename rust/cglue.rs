@@ -2,21 +2,83 @@
 
 //! The C half of `kds.ko`, as seen from Rust.
 //!
-//! `kds_exports.c` (declared in `kds_internal.h`) provides these functions.
-//! Their prototypes are repeated here by hand; keep the two in sync.
+//! `kds_exports.c` (declared in `kds_internal.h`) provides these functions:
+//! load-time ABI checks, the once-per-kind API misuse warnings (C's
+//! `WARN_ONCE()`, which KUnit's warning suppression understands), and the
+//! mapping of a C caller's `gfp_t` to allocation [`Flags`]. Their
+//! prototypes are repeated here by hand; keep the two in sync.
 
+use kernel::alloc::{flags, Flags};
 use kernel::error::to_result;
-use kernel::ffi::c_int;
+use kernel::ffi::{c_char, c_int, c_uint};
 use kernel::prelude::*;
+use kernel::str::CStrExt;
 
 extern "C" {
     fn kds_c_init() -> c_int;
+    fn kds_c_exit();
+    fn kds_misuse(kind: c_uint, func: *const c_char);
+    fn kds_gfp_class(gfp: kernel::bindings::gfp_t) -> c_uint;
 }
 
 /// Runs the C side's load-time checks of the ABI between the Rust core and
-/// `include/kds.h`.
+/// `include/kds.h`, and sets up what the C side owns.
 pub(crate) fn init() -> Result {
     // SAFETY: `kds_c_init` takes no arguments, touches no Rust state and may
     // be called from any sleepable context, such as module init.
     to_result(unsafe { kds_c_init() })
+}
+
+/// Undoes [`init`]; waits for the C side's work to finish.
+pub(crate) fn exit() {
+    // SAFETY: Called once, from module exit, after a successful `init`.
+    unsafe { kds_c_exit() }
+}
+
+/// Ways a C caller can misuse the API. Each warns once (`WARN_ONCE`) in
+/// `kds_exports.c`; the numbers are shared with it.
+#[derive(Clone, Copy)]
+#[repr(u32)]
+pub(crate) enum Misuse {
+    /// A NULL pointer where an object is required.
+    Null = 0,
+    /// A pointer that is not to a live kds object of the expected type.
+    BadObject = 1,
+    /// An event added to a fence that is already done.
+    AwaitDone = 2,
+    /// More events completed than awaited.
+    OverComplete = 3,
+    /// An error that is not a negative errno.
+    BadError = 4,
+    /// An error set on a fence that is already done.
+    ErrorAfterDone = 5,
+    /// The last reference to a pending fence with waiters was dropped.
+    ReleasedPending = 6,
+    /// A callback without a function.
+    NoCallback = 7,
+}
+
+/// Reports API misuse by a caller of `func`: a `WARN_ONCE` per kind.
+pub(crate) fn misuse(kind: Misuse, func: &CStr) {
+    // SAFETY: `func` is a valid NUL-terminated string; `kds_misuse` only
+    // prints it.
+    unsafe { kds_misuse(kind as c_uint, func.as_char_ptr()) }
+}
+
+/// Maps a C caller's `gfp_t` to allocation [`Flags`] by reclaim class:
+/// `GFP_KERNEL` when it may reclaim directly, `GFP_ATOMIC` when it may use
+/// reserves, `GFP_NOWAIT` otherwise; `__GFP_NOWARN` is kept.
+pub(crate) fn gfp_flags(gfp: kernel::bindings::gfp_t) -> Flags {
+    // SAFETY: `kds_gfp_class` only inspects its argument.
+    let class = unsafe { kds_gfp_class(gfp) };
+    let base = match class & 0xf {
+        0 => flags::GFP_KERNEL,
+        1 => flags::GFP_ATOMIC,
+        _ => flags::GFP_NOWAIT,
+    };
+    if class & 0x10 != 0 {
+        base | flags::__GFP_NOWARN
+    } else {
+        base
+    }
 }

@@ -9,10 +9,17 @@
 //!
 //! - [`version`]: the module's version, as seen from C.
 //! - [`cglue`]: declarations of the functions `kds_exports.c` provides.
+//! - [`rawlock`]: `raw_spinlock_t` locks, safe in hard IRQ context.
+//! - [`graph`]: cycle detection for fences awaiting fences.
+//! - [`fence`]: fences (N:M completion), and [`fence_capi`], their C API.
 
 use kernel::prelude::*;
 
 mod cglue;
+mod fence;
+mod fence_capi;
+mod graph;
+mod rawlock;
 mod version;
 
 module! {
@@ -28,6 +35,7 @@ struct Kds;
 impl kernel::Module for Kds {
     fn init(_module: &'static ThisModule) -> Result<Self> {
         cglue::init()?;
+        fence::init();
         pr_info!("kds {} loaded\n", version::STRING.to_str().unwrap_or("?"));
         Ok(Kds)
     }
@@ -35,6 +43,9 @@ impl kernel::Module for Kds {
 
 impl Drop for Kds {
     fn drop(&mut self) {
+        // Waits for workers sleeping on behalf of fences.
+        cglue::exit();
+        fence::exit();
         pr_info!("kds unloaded\n");
     }
 }

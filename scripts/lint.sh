@@ -2,6 +2,7 @@
 # SPDX-License-Identifier: GPL-2.0
 # kds's style checks, as the kernel's maintainers run them.
 #   lint.sh rustfmt     rustfmt --check with the kernel's .rustfmt.toml
+#   lint.sh rustfmt-fix the same, rewriting the files
 #   lint.sh clippy      rebuild the modules with CLIPPY=1 (warnings fail)
 #   lint.sh checkpatch  scripts/checkpatch.pl on every C file and header, and
 #                       scripts/kernel-doc -Wall on them (kernel-doc warnings fail)
@@ -17,6 +18,9 @@ rustfmt)
 	find rust -name '*.rs' -print0 |
 		xargs -0 "$KDS_RUSTFMT" --check --edition 2021 ${cfg:+--config-path "$cfg"}
 	kds_log "rustfmt: clean" ;;
+rustfmt-fix)
+	find rust -name '*.rs' -print0 |
+		xargs -0 "$KDS_RUSTFMT" --edition 2021 --config-path "$KDS_KSRC/.rustfmt.toml" ;;
 clippy)
 	find rust -name '*.rs' -exec touch {} +
 	KDS_CLIPPY=1 "$KDS_ROOT/scripts/build-modules.sh"

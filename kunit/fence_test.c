@@ -1,0 +1,709 @@
+// SPDX-License-Identifier: GPL-2.0
+/*
+ * KUnit tests of kds fences, through the exported C API as a driver uses it.
+ *
+ * Copyright (C) 2026 The kds authors
+ */
+
+#include <kunit/test.h>
+#include <linux/atomic.h>
+#include <linux/completion.h>
+#include <linux/delay.h>
+#include <linux/hrtimer.h>
+#include <linux/jiffies.h>
+#include <linux/kthread.h>
+#include <linux/sched/signal.h>
+#include <linux/slab.h>
+#include <linux/vmalloc.h>
+
+#include <kds.h>
+
+KUNIT_DEFINE_ACTION_WRAPPER(kds_fence_put_action, kds_fence_put, struct kds_fence *);
+
+/* A fence that is put when the test ends, whatever happens. */
+static struct kds_fence *new_fence(struct kunit *test)
+{
+	struct kds_fence *f = kds_fence_create(GFP_KERNEL);
+
+	KUNIT_ASSERT_NOT_NULL(test, f);
+	KUNIT_ASSERT_EQ(test, kunit_add_action_or_reset(test, kds_fence_put_action, f), 0);
+	return f;
+}
+
+static void fence_fresh_is_pending_commit_makes_done(struct kunit *test)
+{
+	struct kds_fence *f = new_fence(test);
+
+	KUNIT_EXPECT_FALSE(test, kds_fence_done(f));
+	KUNIT_EXPECT_EQ(test, kds_fence_get_status(f), 0);
+	kds_fence_complete(f);
+	KUNIT_EXPECT_TRUE(test, kds_fence_done(f));
+	KUNIT_EXPECT_EQ(test, kds_fence_get_status(f), 1);
+}
+
+static void fence_external_events(struct kunit *test)
+{
+	struct kds_fence *f = new_fence(test);
+
+	kds_fence_await(f);
+	kds_fence_await(f);
+	kds_fence_complete(f);			/* commit */
+	kds_fence_complete(f);
+	KUNIT_EXPECT_FALSE(test, kds_fence_done(f));
+	kds_fence_complete(f);
+	KUNIT_EXPECT_TRUE(test, kds_fence_done(f));
+}
+
+static void fence_get_put(struct kunit *test)
+{
+	struct kds_fence *f = new_fence(test);
+
+	KUNIT_EXPECT_PTR_EQ(test, kds_fence_get(f), f);
+	kds_fence_put(f);
+	KUNIT_EXPECT_NULL(test, kds_fence_get(NULL));
+	kds_fence_put(NULL);
+}
+
+static void fence_a_awaits_b(struct kunit *test)
+{
+	struct kds_fence *a = new_fence(test), *b = new_fence(test);
+
+	KUNIT_EXPECT_EQ(test, kds_fence_await_fence(a, b, GFP_KERNEL), 1);
+	kds_fence_complete(a);
+	KUNIT_EXPECT_FALSE(test, kds_fence_done(a));
+	kds_fence_complete(b);
+	KUNIT_EXPECT_TRUE(test, kds_fence_done(b));
+	KUNIT_EXPECT_TRUE(test, kds_fence_done(a));
+	/* Awaiting a done fence adds nothing. */
+	KUNIT_EXPECT_EQ(test, kds_fence_await_fence(new_fence(test), b, GFP_KERNEL), 0);
+}
+
+static void fence_chain_abc(struct kunit *test)
+{
+	struct kds_fence *a = new_fence(test), *b = new_fence(test), *c = new_fence(test);
+
+	KUNIT_EXPECT_EQ(test, kds_fence_await_fence(a, b, GFP_KERNEL), 1);
+	KUNIT_EXPECT_EQ(test, kds_fence_await_fence(b, c, GFP_KERNEL), 1);
+	kds_fence_complete(a);
+	kds_fence_complete(b);
+	KUNIT_EXPECT_FALSE(test, kds_fence_done(a));
+	KUNIT_EXPECT_FALSE(test, kds_fence_done(b));
+	kds_fence_complete(c);
+	KUNIT_EXPECT_TRUE(test, kds_fence_done(a));
+}
+
+#define FAN 64
+
+static void fence_fan_in(struct kunit *test)
+{
+	struct kds_fence *sink = new_fence(test), *src[FAN];
+	int i;
+
+	for (i = 0; i < FAN; i++) {
+		src[i] = new_fence(test);
+		KUNIT_ASSERT_EQ(test, kds_fence_await_fence(sink, src[i], GFP_KERNEL), 1);
+	}
+	kds_fence_complete(sink);
+	for (i = 0; i < FAN; i++) {
+		KUNIT_EXPECT_FALSE(test, kds_fence_done(sink));
+		kds_fence_complete(src[(i * 7) % FAN]);	/* any order */
+	}
+	KUNIT_EXPECT_TRUE(test, kds_fence_done(sink));
+}
+
+static void fence_fan_out(struct kunit *test)
+{
+	struct kds_fence *src = new_fence(test), *w[FAN];
+	int i;
+
+	for (i = 0; i < FAN; i++) {
+		w[i] = new_fence(test);
+		KUNIT_ASSERT_EQ(test, kds_fence_await_fence(w[i], src, GFP_KERNEL), 1);
+		kds_fence_complete(w[i]);
+	}
+	kds_fence_complete(src);
+	for (i = 0; i < FAN; i++)
+		KUNIT_EXPECT_TRUE(test, kds_fence_done(w[i]));
+}
+
+/*
+ * A chain of n fences, each awaiting the one before; completing the head
+ * completes all. The cascade must not recurse: 100,000 levels of recursion
+ * would overflow the kernel stack.
+ */
+static void fence_chain(struct kunit *test, int n)
+{
+	struct kds_fence **f = vmalloc_array(n, sizeof(*f));
+	int i, ok = 1;
+
+	KUNIT_ASSERT_NOT_NULL(test, f);
+	for (i = 0; i < n; i++) {
+		f[i] = kds_fence_create(GFP_KERNEL);
+		if (!f[i] || (i && kds_fence_await_fence(f[i], f[i - 1], GFP_KERNEL) != 1)) {
+			ok = 0;
+			break;
+		}
+	}
+	if (ok) {
+		for (i = n - 1; i > 0; i--)
+			kds_fence_complete(f[i]);
+		KUNIT_EXPECT_FALSE(test, kds_fence_done(f[n - 1]));
+		kds_fence_complete(f[0]);	/* the whole chain completes here */
+		for (i = 0; i < n; i++)
+			ok &= kds_fence_get_status(f[i]) == 1;
+		KUNIT_EXPECT_TRUE(test, ok);
+	} else {
+		KUNIT_FAIL(test, "building the chain failed at %d", i);
+		n = i + 1;
+	}
+	for (i = n - 1; i >= 0; i--)
+		kds_fence_put(f[i]);
+	vfree(f);
+}
+
+static void fence_chain_4096(struct kunit *test)
+{
+	fence_chain(test, 4096);
+}
+
+static void fence_chain_100000(struct kunit *test)
+{
+	fence_chain(test, 100000);
+}
+
+static void fence_cycles_rejected(struct kunit *test)
+{
+	struct kds_fence *a = new_fence(test), *b = new_fence(test), *c = new_fence(test);
+
+	/* AA */
+	KUNIT_EXPECT_EQ(test, kds_fence_await_fence(a, a, GFP_KERNEL), -EDEADLK);
+	/* ABA */
+	KUNIT_EXPECT_EQ(test, kds_fence_await_fence(b, a, GFP_KERNEL), 1);
+	KUNIT_EXPECT_EQ(test, kds_fence_await_fence(a, b, GFP_KERNEL), -EDEADLK);
+	/* ABCA */
+	KUNIT_EXPECT_EQ(test, kds_fence_await_fence(c, b, GFP_KERNEL), 1);
+	KUNIT_EXPECT_EQ(test, kds_fence_await_fence(a, c, GFP_KERNEL), -EDEADLK);
+
+	/* The refused edges changed nothing: a is still free to complete. */
+	kds_fence_complete(a);
+	KUNIT_EXPECT_TRUE(test, kds_fence_done(a));
+	kds_fence_complete(b);
+	KUNIT_EXPECT_TRUE(test, kds_fence_done(b));
+	kds_fence_complete(c);
+	KUNIT_EXPECT_TRUE(test, kds_fence_done(c));
+}
+
+/* A cycle built against creation order, so every edge reorders the graph. */
+static void fence_triangle_rejected(struct kunit *test)
+{
+	struct kds_fence *x = new_fence(test), *y = new_fence(test), *z = new_fence(test);
+
+	KUNIT_EXPECT_EQ(test, kds_fence_await_fence(x, y, GFP_KERNEL), 1);
+	KUNIT_EXPECT_EQ(test, kds_fence_await_fence(y, z, GFP_KERNEL), 1);
+	KUNIT_EXPECT_EQ(test, kds_fence_await_fence(z, x, GFP_KERNEL), -EDEADLK);
+	/* The transitive edge is legal. */
+	KUNIT_EXPECT_EQ(test, kds_fence_await_fence(x, z, GFP_KERNEL), 1);
+	kds_fence_complete(x);
+	kds_fence_complete(y);
+	KUNIT_EXPECT_FALSE(test, kds_fence_done(x));
+	kds_fence_complete(z);
+	KUNIT_EXPECT_TRUE(test, kds_fence_done(x));
+}
+
+static void fence_diamond_accepted(struct kunit *test)
+{
+	struct kds_fence *top = new_fence(test), *l = new_fence(test);
+	struct kds_fence *r = new_fence(test), *bottom = new_fence(test);
+
+	/* bottom awaits l and r, which both await top; added in odd order. */
+	KUNIT_EXPECT_EQ(test, kds_fence_await_fence(bottom, l, GFP_KERNEL), 1);
+	KUNIT_EXPECT_EQ(test, kds_fence_await_fence(r, top, GFP_KERNEL), 1);
+	KUNIT_EXPECT_EQ(test, kds_fence_await_fence(bottom, r, GFP_KERNEL), 1);
+	KUNIT_EXPECT_EQ(test, kds_fence_await_fence(l, top, GFP_KERNEL), 1);
+	KUNIT_EXPECT_EQ(test, kds_fence_await_fence(bottom, top, GFP_KERNEL), 1);
+	KUNIT_EXPECT_EQ(test, kds_fence_await_fence(top, bottom, GFP_KERNEL), -EDEADLK);
+	kds_fence_complete(bottom);
+	kds_fence_complete(l);
+	kds_fence_complete(r);
+	KUNIT_EXPECT_FALSE(test, kds_fence_done(bottom));
+	kds_fence_complete(top);
+	KUNIT_EXPECT_TRUE(test, kds_fence_done(bottom));
+}
+
+static void fence_first_error_wins(struct kunit *test)
+{
+	struct kds_fence *a = new_fence(test), *b = new_fence(test);
+
+	KUNIT_EXPECT_EQ(test, kds_fence_await_fence(a, b, GFP_KERNEL), 1);
+	kds_fence_set_error(b, -EIO);
+	kds_fence_set_error(b, -EBUSY);		/* ignored: not the first */
+	kds_fence_complete(b);
+	KUNIT_EXPECT_EQ(test, kds_fence_get_status(b), -EIO);
+	KUNIT_EXPECT_FALSE(test, kds_fence_done(a));	/* an error is no shortcut */
+	kds_fence_complete(a);
+	KUNIT_EXPECT_EQ(test, kds_fence_get_status(a), -EIO);
+	KUNIT_EXPECT_TRUE(test, kds_fence_done(a));
+}
+
+static void fence_error_inherited_from_done_source(struct kunit *test)
+{
+	struct kds_fence *a = new_fence(test), *b = new_fence(test), *c = new_fence(test);
+
+	kds_fence_set_error(b, -ENODEV);
+	kds_fence_complete(b);
+	KUNIT_EXPECT_EQ(test, kds_fence_await_fence(a, b, GFP_KERNEL), 0);
+	kds_fence_complete(a);
+	KUNIT_EXPECT_EQ(test, kds_fence_get_status(a), -ENODEV);
+
+	/* An error the fence set itself first wins over an inherited one. */
+	kds_fence_set_error(c, -EPERM);
+	KUNIT_EXPECT_EQ(test, kds_fence_await_fence(c, b, GFP_KERNEL), 0);
+	kds_fence_complete(c);
+	KUNIT_EXPECT_EQ(test, kds_fence_get_status(c), -EPERM);
+}
+
+static void fence_wait_timeout_times_out(struct kunit *test)
+{
+	struct kds_fence *f = new_fence(test);
+
+	KUNIT_EXPECT_EQ(test, kds_fence_wait_timeout(f, false, 0), 0);
+	KUNIT_EXPECT_EQ(test, kds_fence_wait_timeout(f, false, 2), 0);
+	KUNIT_EXPECT_EQ(test, kds_fence_wait_timeout(f, true, 2), 0);
+	KUNIT_EXPECT_FALSE(test, kds_fence_done(f));
+}
+
+static void fence_wait_timeout_done(struct kunit *test)
+{
+	struct kds_fence *f = new_fence(test);
+
+	kds_fence_complete(f);
+	KUNIT_EXPECT_EQ(test, kds_fence_wait_timeout(f, false, 0), 1);
+	KUNIT_EXPECT_EQ(test, kds_fence_wait_timeout(f, true, 100), 100);
+	kds_fence_wait(f);
+}
+
+struct completer {
+	struct kds_fence *f;
+	unsigned int delay_ms;
+	int *data;
+};
+
+static int completer_fn(void *arg)
+{
+	struct completer *c = arg;
+
+	msleep(c->delay_ms);
+	if (c->data)
+		*c->data = 42;
+	kds_fence_complete(c->f);
+	return 0;
+}
+
+static void fence_wait_timeout_woken(struct kunit *test)
+{
+	struct kds_fence *f = new_fence(test);
+	struct completer c = { .f = f, .delay_ms = 20 };
+	struct task_struct *t;
+	long ret;
+
+	t = kthread_run(completer_fn, &c, "kds_completer");
+	KUNIT_ASSERT_FALSE(test, IS_ERR(t));
+	ret = kds_fence_wait_timeout(f, true, 10 * HZ);
+	KUNIT_EXPECT_GT(test, ret, 0);
+	KUNIT_EXPECT_LE(test, ret, 10 * HZ);
+	KUNIT_EXPECT_TRUE(test, kds_fence_done(f));
+}
+
+static void fence_wait_interrupted_by_signal(struct kunit *test)
+{
+	struct kds_fence *f = new_fence(test);
+
+	allow_signal(SIGUSR1);
+	send_sig(SIGUSR1, current, 0);
+	KUNIT_EXPECT_EQ(test, kds_fence_wait_timeout(f, true, 10 * HZ), -ERESTARTSYS);
+	/* An uninterruptible wait ignores the signal and times out. */
+	KUNIT_EXPECT_EQ(test, kds_fence_wait_timeout(f, false, 2), 0);
+	flush_signals(current);
+	disallow_signal(SIGUSR1);
+	KUNIT_EXPECT_FALSE(test, kds_fence_done(f));
+}
+
+struct sleeper {
+	struct kds_fence *f;
+	long ret;
+	struct completion started, finished;
+};
+
+static int sleeper_fn(void *arg)
+{
+	struct sleeper *s = arg;
+
+	allow_signal(SIGUSR1);
+	complete(&s->started);
+	s->ret = kds_fence_wait_timeout(s->f, true, 60 * HZ);
+	complete(&s->finished);
+	while (!kthread_should_stop())
+		schedule_timeout_interruptible(1);
+	return 0;
+}
+
+/* A signal that arrives while the waiter sleeps ends the wait. */
+static void fence_wait_interrupted_while_asleep(struct kunit *test)
+{
+	struct sleeper s = { .f = new_fence(test) };
+	struct task_struct *t;
+
+	init_completion(&s.started);
+	init_completion(&s.finished);
+	t = kthread_run(sleeper_fn, &s, "kds_sleeper");
+	KUNIT_ASSERT_FALSE(test, IS_ERR(t));
+	get_task_struct(t);
+	wait_for_completion(&s.started);
+	msleep(20);
+	send_sig(SIGUSR1, t, 0);
+	KUNIT_EXPECT_GT(test, wait_for_completion_timeout(&s.finished, 10 * HZ), 0UL);
+	kthread_stop(t);
+	put_task_struct(t);
+	KUNIT_EXPECT_EQ(test, s.ret, -ERESTARTSYS);
+	KUNIT_EXPECT_FALSE(test, kds_fence_done(s.f));
+}
+
+static void fence_completion_source(struct kunit *test)
+{
+	struct kds_fence *f = new_fence(test), *g = new_fence(test);
+	struct completion c, d;
+
+	init_completion(&c);
+	KUNIT_EXPECT_EQ(test, kds_fence_await_completion(f, &c, GFP_KERNEL), 1);
+	kds_fence_complete(f);
+	KUNIT_EXPECT_EQ(test, kds_fence_wait_timeout(f, false, 2), 0);
+	complete(&c);
+	KUNIT_EXPECT_GT(test, kds_fence_wait_timeout(f, false, 10 * HZ), 0L);
+	KUNIT_EXPECT_EQ(test, kds_fence_get_status(f), 1);
+
+	/* Already completed: consumed at once. */
+	init_completion(&d);
+	complete(&d);
+	KUNIT_EXPECT_EQ(test, kds_fence_await_completion(g, &d, GFP_KERNEL), 0);
+	KUNIT_EXPECT_FALSE(test, completion_done(&d));
+	complete_all(&d);
+	KUNIT_EXPECT_EQ(test, kds_fence_await_completion(g, &d, GFP_KERNEL), 0);
+	KUNIT_EXPECT_TRUE(test, completion_done(&d));
+	kds_fence_complete(g);
+	KUNIT_EXPECT_TRUE(test, kds_fence_done(g));
+}
+
+struct test_cb {
+	struct kds_fence_cb cb;
+	struct kds_fence *seen;
+	int calls;
+	int status;
+	bool put;
+};
+
+static void test_cb_fn(struct kds_fence *f, struct kds_fence_cb *cb)
+{
+	struct test_cb *t = container_of(cb, struct test_cb, cb);
+
+	t->seen = f;
+	t->calls++;
+	t->status = kds_fence_get_status(f);
+	if (t->put)
+		kds_fence_put(f);
+}
+
+static void fence_callbacks(struct kunit *test)
+{
+	struct kds_fence *f = new_fence(test);
+	struct test_cb a = {}, b = {}, late = {};
+
+	KUNIT_EXPECT_EQ(test, kds_fence_add_callback(f, &a.cb, test_cb_fn), 0);
+	KUNIT_EXPECT_EQ(test, kds_fence_add_callback(f, &b.cb, test_cb_fn), 0);
+	KUNIT_EXPECT_TRUE(test, kds_fence_remove_callback(f, &b.cb));
+	kds_fence_set_error(f, -EAGAIN);
+	kds_fence_complete(f);
+	KUNIT_EXPECT_EQ(test, a.calls, 1);
+	KUNIT_EXPECT_PTR_EQ(test, a.seen, f);
+	KUNIT_EXPECT_EQ(test, a.status, -EAGAIN);	/* done when called */
+	KUNIT_EXPECT_EQ(test, b.calls, 0);
+	/* After the fact: not added, not called, safe to remove. */
+	KUNIT_EXPECT_EQ(test, kds_fence_add_callback(f, &late.cb, test_cb_fn), -ENOENT);
+	KUNIT_EXPECT_EQ(test, late.calls, 0);
+	KUNIT_EXPECT_FALSE(test, kds_fence_remove_callback(f, &late.cb));
+	KUNIT_EXPECT_FALSE(test, kds_fence_remove_callback(f, &a.cb));
+}
+
+/* The callback holds the last reference to its fence and drops it. */
+static void fence_callback_drops_last_reference(struct kunit *test)
+{
+	struct kds_fence *g = new_fence(test);
+	struct kds_fence *f = kds_fence_create(GFP_KERNEL);
+	struct test_cb t = { .put = true };
+
+	KUNIT_ASSERT_NOT_NULL(test, f);
+	KUNIT_ASSERT_EQ(test, kds_fence_await_fence(f, g, GFP_KERNEL), 1);
+	kds_fence_complete(f);
+	KUNIT_ASSERT_EQ(test, kds_fence_add_callback(f, &t.cb, test_cb_fn), 0);
+	/* Our reference goes to the callback; only the dependency keeps f. */
+	kds_fence_complete(g);
+	KUNIT_EXPECT_EQ(test, t.calls, 1);
+	KUNIT_EXPECT_EQ(test, t.status, 1);
+	/* KASAN reports any use of f after the callback freed it. */
+}
+
+#define ORDER_ROUNDS 200
+
+struct order_state {
+	struct kds_fence *f[ORDER_ROUNDS];
+	int data[ORDER_ROUNDS];
+	int bad;
+	struct completion done;
+};
+
+static int order_reader(void *arg)
+{
+	struct order_state *s = arg;
+	int i;
+
+	for (i = 0; i < ORDER_ROUNDS; i++) {
+		kds_fence_wait(s->f[i]);
+		if (s->data[i] != i + 1)	/* plain read, on purpose */
+			s->bad++;
+	}
+	complete(&s->done);
+	return 0;
+}
+
+/* A waiter sees what was written before the fence completed. */
+static void fence_ordering_publishes_data(struct kunit *test)
+{
+	struct order_state *s = kunit_kzalloc(test, sizeof(*s), GFP_KERNEL);
+	struct task_struct *t;
+	int i;
+
+	KUNIT_ASSERT_NOT_NULL(test, s);
+	for (i = 0; i < ORDER_ROUNDS; i++)
+		s->f[i] = new_fence(test);
+	init_completion(&s->done);
+	t = kthread_run(order_reader, s, "kds_reader");
+	KUNIT_ASSERT_FALSE(test, IS_ERR(t));
+	for (i = 0; i < ORDER_ROUNDS; i++) {
+		s->data[i] = i + 1;		/* plain write, on purpose */
+		kds_fence_complete(s->f[i]);
+		if (i % 16 == 0)
+			usleep_range(50, 100);
+	}
+	KUNIT_ASSERT_GT(test, wait_for_completion_timeout(&s->done, 60 * HZ), 0UL);
+	KUNIT_EXPECT_EQ(test, s->bad, 0);
+}
+
+#define RACE_ROUNDS 300
+#define RACE_EVENTS 64
+
+struct race {
+	struct kds_fence *f;
+	atomic_t go;
+	struct completion done[2];
+	struct test_cb cb;
+};
+
+static int race_fn(void *arg)
+{
+	struct race *r = arg;
+	int me = atomic_inc_return(&r->go) - 1, i;
+
+	while (atomic_read(&r->go) < 2)
+		cpu_relax();
+	for (i = 0; i < RACE_EVENTS; i++)
+		kds_fence_complete(r->f);
+	complete(&r->done[me]);
+	return 0;
+}
+
+/* Two CPUs complete the events of one fence at once: done exactly once. */
+static void fence_concurrent_completion(struct kunit *test)
+{
+	struct race *r = kunit_kzalloc(test, sizeof(*r), GFP_KERNEL);
+	int round, i, bad = 0;
+
+	KUNIT_ASSERT_NOT_NULL(test, r);
+	for (round = 0; round < RACE_ROUNDS; round++) {
+		r->f = kds_fence_create(GFP_KERNEL);
+		KUNIT_ASSERT_NOT_NULL(test, r->f);
+		for (i = 0; i < 2 * RACE_EVENTS - 1; i++)
+			kds_fence_await(r->f);	/* plus the setup reference */
+		memset(&r->cb, 0, sizeof(r->cb));
+		KUNIT_ASSERT_EQ(test, kds_fence_add_callback(r->f, &r->cb.cb, test_cb_fn), 0);
+		atomic_set(&r->go, 0);
+		init_completion(&r->done[0]);
+		init_completion(&r->done[1]);
+		for (i = 0; i < 2; i++) {
+			struct task_struct *t;
+
+			t = kthread_run_on_cpu(race_fn, r, i % num_online_cpus(), "kds_race/%u");
+			KUNIT_ASSERT_FALSE(test, IS_ERR(t));
+		}
+		for (i = 0; i < 2; i++)
+			wait_for_completion(&r->done[i]);
+		if (r->cb.calls != 1 || kds_fence_get_status(r->f) != 1)
+			bad++;
+		kds_fence_put(r->f);
+	}
+	KUNIT_EXPECT_EQ(test, bad, 0);
+}
+
+struct irq_completer {
+	struct hrtimer timer;
+	struct kds_fence *f;
+};
+
+static enum hrtimer_restart irq_complete_fn(struct hrtimer *timer)
+{
+	struct irq_completer *c = container_of(timer, struct irq_completer, timer);
+
+	kds_fence_set_error(c->f, -ETIME);
+	kds_fence_complete(c->f);
+	kds_fence_put(c->f);
+	return HRTIMER_NORESTART;
+}
+
+/* Completing from hard IRQ runs callbacks and dependents there. */
+static void fence_complete_from_hardirq(struct kunit *test)
+{
+	struct kds_fence *f = new_fence(test), *dep = new_fence(test);
+	struct irq_completer c = { .f = kds_fence_get(f) };
+	struct test_cb t = {};
+
+	KUNIT_ASSERT_EQ(test, kds_fence_await_fence(dep, f, GFP_KERNEL), 1);
+	kds_fence_complete(dep);
+	KUNIT_ASSERT_EQ(test, kds_fence_add_callback(f, &t.cb, test_cb_fn), 0);
+	hrtimer_setup_on_stack(&c.timer, irq_complete_fn, CLOCK_MONOTONIC, HRTIMER_MODE_REL_HARD);
+	hrtimer_start(&c.timer, ms_to_ktime(5), HRTIMER_MODE_REL_HARD);
+	KUNIT_EXPECT_GT(test, kds_fence_wait_timeout(dep, false, 10 * HZ), 0L);
+	hrtimer_cancel(&c.timer);
+	destroy_hrtimer_on_stack(&c.timer);
+	KUNIT_EXPECT_EQ(test, kds_fence_get_status(dep), -ETIME);
+	KUNIT_EXPECT_EQ(test, t.calls, 1);
+}
+
+static void fence_misuse_over_complete(struct kunit *test)
+{
+	struct kds_fence *f = new_fence(test);
+
+	kds_fence_complete(f);
+	kunit_warning_suppress(test) {
+		kds_fence_complete(f);
+		KUNIT_EXPECT_SUPPRESSED_WARNING_COUNT(test, 1);
+	}
+	KUNIT_EXPECT_EQ(test, kds_fence_get_status(f), 1);
+}
+
+static void fence_misuse_await_done(struct kunit *test)
+{
+	struct kds_fence *f = new_fence(test), *g = new_fence(test);
+	struct completion c;
+
+	init_completion(&c);
+	kds_fence_complete(f);
+	kunit_warning_suppress(test) {
+		kds_fence_await(f);
+		KUNIT_EXPECT_EQ(test, kds_fence_await_fence(f, g, GFP_KERNEL), -EINVAL);
+		KUNIT_EXPECT_EQ(test, kds_fence_await_completion(f, &c, GFP_KERNEL), -EINVAL);
+		KUNIT_EXPECT_SUPPRESSED_WARNING_COUNT(test, 3);
+	}
+	KUNIT_EXPECT_EQ(test, kds_fence_get_status(f), 1);
+	kds_fence_complete(g);
+}
+
+static void fence_misuse_bad_arguments(struct kunit *test)
+{
+	struct kds_fence *f = new_fence(test);
+	struct test_cb t = {};
+
+	kunit_warning_suppress(test) {
+		kds_fence_await(NULL);
+		kds_fence_complete(NULL);
+		KUNIT_EXPECT_EQ(test, kds_fence_await_fence(NULL, f, GFP_KERNEL), -EINVAL);
+		KUNIT_EXPECT_EQ(test, kds_fence_await_fence(f, NULL, GFP_KERNEL), -EINVAL);
+		KUNIT_EXPECT_EQ(test, kds_fence_await_completion(f, NULL, GFP_KERNEL), -EINVAL);
+		KUNIT_EXPECT_EQ(test, kds_fence_get_status(NULL), -EINVAL);
+		KUNIT_EXPECT_FALSE(test, kds_fence_done(NULL));
+		KUNIT_EXPECT_EQ(test, kds_fence_wait_timeout(NULL, false, 1), -EINVAL);
+		KUNIT_EXPECT_EQ(test, kds_fence_add_callback(f, NULL, test_cb_fn), -EINVAL);
+		KUNIT_EXPECT_EQ(test, kds_fence_add_callback(f, &t.cb, NULL), -EINVAL);
+		KUNIT_EXPECT_FALSE(test, kds_fence_remove_callback(NULL, &t.cb));
+		kds_fence_set_error(f, 5);
+		kds_fence_set_error(f, -5000);
+		KUNIT_EXPECT_SUPPRESSED_WARNING_COUNT(test, 13);
+	}
+	KUNIT_EXPECT_EQ(test, kds_fence_get_status(f), 0);
+	kds_fence_complete(f);
+	KUNIT_EXPECT_EQ(test, kds_fence_get_status(f), 1);
+	kunit_warning_suppress(test) {
+		kds_fence_set_error(f, -EIO);		/* too late */
+		KUNIT_EXPECT_SUPPRESSED_WARNING_COUNT(test, 1);
+	}
+	KUNIT_EXPECT_EQ(test, kds_fence_get_status(f), 1);
+}
+
+/*
+ * The last reference to a pending fence that has a callback and a waiting
+ * fence goes away: kds warns and completes it with -EDEADLK, so nobody hangs.
+ */
+static void fence_misuse_released_pending(struct kunit *test)
+{
+	struct kds_fence *f = kds_fence_create(GFP_KERNEL), *w = new_fence(test);
+	struct test_cb t = {};
+
+	KUNIT_ASSERT_NOT_NULL(test, f);
+	KUNIT_ASSERT_EQ(test, kds_fence_await_fence(w, f, GFP_KERNEL), 1);
+	kds_fence_complete(w);
+	KUNIT_ASSERT_EQ(test, kds_fence_add_callback(f, &t.cb, test_cb_fn), 0);
+	kunit_warning_suppress(test) {
+		kds_fence_put(f);
+		KUNIT_EXPECT_SUPPRESSED_WARNING_COUNT(test, 1);
+	}
+	KUNIT_EXPECT_EQ(test, t.calls, 1);
+	KUNIT_EXPECT_EQ(test, t.status, -EDEADLK);
+	KUNIT_EXPECT_EQ(test, kds_fence_get_status(w), -EDEADLK);
+}
+
+static struct kunit_case kds_fence_cases[] = {
+	KUNIT_CASE(fence_fresh_is_pending_commit_makes_done),
+	KUNIT_CASE(fence_external_events),
+	KUNIT_CASE(fence_get_put),
+	KUNIT_CASE(fence_a_awaits_b),
+	KUNIT_CASE(fence_chain_abc),
+	KUNIT_CASE(fence_fan_in),
+	KUNIT_CASE(fence_fan_out),
+	KUNIT_CASE(fence_chain_4096),
+	KUNIT_CASE_SLOW(fence_chain_100000),
+	KUNIT_CASE(fence_cycles_rejected),
+	KUNIT_CASE(fence_triangle_rejected),
+	KUNIT_CASE(fence_diamond_accepted),
+	KUNIT_CASE(fence_first_error_wins),
+	KUNIT_CASE(fence_error_inherited_from_done_source),
+	KUNIT_CASE(fence_wait_timeout_times_out),
+	KUNIT_CASE(fence_wait_timeout_done),
+	KUNIT_CASE(fence_wait_timeout_woken),
+	KUNIT_CASE(fence_wait_interrupted_by_signal),
+	KUNIT_CASE(fence_wait_interrupted_while_asleep),
+	KUNIT_CASE(fence_completion_source),
+	KUNIT_CASE(fence_callbacks),
+	KUNIT_CASE(fence_callback_drops_last_reference),
+	KUNIT_CASE(fence_ordering_publishes_data),
+	KUNIT_CASE_SLOW(fence_concurrent_completion),
+	KUNIT_CASE(fence_complete_from_hardirq),
+	KUNIT_CASE(fence_misuse_over_complete),
+	KUNIT_CASE(fence_misuse_await_done),
+	KUNIT_CASE(fence_misuse_bad_arguments),
+	KUNIT_CASE(fence_misuse_released_pending),
+	{}
+};
+
+static struct kunit_suite kds_fence_suite = {
+	.name = "kds_fence",
+	.test_cases = kds_fence_cases,
+};
+
+kunit_test_suites(&kds_fence_suite);

@@ -1,0 +1,758 @@
+// SPDX-License-Identifier: GPL-2.0
+
+//! Fences: N:M completion.
+//!
+//! A [`Fence`] is done when every event it awaits has completed. Its
+//! pending count starts at 1 (the creator's setup reference); each awaited
+//! event adds one and each completed event, and the creator's commit,
+//! removes one. At zero the fence is done: done is final, and the fence's
+//! status (1, or the first error) never changes again.
+//!
+//! Events are counted ([`Fence::await_event`] / [`Fence::complete`], the C
+//! API's `kds_fence_await()` / `kds_fence_complete()`), owned ([`Event`], a
+//! token that completes its event exactly once, on [`Event::complete`] or
+//! when dropped), or other fences ([`Fence::await_fence`]).
+//!
+//! When a fence is done:
+//!
+//! 1. its status is published (release), so that lockless readers
+//!    ([`Fence::status`]) that see it done also see every write made before
+//!    any of its events completed;
+//! 2. its C callbacks (`struct kds_fence_cb`, see [`crate::fence_capi`]) run,
+//!    with local interrupts disabled and no kds lock held;
+//! 3. it leaves the dependency graph ([`crate::graph`]);
+//! 4. every fence that awaited it retires one event, inheriting its error.
+//!    Fences that become done this way are processed by the same loop, not
+//!    by recursion, so a chain of any length completes on a bounded stack.
+//!
+//! Locking: one global [`RawSpinLockIrq`] for the graph (taken only by
+//! fence-on-fence awaits and by fences that are in the graph when they are
+//! done or released), and one per fence for its callbacks and waiters. The
+//! graph lock nests outside fence locks. Both disable interrupts, so every
+//! operation but the waits works from hard IRQ context.
+
+use crate::cglue::{misuse, Misuse};
+use crate::graph::{Graph, Growth, Insert, NIL};
+use crate::rawlock::{new_raw_spinlock_irq, RawSpinLockIrq, RawSpinLockIrqBackend};
+use core::ptr;
+use kernel::alloc::Flags;
+use kernel::bindings;
+use kernel::prelude::*;
+use kernel::sync::atomic::{ordering, Atomic};
+use kernel::sync::lock::{GlobalGuard, GlobalLock, GlobalLockBackend};
+use kernel::sync::{Arc, LockClassKey};
+use kernel::types::Opaque;
+
+/// The first field of every fence; `kds_fence_*` refuse other pointers.
+pub(crate) const FENCE_MAGIC: u32 = 0x6b64_7366;
+
+/// The backend of the global graph lock [`GRAPH`].
+pub(crate) enum GraphLock {}
+
+impl GlobalLockBackend for GraphLock {
+    const NAME: &'static CStr = c"kds_graph";
+    type Item = Graph;
+    type Backend = RawSpinLockIrqBackend;
+    fn get_lock_class() -> Pin<&'static LockClassKey> {
+        kernel::static_lock_class!()
+    }
+}
+
+/// The dependency graph of all pending fences that await or are awaited
+/// by fences.
+pub(crate) static GRAPH: GlobalLock<GraphLock> = {
+    let graph = Graph::new();
+    // SAFETY: `GRAPH` is the only lock with this backend type, and it is
+    // initialised (`fence::init`) in module init before any use.
+    unsafe { GlobalLock::new(graph) }
+};
+
+/// Initialises the fence subsystem; call once, from module init.
+pub(crate) fn init() {
+    // SAFETY: Called once, before any use of `GRAPH`.
+    unsafe { GRAPH.init() };
+}
+
+/// Frees the graph's memory; call once, from module exit, when no fence
+/// is left.
+pub(crate) fn exit() {
+    let old = GRAPH.lock().take_all();
+    drop(old);
+}
+
+/// Locks the graph with room for `nodes` more nodes and `edges` more edges,
+/// allocating with `flags` (unlocked) when needed.
+fn lock_graph(nodes: usize, edges: usize, flags: Flags) -> Result<GlobalGuard<GraphLock>> {
+    loop {
+        let g = GRAPH.lock();
+        let Some(want) = g.shortfall(nodes, edges) else {
+            return Ok(g);
+        };
+        drop(g);
+        let grown = Growth::alloc(want, flags)?;
+        // The replaced vectors are freed after the lock is dropped: freeing
+        // vmalloc memory may sleep.
+        let old = GRAPH.lock().grow(grown);
+        drop(old);
+    }
+}
+
+/// A fence that awaits the fence whose [`EdgeList`] holds this node.
+struct EdgeNode {
+    waiter: Arc<Fence>,
+    next: Option<KBox<EdgeNode>>,
+}
+
+/// A singly linked list of [`EdgeNode`]s, freed without recursion.
+struct EdgeList {
+    head: Option<KBox<EdgeNode>>,
+}
+
+impl EdgeList {
+    const fn new() -> Self {
+        EdgeList { head: None }
+    }
+
+    fn is_empty(&self) -> bool {
+        self.head.is_none()
+    }
+
+    fn push(&mut self, mut node: KBox<EdgeNode>) {
+        node.next = self.head.take();
+        self.head = Some(node);
+    }
+
+    fn pop(&mut self) -> Option<KBox<EdgeNode>> {
+        let mut node = self.head.take()?;
+        self.head = node.next.take();
+        Some(node)
+    }
+
+    fn take(&mut self) -> EdgeList {
+        EdgeList {
+            head: self.head.take(),
+        }
+    }
+}
+
+impl Drop for EdgeList {
+    fn drop(&mut self) {
+        while let Some(node) = self.pop() {
+            drop(node);
+        }
+    }
+}
+
+/// What a fence's lock protects.
+struct State {
+    /// Set once, when the fence is done; from then on no callback or
+    /// waiter is added.
+    done: bool,
+    /// Fences that await this one, each holding a reference to its waiter.
+    waiters: EdgeList,
+}
+
+/// A C callback (`struct kds_fence_cb`, laid out as in `include/kds.h`).
+#[repr(C)]
+pub(crate) struct RawCb {
+    pub(crate) node: bindings::list_head,
+    pub(crate) func: Option<unsafe extern "C" fn(*mut RawFence, *mut RawCb)>,
+}
+
+/// `struct kds_fence` as C sees it: opaque. A `*mut RawFence` is a
+/// `*const Fence` obtained from [`Arc::into_raw`].
+#[repr(C)]
+pub(crate) struct RawFence {
+    _opaque: [u8; 0],
+}
+
+/// A fence.
+///
+/// # Invariants
+///
+/// - `magic` is [`FENCE_MAGIC`].
+/// - `pending` is 0 exactly when the fence is done, and it never rises
+///   from 0; `status` is non-zero exactly from the moment `pending` reached
+///   0 and the fence was published as done, and never changes after that.
+/// - `callbacks` is a valid, circular `list_head` list of [`RawCb`]s. It is
+///   only accessed with `state` locked, and it is empty once `state.done`.
+/// - `node` is [`NIL`] or the fence's node in [`GRAPH`]; it is only changed
+///   with `GRAPH` locked.
+#[pin_data(PinnedDrop)]
+pub(crate) struct Fence {
+    magic: u32,
+    pending: Atomic<i32>,
+    error: Atomic<i32>,
+    status: Atomic<i32>,
+    node: Atomic<u32>,
+    /// The CPU running this fence's callbacks, or -1.
+    cb_cpu: Atomic<i32>,
+    #[pin]
+    state: RawSpinLockIrq<State>,
+    #[pin]
+    callbacks: Opaque<bindings::list_head>,
+}
+
+// SAFETY: All fields are atomics, lock-protected, or (`callbacks`) only
+// touched with `state` locked.
+unsafe impl Send for Fence {}
+// SAFETY: As above: shared access is synchronised.
+unsafe impl Sync for Fence {}
+
+/// Whether `e` is an error number a fence may carry.
+pub(crate) fn valid_error(e: i32) -> bool {
+    (-(bindings::MAX_ERRNO as i32)..0).contains(&e)
+}
+
+impl Fence {
+    /// Creates a pending fence with its setup reference (pending count 1).
+    pub(crate) fn new(flags: Flags) -> Result<Arc<Fence>> {
+        Arc::pin_init(
+            try_pin_init!(Fence {
+                magic: FENCE_MAGIC,
+                pending: Atomic::new(1),
+                error: Atomic::new(0),
+                status: Atomic::new(0),
+                node: Atomic::new(NIL),
+                cb_cpu: Atomic::new(-1),
+                state <- new_raw_spinlock_irq!(State {
+                    done: false,
+                    waiters: EdgeList::new(),
+                }, c"kds_fence"),
+                // SAFETY: `slot` is valid for writes; INIT_LIST_HEAD makes
+                // it an empty list pointing to itself, which stays valid as
+                // the fence is pinned.
+                callbacks <- Opaque::ffi_init(|slot| unsafe { bindings::INIT_LIST_HEAD(slot) }),
+            }),
+            flags,
+        )
+    }
+
+    /// Whether this is a live fence (for pointers from C).
+    pub(crate) fn magic_ok(&self) -> bool {
+        self.magic == FENCE_MAGIC
+    }
+
+    /// 0 while pending, 1 when done without error, the error when done
+    /// with one. Acquire: a caller that sees the fence done sees what was
+    /// written before its events completed.
+    pub(crate) fn status(&self) -> i32 {
+        self.status.load(ordering::Acquire)
+    }
+
+    /// Whether the fence is done.
+    pub(crate) fn is_done(&self) -> bool {
+        self.status() != 0
+    }
+
+    /// The error set so far (0 if none); final once the fence is done.
+    pub(crate) fn error(&self) -> i32 {
+        self.error.load(ordering::Relaxed)
+    }
+
+    /// Records `error` unless an error is already recorded (first wins).
+    /// `error` must be a negative errno; 0 is ignored.
+    fn inherit_error(&self, error: i32) {
+        if error < 0 {
+            let _ = self.error.cmpxchg(0, error, ordering::Relaxed);
+        }
+    }
+
+    /// Sets the error the fence completes with (first one wins).
+    ///
+    /// Fails with `EINVAL` for a value that is not a negative errno, and for
+    /// a fence that is already done.
+    pub(crate) fn set_error(&self, error: i32) -> Result {
+        if !valid_error(error) || self.is_done() {
+            return Err(EINVAL);
+        }
+        self.inherit_error(error);
+        Ok(())
+    }
+
+    /// Adds one counted event. Fails with `EINVAL` when the fence is done.
+    pub(crate) fn await_event(&self) -> Result {
+        let mut p = self.pending.load(ordering::Relaxed);
+        loop {
+            if p <= 0 {
+                return Err(EINVAL);
+            }
+            match self.pending.cmpxchg(p, p + 1, ordering::Relaxed) {
+                Ok(_) => return Ok(()),
+                Err(cur) => p = cur,
+            }
+        }
+    }
+
+    /// Adds one owned event: the returned [`Event`] completes it.
+    pub(crate) fn add_event(this: &Arc<Fence>) -> Result<Event> {
+        this.await_event()?;
+        Ok(Event {
+            fence: Some(this.clone()),
+        })
+    }
+
+    /// Retires one event, recording `error` first. Returns whether this
+    /// made the fence done, or `EINVAL` when it was done already.
+    ///
+    /// Full ordering: the event's writes are ordered before the decrement,
+    /// and the decrement that reaches zero is ordered after every earlier
+    /// one, so the CPU that publishes the fence done has seen them all.
+    fn retire_one(&self, error: i32) -> Result<bool> {
+        let mut p = self.pending.load(ordering::Relaxed);
+        loop {
+            if p <= 0 {
+                return Err(EINVAL);
+            }
+            // The error must be recorded before the fence can be done.
+            self.inherit_error(error);
+            match self.pending.cmpxchg(p, p - 1, ordering::Full) {
+                Ok(_) => return Ok(p == 1),
+                Err(cur) => p = cur,
+            }
+        }
+    }
+
+    /// Completes one counted event (or commits the setup reference) with
+    /// `error` (0 or a negative errno). Fails with `EINVAL`, changing
+    /// nothing, when the fence is already done.
+    pub(crate) fn complete(&self, error: i32) -> Result {
+        if self.retire_one(error)? {
+            self.run_done();
+        }
+        Ok(())
+    }
+
+    /// Makes `this` await `signaler`. Returns whether a dependency was
+    /// added (`false`: `signaler` was already done, and its error was
+    /// inherited).
+    ///
+    /// Fails with `EDEADLK` when `signaler` awaits `this`, directly or not
+    /// (nothing changes), `EINVAL` when `this` is done, `ENOMEM`.
+    pub(crate) fn await_fence(this: &Arc<Fence>, signaler: &Fence, flags: Flags) -> Result<bool> {
+        if this.is_done() {
+            return Err(EINVAL);
+        }
+        if ptr::eq(&**this, signaler) {
+            GRAPH.lock().count_cycle();
+            return Err(EDEADLK);
+        }
+        if signaler.is_done() {
+            this.inherit_error(signaler.error());
+            return Ok(false);
+        }
+        let edge = KBox::new(
+            EdgeNode {
+                waiter: this.clone(),
+                next: None,
+            },
+            flags,
+        )?;
+
+        let mut g = lock_graph(2, 1, flags)?;
+        let mut st = signaler.state.lock();
+        if st.done {
+            drop(st);
+            drop(g);
+            this.inherit_error(signaler.error());
+            return Ok(false);
+        }
+        let s = Self::graph_node(signaler, &mut g)?;
+        let w = Self::graph_node(this, &mut g)?;
+        let e = match g.add_edge(s, w)? {
+            Insert::Cycle => return Err(EDEADLK),
+            Insert::Added(e) => e,
+        };
+        if this.await_event().is_err() {
+            // `this` was completed meanwhile: the caller raced with itself.
+            g.remove_edge(e);
+            return Err(EINVAL);
+        }
+        st.waiters.push(edge);
+        Ok(true)
+    }
+
+    /// The fence's graph node, added (last in the order) if it has none.
+    fn graph_node(f: &Fence, g: &mut Graph) -> Result<u32> {
+        let n = f.node.load(ordering::Relaxed);
+        if n != NIL {
+            return Ok(n);
+        }
+        let n = g.add_node()?;
+        f.node.store(n, ordering::Relaxed);
+        Ok(n)
+    }
+
+    /// Leaves the graph, if in it.
+    fn leave_graph(&self) {
+        if self.node.load(ordering::Relaxed) == NIL {
+            // Not in the graph, and only this fence's own await or done
+            // path can put it there: nothing to do, no global lock taken.
+            return;
+        }
+        let mut g = GRAPH.lock();
+        let n = self.node.xchg(NIL, ordering::Relaxed);
+        if n != NIL {
+            g.remove_node(n);
+        }
+    }
+
+    /// The fence's pointer as C sees it.
+    pub(crate) fn as_raw(&self) -> *mut RawFence {
+        ptr::from_ref(self).cast_mut().cast()
+    }
+
+    /// Publishes the fence done, runs its callbacks, leaves the graph, and
+    /// returns its waiters. Called once, by whoever made `pending` reach 0.
+    fn retire(&self) -> EdgeList {
+        let error = self.error();
+        let _irq = kernel::interrupt::local_interrupt_disable();
+        let local = Opaque::<bindings::list_head>::uninit();
+        let waiters = {
+            let mut st = self.state.lock();
+            self.status
+                .store(if error < 0 { error } else { 1 }, ordering::Release);
+            st.done = true;
+            self.cb_cpu.store(
+                kernel::cpu::CpuId::current().as_u32() as i32,
+                ordering::Relaxed,
+            );
+            // SAFETY: `local` is a fresh list head on this stack frame, which
+            // outlives its use below; `callbacks` is valid and we hold the
+            // lock that protects it.
+            unsafe { list_move_all(self.callbacks.get(), local.get()) };
+            st.waiters.take()
+        };
+        // SAFETY: `local` holds the callbacks just taken; no other CPU can
+        // reach them (they are off the fence, which is done).
+        unsafe { run_callbacks(local.get(), self.as_raw()) };
+        self.cb_cpu.store(-1, ordering::Release);
+        self.leave_graph();
+        waiters
+    }
+
+    /// The done-processing loop: retires this fence, then every waiter that
+    /// this makes done, breadth-first, on a bounded stack.
+    fn run_done(&self) {
+        let waiters = self.retire();
+        Self::propagate(waiters, self.error());
+    }
+
+    /// Retires one event of each waiter in `todo` with `error`, then
+    /// processes every waiter that became done, until none is left.
+    fn propagate(mut todo: EdgeList, mut error: i32) {
+        let mut ready = EdgeList::new();
+        loop {
+            while let Some(edge) = todo.pop() {
+                match edge.waiter.retire_one(error) {
+                    Ok(true) => ready.push(edge),
+                    Ok(false) => drop(edge),
+                    Err(_) => {
+                        // The waiter was completed more often than it
+                        // awaited, and is done already.
+                        misuse(Misuse::OverComplete, c"kds_fence_complete");
+                        drop(edge);
+                    }
+                }
+            }
+            let Some(edge) = ready.pop() else {
+                return;
+            };
+            todo = edge.waiter.retire();
+            error = edge.waiter.error();
+        }
+    }
+
+    /// Adds a C callback. Fails with `ENOENT` when the fence is done (the
+    /// callback's node is then initialised, so that removing it is safe).
+    ///
+    /// # Safety
+    ///
+    /// `cb` must be valid for writes and stay valid, and unused by anyone
+    /// else, until its function has been called or it has been removed.
+    pub(crate) unsafe fn add_callback(
+        &self,
+        cb: *mut RawCb,
+        func: unsafe extern "C" fn(*mut RawFence, *mut RawCb),
+    ) -> Result {
+        let st = self.state.lock();
+        // SAFETY: `cb` is valid for writes (function safety requirement).
+        unsafe { (*cb).func = Some(func) };
+        if st.done {
+            // SAFETY: As above.
+            unsafe { bindings::INIT_LIST_HEAD(&raw mut (*cb).node) };
+            return Err(ENOENT);
+        }
+        // SAFETY: We hold the lock protecting `callbacks`, a valid list;
+        // `cb` is valid and not on any list.
+        unsafe { bindings::list_add_tail(&raw mut (*cb).node, self.callbacks.get()) };
+        Ok(())
+    }
+
+    /// Removes a C callback; returns whether it was removed before it ran.
+    /// Otherwise waits until it has returned, unless called from within this
+    /// fence's callbacks.
+    ///
+    /// # Safety
+    ///
+    /// `cb` must have been passed to [`Fence::add_callback`] of this fence
+    /// (or initialised by it failing with `ENOENT`), and still be valid.
+    pub(crate) unsafe fn remove_callback(&self, cb: *mut RawCb) -> bool {
+        {
+            let st = self.state.lock();
+            if !st.done {
+                // SAFETY: Not done, so `cb` is still on `callbacks` (it is
+                // only taken off when the fence is done or by this
+                // function, which the caller calls once), and we hold the
+                // lock.
+                unsafe { list_del_init(&raw mut (*cb).node) };
+                return true;
+            }
+        }
+        // Done: the callbacks were taken off the fence and are running or
+        // have run. Wait for the CPU running them, unless it is this one,
+        // which means we are inside one of them.
+        let this = kernel::cpu::CpuId::current().as_u32() as i32;
+        loop {
+            let cpu = self.cb_cpu.load(ordering::Acquire);
+            if cpu < 0 || cpu == this {
+                return false;
+            }
+            kernel::processor::cpu_relax();
+        }
+    }
+}
+
+#[pinned_drop]
+impl PinnedDrop for Fence {
+    fn drop(self: Pin<&mut Self>) {
+        if !self.is_done() {
+            let (has_waiters, has_callbacks) = {
+                let st = self.state.lock();
+                // SAFETY: We hold the lock protecting `callbacks`.
+                let empty = unsafe { list_empty(self.callbacks.get()) };
+                (!st.waiters.is_empty(), !empty)
+            };
+            if has_waiters || has_callbacks {
+                // Nothing can complete this fence any more, and someone
+                // waits for it: complete it with -EDEADLK, as dma_fence
+                // does, rather than leave them hanging.
+                misuse(Misuse::ReleasedPending, c"kds_fence_put");
+                self.inherit_error(EDEADLK.to_errno());
+                self.pending.store(0, ordering::Relaxed);
+                self.run_done();
+            }
+        }
+        self.leave_graph();
+    }
+}
+
+/// An owned event of a fence: it completes exactly once, with
+/// [`Event::complete`] or, with `-ECANCELED`, when dropped.
+pub(crate) struct Event {
+    fence: Option<Arc<Fence>>,
+}
+
+impl Event {
+    /// Completes the event with `error` (0 or a negative errno).
+    pub(crate) fn complete(mut self, error: i32) {
+        if let Some(f) = self.fence.take() {
+            // The fence cannot be done before this event is retired, so
+            // this never fails; if it does, the fence was over-completed.
+            if f.complete(error).is_err() {
+                misuse(Misuse::OverComplete, c"kds_fence_complete");
+            }
+        }
+    }
+}
+
+impl Drop for Event {
+    fn drop(&mut self) {
+        if let Some(f) = self.fence.take() {
+            if f.complete(ECANCELED.to_errno()).is_err() {
+                misuse(Misuse::OverComplete, c"kds_fence_complete");
+            }
+        }
+    }
+}
+
+/// Moves every entry of the list `from` to the empty list `to`.
+///
+/// # Safety
+///
+/// Both must be valid lists; `to` must be empty; the caller must have
+/// exclusive access to both.
+unsafe fn list_move_all(from: *mut bindings::list_head, to: *mut bindings::list_head) {
+    // SAFETY: The caller guarantees both are valid, exclusively ours.
+    unsafe {
+        bindings::INIT_LIST_HEAD(to);
+        let first = (*from).next;
+        if first == from {
+            return;
+        }
+        let last = (*from).prev;
+        (*to).next = first;
+        (*first).prev = to;
+        (*to).prev = last;
+        (*last).next = to;
+        bindings::INIT_LIST_HEAD(from);
+    }
+}
+
+/// Whether a list is empty.
+///
+/// # Safety
+///
+/// `head` must be a valid list.
+unsafe fn list_empty(head: *mut bindings::list_head) -> bool {
+    // SAFETY: `head` is valid.
+    unsafe { (*head).next == head }
+}
+
+/// Unlinks `entry` from its list and makes it an empty list.
+///
+/// # Safety
+///
+/// `entry` must be on a valid list, and the caller must hold what protects
+/// that list.
+unsafe fn list_del_init(entry: *mut bindings::list_head) {
+    // SAFETY: `entry` and its neighbours are valid list entries.
+    unsafe {
+        let prev = (*entry).prev;
+        let next = (*entry).next;
+        (*prev).next = next;
+        (*next).prev = prev;
+        bindings::INIT_LIST_HEAD(entry);
+    }
+}
+
+/// Calls and unlinks every callback on the list `head`, in order.
+///
+/// # Safety
+///
+/// `head` must be a valid list of [`RawCb`]s, each with a function, that
+/// only the caller can reach; `fence` is passed to the functions.
+unsafe fn run_callbacks(head: *mut bindings::list_head, fence: *mut RawFence) {
+    // SAFETY: The caller guarantees the list is valid and ours alone.
+    unsafe {
+        while !list_empty(head) {
+            let node = (*head).next;
+            // `node` is the first field of a `RawCb` (`#[repr(C)]`).
+            let cb = node.cast::<RawCb>();
+            list_del_init(node);
+            // From here on kds does not touch `cb`: the callback may free it.
+            if let Some(func) = (*cb).func {
+                func(fence, cb);
+            }
+        }
+    }
+}
+
+#[kunit_tests(kds_fence_core)]
+mod tests {
+    use super::*;
+    use kernel::alloc::flags::GFP_KERNEL;
+
+    fn fence() -> Arc<Fence> {
+        Fence::new(GFP_KERNEL).expect("fence")
+    }
+
+    #[test]
+    fn event_token_completes_its_event_once() {
+        let f = fence();
+        let ev = Fence::add_event(&f).expect("event");
+        assert!(f.complete(0).is_ok()); // commit
+        assert!(!f.is_done());
+        ev.complete(0);
+        assert!(f.is_done());
+        assert_eq!(f.status(), 1);
+        // Done is final: another completion is refused and changes nothing.
+        assert!(f.complete(0).is_err());
+        assert!(Fence::add_event(&f).is_err());
+        assert_eq!(f.status(), 1);
+    }
+
+    #[test]
+    fn dropped_event_cancels() {
+        let f = fence();
+        let ev = Fence::add_event(&f).expect("event");
+        assert!(f.complete(0).is_ok());
+        drop(ev);
+        assert_eq!(f.status(), ECANCELED.to_errno());
+    }
+
+    #[test]
+    fn first_error_wins_and_propagates() {
+        let a = fence();
+        let b = fence();
+        assert_eq!(Fence::await_fence(&a, &b, GFP_KERNEL), Ok(true));
+        assert!(a.set_error(EIO.to_errno()).is_ok());
+        assert!(b.set_error(EBUSY.to_errno()).is_ok());
+        assert!(b.set_error(EINTR.to_errno()).is_ok()); // ignored: not first
+        assert!(a.complete(0).is_ok());
+        assert!(b.complete(0).is_ok());
+        assert_eq!(b.status(), EBUSY.to_errno());
+        assert_eq!(a.status(), EIO.to_errno());
+    }
+
+    #[test]
+    fn graph_forgets_done_fences() {
+        let (n0, e0) = GRAPH.lock().size();
+        let a = fence();
+        let b = fence();
+        let c = fence();
+        assert_eq!(Fence::await_fence(&b, &a, GFP_KERNEL), Ok(true));
+        assert_eq!(Fence::await_fence(&c, &b, GFP_KERNEL), Ok(true));
+        assert_eq!(GRAPH.lock().size(), (n0 + 3, e0 + 2));
+        for f in [&c, &b, &a] {
+            assert!(f.complete(0).is_ok());
+        }
+        assert!(c.is_done());
+        assert_eq!(GRAPH.lock().size(), (n0, e0));
+    }
+
+    #[test]
+    fn awaiting_a_long_chain_costs_o1() {
+        const N: usize = 4096;
+        let mut chain: KVec<Arc<Fence>> = KVec::with_capacity(N, GFP_KERNEL).expect("vec");
+        for i in 0..N {
+            let f = fence();
+            if i > 0 {
+                assert_eq!(Fence::await_fence(&f, &chain[i - 1], GFP_KERNEL), Ok(true));
+            }
+            chain.push(f, GFP_KERNEL).expect("push");
+        }
+        // A new fence awaiting the tail, and the head awaiting a new fence
+        // (against creation order): neither walks the chain.
+        let tail_waiter = fence();
+        assert_eq!(
+            Fence::await_fence(&tail_waiter, &chain[N - 1], GFP_KERNEL),
+            Ok(true)
+        );
+        let v1 = GRAPH.lock().stats().last_visited;
+        let head_signaler = fence();
+        assert_eq!(
+            Fence::await_fence(&chain[0], &head_signaler, GFP_KERNEL),
+            Ok(true)
+        );
+        let v2 = GRAPH.lock().stats().last_visited;
+        pr_info!(
+            "kds_fence_core: await on a {}-chain visited {} and {} nodes\n",
+            N,
+            v1,
+            v2
+        );
+        assert!(v1 <= 4 && v2 <= 4);
+        // And closing the loop is refused.
+        assert_eq!(
+            Fence::await_fence(&head_signaler, &tail_waiter, GFP_KERNEL),
+            Err(EDEADLK)
+        );
+        for f in chain.iter() {
+            assert!(f.complete(0).is_ok());
+        }
+        assert!(tail_waiter.complete(0).is_ok());
+        assert!(head_signaler.complete(0).is_ok());
+        assert!(tail_waiter.is_done());
+    }
+}

@@ -1,0 +1,289 @@
+// SPDX-License-Identifier: GPL-2.0
+
+//! The fence C API of `include/kds.h`.
+//!
+//! Each function checks its C arguments (NULL and non-fence pointers are
+//! refused with a once-per-kind warning and `-EINVAL` or a no-op), converts
+//! them, and calls the safe core in [`crate::fence`]. A `struct kds_fence *`
+//! is a `*const Fence` from [`Arc::into_raw`]: each reference C holds is one
+//! count of the `Arc`.
+//!
+//! `kds_fence_wait_timeout()` and `kds_fence_wait()` are in `kds_exports.c`:
+//! they sleep on a `kds_fence_cb`, like `dma_fence_default_wait()`.
+
+use crate::cglue::{gfp_flags, misuse, Misuse};
+use crate::fence::{valid_error, Fence, RawCb, RawFence};
+use kernel::bindings::gfp_t;
+use kernel::ffi::{c_char, c_int};
+use kernel::prelude::*;
+use kernel::sync::{Arc, ArcBorrow};
+
+/// Borrows the fence behind a C pointer, or reports misuse by `func`.
+///
+/// # Safety
+///
+/// `f` must be NULL or a pointer C got from `kds_fence_create()` or
+/// `kds_fence_get()` whose reference it has not put yet.
+unsafe fn borrow<'a>(f: *mut RawFence, func: &CStr) -> Option<ArcBorrow<'a, Fence>> {
+    if f.is_null() {
+        misuse(Misuse::Null, func);
+        return None;
+    }
+    // SAFETY: `f` came from `Arc::into_raw` and C holds a reference, which
+    // outlives this call (function safety requirement).
+    let fence = unsafe { ArcBorrow::from_raw(f.cast_const().cast::<Fence>()) };
+    if !fence.magic_ok() {
+        misuse(Misuse::BadObject, func);
+        return None;
+    }
+    Some(fence)
+}
+
+/// C: `struct kds_fence *kds_fence_create(gfp_t gfp)`.
+#[no_mangle]
+pub(crate) extern "C" fn kds_fence_create(gfp: gfp_t) -> *mut RawFence {
+    match Fence::new(gfp_flags(gfp)) {
+        Ok(f) => Arc::into_raw(f).cast_mut().cast(),
+        Err(_) => core::ptr::null_mut(),
+    }
+}
+
+/// C: `struct kds_fence *kds_fence_get(struct kds_fence *f)`.
+///
+/// # Safety
+///
+/// See [`borrow`].
+#[no_mangle]
+pub(crate) unsafe extern "C" fn kds_fence_get(f: *mut RawFence) -> *mut RawFence {
+    if f.is_null() {
+        return f;
+    }
+    // SAFETY: C holds a reference to `f` (function safety requirement).
+    match unsafe { borrow(f, c"kds_fence_get") } {
+        Some(b) => Arc::into_raw(Arc::from(b)).cast_mut().cast(),
+        None => core::ptr::null_mut(),
+    }
+}
+
+/// C: `void kds_fence_put(struct kds_fence *f)`.
+///
+/// # Safety
+///
+/// See [`borrow`]; C gives up the reference.
+#[no_mangle]
+pub(crate) unsafe extern "C" fn kds_fence_put(f: *mut RawFence) {
+    if f.is_null() {
+        return;
+    }
+    // SAFETY: C holds a reference to `f` (function safety requirement).
+    if unsafe { borrow(f, c"kds_fence_put") }.is_some() {
+        // SAFETY: `f` came from `Arc::into_raw`, and C gives up the
+        // reference it holds.
+        drop(unsafe { Arc::from_raw(f.cast_const().cast::<Fence>()) });
+    }
+}
+
+/// C: `void kds_fence_await(struct kds_fence *f)`.
+///
+/// # Safety
+///
+/// See [`borrow`].
+#[no_mangle]
+pub(crate) unsafe extern "C" fn kds_fence_await(f: *mut RawFence) {
+    // SAFETY: Function safety requirement.
+    if let Some(f) = unsafe { borrow(f, c"kds_fence_await") } {
+        if f.await_event().is_err() {
+            misuse(Misuse::AwaitDone, c"kds_fence_await");
+        }
+    }
+}
+
+/// C: `void kds_fence_complete(struct kds_fence *f)`.
+///
+/// # Safety
+///
+/// See [`borrow`].
+#[no_mangle]
+pub(crate) unsafe extern "C" fn kds_fence_complete(f: *mut RawFence) {
+    // SAFETY: Function safety requirement.
+    if let Some(f) = unsafe { borrow(f, c"kds_fence_complete") } {
+        if f.complete(0).is_err() {
+            misuse(Misuse::OverComplete, c"kds_fence_complete");
+        }
+    }
+}
+
+/// Internal to `kds_exports.c`: whether `f` is a fence, warning like the
+/// API functions do (on behalf of `func`) when it is not.
+///
+/// # Safety
+///
+/// See [`borrow`]; `func` must be a valid NUL-terminated string.
+#[no_mangle]
+pub(crate) unsafe extern "C" fn kds_fence_check(f: *mut RawFence, func: *const c_char) -> bool {
+    // SAFETY: `func` is a valid C string (function safety requirement).
+    let func = unsafe { CStr::from_char_ptr(func) };
+    // SAFETY: Function safety requirement.
+    unsafe { borrow(f, func) }.is_some()
+}
+
+/// Internal to `kds_exports.c`: adds one counted event like
+/// `kds_fence_await()`, but returns `-EINVAL` instead of warning when the
+/// fence is done.
+///
+/// # Safety
+///
+/// `f` must be a fence C holds a reference to (see [`kds_fence_check`]).
+#[no_mangle]
+pub(crate) unsafe extern "C" fn kds_fence_try_await(f: *mut RawFence) -> c_int {
+    // SAFETY: Function safety requirement.
+    match unsafe { borrow(f, c"kds_fence_try_await") } {
+        Some(f) => match f.await_event() {
+            Ok(()) => 0,
+            Err(e) => e.to_errno(),
+        },
+        None => EINVAL.to_errno(),
+    }
+}
+
+/// C: `int kds_fence_await_fence(struct kds_fence *f,
+/// struct kds_fence *signaler, gfp_t gfp)`.
+///
+/// # Safety
+///
+/// See [`borrow`], for both fences.
+#[no_mangle]
+pub(crate) unsafe extern "C" fn kds_fence_await_fence(
+    f: *mut RawFence,
+    signaler: *mut RawFence,
+    gfp: gfp_t,
+) -> c_int {
+    const FUNC: &CStr = c"kds_fence_await_fence";
+    // SAFETY: Function safety requirement.
+    let (Some(f), Some(s)) = (unsafe { borrow(f, FUNC) }, unsafe {
+        borrow(signaler, FUNC)
+    }) else {
+        return EINVAL.to_errno();
+    };
+    match Fence::await_fence(&Arc::from(f), &s, gfp_flags(gfp)) {
+        Ok(true) => 1,
+        Ok(false) => 0,
+        Err(e) => {
+            if e == EINVAL {
+                misuse(Misuse::AwaitDone, FUNC);
+            }
+            e.to_errno()
+        }
+    }
+}
+
+/// C: `void kds_fence_set_error(struct kds_fence *f, int error)`.
+///
+/// # Safety
+///
+/// See [`borrow`].
+#[no_mangle]
+pub(crate) unsafe extern "C" fn kds_fence_set_error(f: *mut RawFence, error: c_int) {
+    const FUNC: &CStr = c"kds_fence_set_error";
+    // SAFETY: Function safety requirement.
+    if let Some(f) = unsafe { borrow(f, FUNC) } {
+        if !valid_error(error) {
+            misuse(Misuse::BadError, FUNC);
+        } else if f.set_error(error).is_err() {
+            misuse(Misuse::ErrorAfterDone, FUNC);
+        }
+    }
+}
+
+/// C: `int kds_fence_get_status(struct kds_fence *f)`.
+///
+/// # Safety
+///
+/// See [`borrow`].
+#[no_mangle]
+pub(crate) unsafe extern "C" fn kds_fence_get_status(f: *mut RawFence) -> c_int {
+    // SAFETY: Function safety requirement.
+    match unsafe { borrow(f, c"kds_fence_get_status") } {
+        Some(f) => f.status(),
+        None => EINVAL.to_errno(),
+    }
+}
+
+/// C: `bool kds_fence_done(struct kds_fence *f)`.
+///
+/// # Safety
+///
+/// See [`borrow`].
+#[no_mangle]
+pub(crate) unsafe extern "C" fn kds_fence_done(f: *mut RawFence) -> bool {
+    // SAFETY: Function safety requirement.
+    unsafe { borrow(f, c"kds_fence_done") }.is_some_and(|f| f.is_done())
+}
+
+/// C: `int kds_fence_add_callback(struct kds_fence *f,
+/// struct kds_fence_cb *cb, kds_fence_func_t func)`.
+///
+/// # Safety
+///
+/// See [`borrow`]; `cb` must be NULL or valid until its function has been
+/// called or it has been removed.
+#[no_mangle]
+pub(crate) unsafe extern "C" fn kds_fence_add_callback(
+    f: *mut RawFence,
+    cb: *mut RawCb,
+    func: Option<unsafe extern "C" fn(*mut RawFence, *mut RawCb)>,
+) -> c_int {
+    const FUNC: &CStr = c"kds_fence_add_callback";
+    // SAFETY: Function safety requirement.
+    let Some(f) = (unsafe { borrow(f, FUNC) }) else {
+        return EINVAL.to_errno();
+    };
+    let Some(func) = func else {
+        misuse(Misuse::NoCallback, FUNC);
+        return EINVAL.to_errno();
+    };
+    if cb.is_null() {
+        misuse(Misuse::Null, FUNC);
+        return EINVAL.to_errno();
+    }
+    // SAFETY: `cb` is valid until called or removed (function safety
+    // requirement).
+    match unsafe { f.add_callback(cb, func) } {
+        Ok(()) => 0,
+        Err(e) => e.to_errno(),
+    }
+}
+
+/// C: `bool kds_fence_remove_callback(struct kds_fence *f,
+/// struct kds_fence_cb *cb)`.
+///
+/// # Safety
+///
+/// See [`borrow`]; `cb` must be NULL or have been passed to
+/// `kds_fence_add_callback()` of `f`.
+#[no_mangle]
+pub(crate) unsafe extern "C" fn kds_fence_remove_callback(
+    f: *mut RawFence,
+    cb: *mut RawCb,
+) -> bool {
+    const FUNC: &CStr = c"kds_fence_remove_callback";
+    // SAFETY: Function safety requirement.
+    let Some(f) = (unsafe { borrow(f, FUNC) }) else {
+        return false;
+    };
+    if cb.is_null() {
+        misuse(Misuse::Null, FUNC);
+        return false;
+    }
+    // SAFETY: `cb` was added to `f` (function safety requirement).
+    unsafe { f.remove_callback(cb) }
+}
+
+/// Layout facts of `struct kds_fence_cb` that `kds_c_init()` compares with
+/// the C compiler's: size, offset of `node`, offset of `func`.
+#[no_mangle]
+pub(crate) static kds_rust_fence_cb_layout: [usize; 3] = [
+    core::mem::size_of::<RawCb>(),
+    core::mem::offset_of!(RawCb, node),
+    core::mem::offset_of!(RawCb, func),
+];

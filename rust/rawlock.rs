@@ -1,0 +1,91 @@
+// SPDX-License-Identifier: GPL-2.0
+
+//! Raw spinlocks for Rust: `raw_spinlock_t` taken with interrupts saved.
+//!
+//! The kernel crate of 7.3 has `SpinLock` and `SpinLockIrq`, both over
+//! `spinlock_t`, which becomes a sleeping lock on PREEMPT_RT; lockdep's
+//! wait-context checks (`CONFIG_PROVE_RAW_LOCK_NESTING`) rightly refuse
+//! them in hard IRQ context, such as an `HRTIMER_MODE_HARD` timer. kds
+//! promises that fences can be completed from hard IRQ on every kernel, so
+//! its locks are [`RawSpinLockIrq`]s: `raw_spin_lock_irqsave()` and
+//! `raw_spin_unlock_irqrestore()`, with the flags kept in the guard.
+//!
+//! Critical sections under these locks must be short and must not allocate
+//! or free memory (on PREEMPT_RT the allocators take sleeping locks): kds
+//! allocates before locking and frees after unlocking.
+//!
+//! The static inline functions are wrapped in `kds_exports.c`.
+
+use kernel::bindings;
+use kernel::ffi::{c_char, c_ulong};
+use kernel::sync::lock::{Backend, Lock};
+
+extern "C" {
+    fn kds_raw_spin_lock_init(
+        lock: *mut bindings::raw_spinlock_t,
+        name: *const c_char,
+        key: *mut bindings::lock_class_key,
+    );
+    fn kds_raw_spin_lock_irqsave(lock: *mut bindings::raw_spinlock_t) -> c_ulong;
+    fn kds_raw_spin_unlock_irqrestore(lock: *mut bindings::raw_spinlock_t, flags: c_ulong);
+    fn kds_raw_spin_trylock_irqsave(
+        lock: *mut bindings::raw_spinlock_t,
+        flags: *mut c_ulong,
+    ) -> bool;
+    fn kds_raw_spin_assert_held(lock: *mut bindings::raw_spinlock_t);
+}
+
+/// A `raw_spinlock_t` taken with local interrupts saved and disabled.
+pub(crate) type RawSpinLockIrq<T> = Lock<T, RawSpinLockIrqBackend>;
+
+/// Creates a [`RawSpinLockIrq`] initialiser with a lock class of its own
+/// for this call site.
+macro_rules! new_raw_spinlock_irq {
+    ($inner:expr, $name:literal $(,)?) => {
+        $crate::rawlock::RawSpinLockIrq::new($inner, $name, kernel::static_lock_class!())
+    };
+}
+pub(crate) use new_raw_spinlock_irq;
+
+/// The [`Backend`] of [`RawSpinLockIrq`]; the guard keeps the saved
+/// interrupt flags.
+pub(crate) struct RawSpinLockIrqBackend;
+
+// SAFETY: The kernel's `raw_spinlock_t` ensures mutual exclusion; the saved
+// flags are restored on unlock, and `relock` (default) locks the same way.
+unsafe impl Backend for RawSpinLockIrqBackend {
+    type State = bindings::raw_spinlock_t;
+    type GuardState = c_ulong;
+
+    unsafe fn init(ptr: *mut Self::State, name: *const c_char, key: *mut bindings::lock_class_key) {
+        // SAFETY: `ptr` is valid for writes; `name` and `key` are valid
+        // forever (trait safety requirements).
+        unsafe { kds_raw_spin_lock_init(ptr, name, key) }
+    }
+
+    unsafe fn lock(ptr: *mut Self::State) -> Self::GuardState {
+        // SAFETY: `ptr` is valid and initialised (trait safety requirements).
+        unsafe { kds_raw_spin_lock_irqsave(ptr) }
+    }
+
+    unsafe fn try_lock(ptr: *mut Self::State) -> Option<Self::GuardState> {
+        let mut flags = 0;
+        // SAFETY: `ptr` is valid and initialised; `flags` is a valid local.
+        if unsafe { kds_raw_spin_trylock_irqsave(ptr, &mut flags) } {
+            Some(flags)
+        } else {
+            None
+        }
+    }
+
+    unsafe fn unlock(ptr: *mut Self::State, guard_state: &Self::GuardState) {
+        // SAFETY: The caller owns the lock, and `guard_state` holds the flags
+        // its `lock` saved (trait safety requirements).
+        unsafe { kds_raw_spin_unlock_irqrestore(ptr, *guard_state) }
+    }
+
+    unsafe fn assert_is_held(ptr: *mut Self::State) {
+        // SAFETY: `ptr` is valid and initialised (trait safety requirements).
+        unsafe { kds_raw_spin_assert_held(ptr) }
+    }
+}
