@@ -176,13 +176,15 @@ def main():
     rec = parse_results(read_lines(args.results))
     modules = dict(m.split("=", 1) for m in args.module)
 
-    if rec["ktap"]:
-        ours = {s: k for s, k in rec["ktap"].items()
-                if any(s in l for l in rec["suites"].values())}
+    ours = {s: k for s, k in rec["ktap"].items()
+            if any(s in l for l in rec["suites"].values())}
+    if ours:
         run_kunit_parse(args.ksrc, merge_ktap(ours),
                         os.path.dirname(os.path.abspath(args.results)), v)
-    else:
-        print("No KUnit suite reported any result.")
+    # A run in which no KUnit case ran proves nothing (a KUNIT_FILTER that
+    # matches nothing, or modules that registered no suite).
+    v.check(bool(ours), "guest: KUnit ran at least one suite",
+            "none reported; check KUNIT_FILTER (one glob, suite or suite.case)")
 
     for name, path in modules.items():
         if name not in rec["insmod"]:

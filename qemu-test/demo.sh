@@ -12,5 +12,12 @@ echo
 echo "The C API it exports to drivers (EXPORT_SYMBOL_GPL):"
 grep -E ' __ksymtab_kds_[a-z0-9_]+\s+\[kds\]' /proc/kallsyms | sed 's/.*__ksymtab_\([a-z0-9_]*\).*/  \1/' | sort -u
 echo
+echo "A sample driver (samples/kds_demo.c) probes a device in phases, each a"
+echo "kds fence: clocks await power, display and audio await clocks, display"
+echo "also awaits a firmware completion, ready awaits display and audio."
+insmod $M/kds_demo.ko
+dmesg | sed -n 's/.*kds_demo: //p'
+rmmod kds_demo
+echo
 if rmmod kds; then echo "kds.ko unloaded cleanly"; else echo "kds.ko did not unload"; fi
 echo "=== end of demo ==="

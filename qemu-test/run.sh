@@ -27,6 +27,7 @@ KERNEL=$KDIR/arch/x86/boot/bzImage
 # The modules, in load order. kds_test depends on kds.
 MODULES=(kds kds_test)
 declare -A KO=([kds]=$OUT/kds/kds.ko [kds_test]=$OUT/kunit/kds_test.ko)
+# The sample driver is loaded by the demo only.
 [ -f "$OUT/samples/kds_demo.ko" ] && { MODULES+=(kds_demo); KO[kds_demo]=$OUT/samples/kds_demo.ko; }
 
 # --- initramfs -------------------------------------------------------------

@@ -120,6 +120,104 @@ const DEAD_EDGE: Edge = Edge {
     live: false,
 };
 
+/// A slot of a [`Pool`]: dead slots link the free list through one field.
+trait Slot: Copy {
+    /// A dead slot whose free-list link is `next`.
+    fn dead(next: u32) -> Self;
+    /// The free-list link of a dead slot.
+    fn next_free(&self) -> u32;
+}
+
+impl Slot for Node {
+    fn dead(next: u32) -> Self {
+        Node { next, ..DEAD_NODE }
+    }
+    fn next_free(&self) -> u32 {
+        self.next
+    }
+}
+
+impl Slot for Edge {
+    fn dead(next_out: u32) -> Self {
+        Edge {
+            next_out,
+            ..DEAD_EDGE
+        }
+    }
+    fn next_free(&self) -> u32 {
+        self.next_out
+    }
+}
+
+/// A vector of slots named by `u32` indices, with a free list; it grows
+/// only through [`Pool::adopt`], so that the caller can allocate unlocked.
+struct Pool<T: Slot> {
+    items: KVVec<T>,
+    free: u32,
+    nr_free: usize,
+}
+
+impl<T: Slot> Pool<T> {
+    const fn new() -> Self {
+        Pool {
+            items: KVVec::new(),
+            free: NIL,
+            nr_free: 0,
+        }
+    }
+
+    /// The capacity to allocate so that `need` more slots fit, or 0 if
+    /// they fit already.
+    fn want(&self, need: usize) -> usize {
+        let len = self.items.len();
+        if self.nr_free + (self.items.capacity() - len) >= need {
+            0
+        } else {
+            (len + need).max(len * 2).max(16)
+        }
+    }
+
+    /// Moves the slots into `v` if it is bigger; returns the vector that is
+    /// no longer used, to be freed once unlocked.
+    fn adopt(&mut self, v: Option<KVVec<T>>) -> Option<KVVec<T>> {
+        let mut v = v?;
+        if v.capacity() > self.items.capacity()
+            && v.extend_from_slice(&self.items, GFP_NOWAIT).is_ok()
+        {
+            core::mem::swap(&mut v, &mut self.items);
+        }
+        Some(v)
+    }
+
+    /// Takes a slot, fills it with `item`, and returns its index.
+    fn alloc(&mut self, item: T) -> Result<u32> {
+        let id = if self.free != NIL {
+            let id = self.free;
+            self.free = self.items[id as usize].next_free();
+            self.nr_free -= 1;
+            id
+        } else {
+            let id = u32::try_from(self.items.len()).map_err(|_| ENOMEM)?;
+            if id == NIL {
+                return Err(ENOMEM);
+            }
+            self.items
+                .push_within_capacity(T::dead(NIL))
+                .map_err(|_| ENOMEM)?;
+            id
+        };
+        self.items[id as usize] = item;
+        Ok(id)
+    }
+
+    /// Returns a slot to the free list.
+    fn release(&mut self, id: u32) {
+        self.items[id as usize] = T::dead(self.free);
+        self.free = id;
+        self.nr_free += 1;
+    }
+}
+
 /// Outcome of [`Graph::add_edge`].
 #[derive(Debug, PartialEq, Eq)]
 pub(crate) enum Insert {
@@ -158,12 +256,8 @@ pub(crate) struct Growth {
 ///   the edge is on the `out` list of `from` and the `in` list of `to`.
 /// - Dead nodes and edges are on their free lists, and only there.
 pub(crate) struct Graph {
-    nodes: KVVec<Node>,
-    edges: KVVec<Edge>,
-    free_nodes: u32,
-    free_edges: u32,
-    nr_free_nodes: usize,
-    nr_free_edges: usize,
+    nodes: Pool<Node>,
+    edges: Pool<Edge>,
     first: u32,
     last: u32,
     epoch: u32,
@@ -177,12 +271,8 @@ impl Graph {
     pub(crate) const fn new() -> Self {
         // INVARIANT: no live node or edge; empty lists.
         Graph {
-            nodes: KVVec::new(),
-            edges: KVVec::new(),
-            free_nodes: NIL,
-            free_edges: NIL,
-            nr_free_nodes: 0,
-            nr_free_edges: 0,
+            nodes: Pool::new(),
+            edges: Pool::new(),
             first: NIL,
             last: NIL,
             epoch: 0,
@@ -211,120 +301,53 @@ impl Graph {
     /// allocating. If not, returns the capacities to allocate, unlocked, with
     /// [`Growth::alloc`], and to hand to [`Graph::grow`].
     pub(crate) fn shortfall(&self, nodes: usize, edges: usize) -> Option<(usize, usize)> {
-        let spare_n = self.nr_free_nodes + (self.nodes.capacity() - self.nodes.len());
-        let spare_e = self.nr_free_edges + (self.edges.capacity() - self.edges.len());
-        if spare_n >= nodes && spare_e >= edges {
-            return None;
-        }
-        let want = |len: usize, need: usize, spare: usize| {
-            if spare >= need {
-                0
-            } else {
-                (len + need).max(len * 2).max(16)
-            }
-        };
-        Some((
-            want(self.nodes.len(), nodes, spare_n),
-            want(self.edges.len(), edges, spare_e),
-        ))
+        let want = (self.nodes.want(nodes), self.edges.want(edges));
+        (want != (0, 0)).then_some(want)
     }
 
     /// Takes bigger vectors allocated by [`Growth::alloc`]; returns the
     /// vectors they replace, to be freed once the lock is dropped (freeing
     /// `vmalloc` memory may sleep).
-    pub(crate) fn grow(&mut self, mut g: Growth) -> Growth {
-        if let Some(mut v) = g.nodes.take() {
-            if v.capacity() > self.nodes.capacity()
-                && v.extend_from_slice(&self.nodes, GFP_NOWAIT).is_ok()
-            {
-                core::mem::swap(&mut v, &mut self.nodes);
-            }
-            g.nodes = Some(v);
+    pub(crate) fn grow(&mut self, g: Growth) -> Growth {
+        Growth {
+            nodes: self.nodes.adopt(g.nodes),
+            edges: self.edges.adopt(g.edges),
         }
-        if let Some(mut v) = g.edges.take() {
-            if v.capacity() > self.edges.capacity()
-                && v.extend_from_slice(&self.edges, GFP_NOWAIT).is_ok()
-            {
-                core::mem::swap(&mut v, &mut self.edges);
-            }
-            g.edges = Some(v);
-        }
-        g
     }
 
     /// Frees everything; returns the vectors to free once unlocked.
     pub(crate) fn take_all(&mut self) -> Growth {
         let old = core::mem::replace(self, Graph::new());
         Growth {
-            nodes: Some(old.nodes),
-            edges: Some(old.edges),
+            nodes: Some(old.nodes.items),
+            edges: Some(old.edges.items),
         }
     }
 
     fn node(&self, n: u32) -> &Node {
-        &self.nodes[n as usize]
+        &self.nodes.items[n as usize]
     }
 
     fn node_mut(&mut self, n: u32) -> &mut Node {
-        &mut self.nodes[n as usize]
+        &mut self.nodes.items[n as usize]
     }
 
     fn edge(&self, e: u32) -> &Edge {
-        &self.edges[e as usize]
+        &self.edges.items[e as usize]
     }
 
     fn edge_mut(&mut self, e: u32) -> &mut Edge {
-        &mut self.edges[e as usize]
-    }
-
-    fn alloc_node(&mut self) -> Result<u32> {
-        let id = if self.free_nodes != NIL {
-            let id = self.free_nodes;
-            self.free_nodes = self.node(id).next;
-            self.nr_free_nodes -= 1;
-            id
-        } else {
-            let id = u32::try_from(self.nodes.len()).map_err(|_| ENOMEM)?;
-            if id == NIL {
-                return Err(ENOMEM);
-            }
-            self.nodes
-                .push_within_capacity(DEAD_NODE)
-                .map_err(|_| ENOMEM)?;
-            id
-        };
-        *self.node_mut(id) = Node {
-            live: true,
-            ..DEAD_NODE
-        };
-        Ok(id)
-    }
-
-    fn alloc_edge(&mut self) -> Result<u32> {
-        let id = if self.free_edges != NIL {
-            let id = self.free_edges;
-            self.free_edges = self.edge(id).next_out;
-            self.nr_free_edges -= 1;
-            id
-        } else {
-            let id = u32::try_from(self.edges.len()).map_err(|_| ENOMEM)?;
-            if id == NIL {
-                return Err(ENOMEM);
-            }
-            self.edges
-                .push_within_capacity(DEAD_EDGE)
-                .map_err(|_| ENOMEM)?;
-            id
-        };
-        self.edge_mut(id).live = true;
-        Ok(id)
+        &mut self.edges.items[e as usize]
     }
 
     /// Adds a node at the end of the order (after every other node).
     ///
     /// Needs room for one node (see [`Graph::shortfall`]); `ENOMEM` otherwise.
     pub(crate) fn add_node(&mut self) -> Result<NodeId> {
-        let id = self.alloc_node()?;
+        let id = self.nodes.alloc(Node {
+            live: true,
+            ..DEAD_NODE
+        })?;
         self.insert_after(self.last, id);
         self.live_nodes += 1;
         Ok(id)
@@ -332,7 +355,7 @@ impl Graph {
 
     /// Removes a node and every edge to or from it.
     pub(crate) fn remove_node(&mut self, id: NodeId) {
-        if (id as usize) >= self.nodes.len() || !self.node(id).live {
+        if (id as usize) >= self.nodes.items.len() || !self.node(id).live {
             return;
         }
         while self.node(id).out_head != NIL {
@@ -344,13 +367,7 @@ impl Graph {
             self.remove_edge(e);
         }
         self.unlink_order(id);
-        let free = self.free_nodes;
-        *self.node_mut(id) = Node {
-            next: free,
-            ..DEAD_NODE
-        };
-        self.free_nodes = id;
-        self.nr_free_nodes += 1;
+        self.nodes.release(id);
         self.live_nodes -= 1;
     }
 
@@ -387,13 +404,7 @@ impl Graph {
         if next_in != NIL {
             self.edge_mut(next_in).prev_in = prev_in;
         }
-        let free = self.free_edges;
-        *self.edge_mut(e) = Edge {
-            next_out: free,
-            ..DEAD_EDGE
-        };
-        self.free_edges = e;
-        self.nr_free_edges += 1;
+        self.edges.release(e);
         self.live_edges -= 1;
     }
 
@@ -410,10 +421,9 @@ impl Graph {
             self.stats.cycles += 1;
             return Ok(Insert::Cycle);
         }
-        let e = self.alloc_edge()?;
         let out = self.node(signaler).out_head;
         let inn = self.node(waiter).in_head;
-        *self.edge_mut(e) = Edge {
+        let e = self.edges.alloc(Edge {
             from: signaler,
             to: waiter,
             next_out: out,
@@ -421,7 +431,7 @@ impl Graph {
             next_in: inn,
             prev_in: NIL,
             live: true,
-        };
+        })?;
         if out != NIL {
             self.edge_mut(out).prev_out = e;
         }
@@ -466,7 +476,7 @@ impl Graph {
         self.epoch = self.epoch.wrapping_add(1);
         if self.epoch == 0 {
             // Marks from 2^32 searches ago could collide: clear them.
-            for n in self.nodes.iter_mut() {
+            for n in self.nodes.items.iter_mut() {
                 n.mark = 0;
             }
             self.epoch = 1;
@@ -774,7 +784,7 @@ impl Graph {
             return false;
         }
         let mut edges = 0;
-        for e in self.edges.iter().filter(|e| e.live) {
+        for e in self.edges.items.iter().filter(|e| e.live) {
             if !self.node(e.from).live || !self.node(e.to).live {
                 return false;
             }

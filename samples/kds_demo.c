@@ -1,0 +1,150 @@
+// SPDX-License-Identifier: GPL-2.0
+/*
+ * kds_demo - a sample driver that uses kds the way a real one would.
+ *
+ * It models a device's probe as phases with dependencies, each phase a kds
+ * fence: power, then clocks; firmware arrives later through a struct
+ * completion; display and audio need clocks and firmware; "ready" needs
+ * both. Callbacks report each phase as its dependencies complete, a
+ * dependency that would close a cycle is refused, and a failing phase
+ * propagates its error. `make run` loads it and shows its log.
+ *
+ * Copyright (C) 2026 The kds authors
+ */
+
+#include <linux/completion.h>
+#include <linux/jiffies.h>
+#include <linux/module.h>
+#include <linux/workqueue.h>
+
+#include <kds.h>
+
+enum { POWER, CLOCKS, DISPLAY, AUDIO, READY, NR_PHASES };
+
+static const char *const phase_name[NR_PHASES] = {
+	"power", "clocks", "display", "audio", "ready",
+};
+
+struct phase {
+	struct kds_fence *fence;
+	struct kds_fence_cb cb;
+	const char *name;
+};
+
+static struct phase phases[NR_PHASES];
+static struct completion firmware;
+static struct delayed_work firmware_work;
+static bool audio_fails;
+
+static void phase_done(struct kds_fence *f, struct kds_fence_cb *cb)
+{
+	struct phase *p = container_of(cb, struct phase, cb);
+	int status = kds_fence_get_status(f);
+
+	if (status < 0)
+		pr_info("kds_demo:   %-8s done with error %d\n", p->name, status);
+	else
+		pr_info("kds_demo:   %-8s done\n", p->name);
+}
+
+static void firmware_loaded(struct work_struct *work)
+{
+	pr_info("kds_demo:   (firmware loaded)\n");
+	complete(&firmware);
+}
+
+static int depend(int waiter, int signaler)
+{
+	return kds_fence_await_fence(phases[waiter].fence, phases[signaler].fence, GFP_KERNEL);
+}
+
+static int run_probe(void)
+{
+	int i, ret;
+
+	init_completion(&firmware);
+	INIT_DELAYED_WORK(&firmware_work, firmware_loaded);
+	for (i = 0; i < NR_PHASES; i++) {
+		phases[i].name = phase_name[i];
+		phases[i].fence = kds_fence_create(GFP_KERNEL);
+		if (!phases[i].fence) {
+			while (i--)
+				kds_fence_complete(phases[i].fence);
+			return -ENOMEM;
+		}
+	}
+
+	/* The dependency graph. */
+	ret = depend(CLOCKS, POWER);
+	ret = ret < 0 ? ret : depend(DISPLAY, CLOCKS);
+	ret = ret < 0 ? ret : depend(AUDIO, CLOCKS);
+	ret = ret < 0 ? ret : kds_fence_await_completion(phases[DISPLAY].fence, &firmware,
+							 GFP_KERNEL);
+	ret = ret < 0 ? ret : depend(READY, DISPLAY);
+	ret = ret < 0 ? ret : depend(READY, AUDIO);
+	if (ret < 0) {
+		/* Fail every phase and commit it: nothing may be left pending. */
+		for (i = 0; i < NR_PHASES; i++) {
+			kds_fence_set_error(phases[i].fence, ret);
+			kds_fence_complete(phases[i].fence);
+		}
+		return ret;
+	}
+
+	ret = depend(POWER, READY);
+	pr_info("kds_demo: power awaiting ready would close a cycle: %d (%s)\n", ret,
+		ret == -EDEADLK ? "-EDEADLK, refused" : "unexpected");
+
+	for (i = 0; i < NR_PHASES; i++)
+		kds_fence_add_callback(phases[i].fence, &phases[i].cb, phase_done);
+	if (audio_fails)
+		kds_fence_set_error(phases[AUDIO].fence, -EIO);
+
+	pr_info("kds_demo: committing every phase; power completes now, firmware in 50 ms\n");
+	schedule_delayed_work(&firmware_work, msecs_to_jiffies(50));
+	for (i = NR_PHASES - 1; i >= 0; i--)
+		kds_fence_complete(phases[i].fence);	/* commit, last first */
+
+	if (kds_fence_wait_timeout(phases[READY].fence, true, 5 * HZ) <= 0)
+		return -ETIMEDOUT;
+	return kds_fence_get_status(phases[READY].fence);
+}
+
+static void put_phases(void)
+{
+	int i;
+
+	cancel_delayed_work_sync(&firmware_work);
+	for (i = 0; i < NR_PHASES; i++) {
+		kds_fence_put(phases[i].fence);
+		phases[i].fence = NULL;
+	}
+}
+
+static int __init kds_demo_init(void)
+{
+	int ret;
+
+	pr_info("kds_demo: using kds %s\n", kds_version_string());
+	pr_info("kds_demo: probe 1: every phase succeeds\n");
+	ret = run_probe();
+	pr_info("kds_demo: probe 1: ready with status %d\n", ret);
+	put_phases();
+
+	audio_fails = true;
+	pr_info("kds_demo: probe 2: audio fails with -EIO\n");
+	ret = run_probe();
+	pr_info("kds_demo: probe 2: ready with status %d (the error propagated)\n", ret);
+	put_phases();
+	return 0;
+}
+
+static void __exit kds_demo_exit(void)
+{
+}
+
+module_init(kds_demo_init);
+module_exit(kds_demo_exit);
+
+MODULE_DESCRIPTION("A sample driver that uses kds");
+MODULE_LICENSE("GPL");
