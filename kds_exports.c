@@ -14,6 +14,8 @@
 
 #include <linux/bug.h>
 #include <linux/completion.h>
+#include <linux/dma-fence.h>
+#include <linux/dma-resv.h>
 #include <linux/export.h>
 #include <linux/gfp.h>
 #include <linux/module.h>
@@ -43,6 +45,8 @@ EXPORT_SYMBOL_GPL(kds_fence_get_status);
 EXPORT_SYMBOL_GPL(kds_fence_done);
 EXPORT_SYMBOL_GPL(kds_fence_add_callback);
 EXPORT_SYMBOL_GPL(kds_fence_remove_callback);
+EXPORT_SYMBOL_GPL(kds_fence_await_dma_fence);
+EXPORT_SYMBOL_GPL(kds_fence_await_dma_resv);
 
 /* Workers that sleep on behalf of fences (completions have no callbacks). */
 static struct workqueue_struct *kds_wq;
@@ -86,6 +90,23 @@ int kds_c_init(void)
 void kds_c_exit(void)
 {
 	destroy_workqueue(kds_wq);
+	/*
+	 * Signalled exported dma_fences drop their ops, but a reader may still
+	 * be inside one of ours under rcu_read_lock() (see
+	 * dma_fence_driver_name()); and kds's own callbacks run with
+	 * interrupts off. Let them all finish before the module text goes.
+	 */
+	synchronize_rcu();
+}
+
+/**
+ * kds_workqueue() - The workqueue the Rust core queues its workers on.
+ *
+ * Return: kds's unbound workqueue, valid between kds_c_init() and kds_c_exit().
+ */
+struct workqueue_struct *kds_workqueue(void)
+{
+	return kds_wq;
 }
 
 /**
@@ -246,6 +267,158 @@ void kds_fence_wait(struct kds_fence *f)
 }
 EXPORT_SYMBOL_GPL(kds_fence_wait);
 
+/* dma_fence helpers for the Rust core (rust/dma_fence.rs): static inlines. */
+struct dma_fence *kds_dma_fence_get(struct dma_fence *fence)
+{
+	return dma_fence_get(fence);
+}
+
+void kds_dma_fence_put(struct dma_fence *fence)
+{
+	dma_fence_put(fence);
+}
+
+bool kds_dma_fence_is_signaled(struct dma_fence *fence)
+{
+	return dma_fence_is_signaled(fence);
+}
+
+void kds_dma_resv_iter_begin(struct dma_resv_iter *cursor, struct dma_resv *resv,
+			     enum dma_resv_usage usage)
+{
+	dma_resv_iter_begin(cursor, resv, usage);
+}
+
+void kds_dma_resv_iter_end(struct dma_resv_iter *cursor)
+{
+	dma_resv_iter_end(cursor);
+}
+
+/**
+ * kds_kick_delayed_work() - Make a delayed work item on kds's queue run now.
+ * @dwork: the work item.
+ *
+ * Return: true when it was pending already (it keeps its reference).
+ */
+bool kds_kick_delayed_work(struct delayed_work *dwork)
+{
+	return mod_delayed_work(kds_wq, dwork, 0);
+}
+
+/**
+ * kds_dma_fence_timed_out() - Report that a dma_fence kept a kds fence waiting too long.
+ * @dma: the dma_fence.
+ * @waiter: the id of the waiting kds fence.
+ * @timeout: the timeout, in jiffies.
+ */
+void kds_dma_fence_timed_out(struct dma_fence *dma, u64 waiter, unsigned long timeout)
+{
+	const char __rcu *driver;
+	const char __rcu *timeline;
+
+	rcu_read_lock();
+	driver = dma_fence_driver_name(dma);
+	timeline = dma_fence_timeline_name(dma);
+	pr_warn_ratelimited("kds: fence %llu: dma_fence %s:%s seqno %llu not signalled after %u ms; completing with -ETIMEDOUT\n",
+			    waiter, rcu_dereference(driver), rcu_dereference(timeline),
+			    dma->seqno, jiffies_to_msecs(timeout));
+	rcu_read_unlock();
+}
+
+/*
+ * Exported dma_fences. No release and no wait operation: once signalled,
+ * the dma-fence core drops the ops and the fence no longer needs kds.ko;
+ * dma_fence_free() frees it (so the dma_fence must come first).
+ */
+struct kds_dma_export {
+	struct dma_fence base;
+	struct kds_fence_cb cb;
+	struct kds_fence *fence;	/* until signalled, under base's lock */
+	char name[32];
+};
+
+static const char *kds_dma_driver_name(struct dma_fence *dma)
+{
+	return "kds";
+}
+
+static const char *kds_dma_timeline_name(struct dma_fence *dma)
+{
+	return container_of(dma, struct kds_dma_export, base)->name;
+}
+
+static const struct dma_fence_ops kds_dma_fence_ops = {
+	.get_driver_name = kds_dma_driver_name,
+	.get_timeline_name = kds_dma_timeline_name,
+};
+
+static void kds_dma_export_signal(struct kds_fence *f, struct kds_fence_cb *cb)
+{
+	struct kds_dma_export *e = container_of(cb, struct kds_dma_export, cb);
+	int status = kds_fence_get_status(f);
+	struct kds_fence *held;
+	unsigned long flags;
+	bool cookie;
+
+	cookie = dma_fence_begin_signalling();
+	dma_fence_lock_irqsave(&e->base, flags);
+	if (status < 0)
+		dma_fence_set_error(&e->base, status);
+	held = e->fence;
+	e->fence = NULL;
+	dma_fence_signal_locked(&e->base);
+	dma_fence_unlock_irqrestore(&e->base, flags);
+	dma_fence_end_signalling(cookie);
+
+	kds_fence_put(held);		/* f stays: its caller holds it */
+	dma_fence_put(&e->base);	/* kds's reference */
+	module_put(THIS_MODULE);	/* kds_c_exit() waits for RCU */
+}
+
+struct dma_fence *kds_fence_export_dma_fence(struct kds_fence *f, gfp_t gfp)
+{
+	struct kds_dma_export *e;
+
+	if (!kds_fence_check(f, __func__))
+		return NULL;
+	e = kzalloc_obj(*e, gfp);
+	if (!e)
+		return NULL;
+	if (!try_module_get(THIS_MODULE)) {
+		kfree(e);
+		return NULL;
+	}
+	snprintf(e->name, sizeof(e->name), "kds-fence-%llu", kds_fence_id(f));
+	dma_fence_init(&e->base, &kds_dma_fence_ops, NULL, dma_fence_context_alloc(1), 1);
+	dma_fence_get(&e->base);	/* kds's reference, until signalled */
+	e->fence = kds_fence_get(f);
+	if (kds_fence_add_callback(f, &e->cb, kds_dma_export_signal) == -ENOENT)
+		kds_dma_export_signal(f, &e->cb);
+	return &e->base;
+}
+EXPORT_SYMBOL_GPL(kds_fence_export_dma_fence);
+
+/**
+ * kds_dma_fence_source() - The kds fence behind a dma_fence kds exported.
+ * @dma: a dma_fence.
+ *
+ * Return: a reference to the kds fence @dma was exported from, while @dma
+ * has not signalled; NULL otherwise.
+ */
+struct kds_fence *kds_dma_fence_source(struct dma_fence *dma)
+{
+	struct kds_fence *f = NULL;
+	unsigned long flags;
+
+	if (rcu_access_pointer(dma->ops) != &kds_dma_fence_ops)
+		return NULL;
+	dma_fence_lock_irqsave(dma, flags);
+	if (!test_bit(DMA_FENCE_FLAG_SIGNALED_BIT, &dma->flags))
+		f = kds_fence_get(container_of(dma, struct kds_dma_export, base)->fence);
+	dma_fence_unlock_irqrestore(dma, flags);
+	return f;
+}
+
 struct kds_completion_wait {
 	struct work_struct work;
 	struct kds_fence *fence;
@@ -274,7 +447,7 @@ int kds_fence_await_completion(struct kds_fence *f, struct completion *c, gfp_t 
 		kds_misuse(KDS_MISUSE_NULL, __func__);
 		return -EINVAL;
 	}
-	w = kmalloc(sizeof(*w), gfp);
+	w = kmalloc_obj(*w, gfp);
 	if (!w)
 		return -ENOMEM;
 	ret = kds_fence_try_await(f);

@@ -6,16 +6,32 @@
 #ifndef _KDS_INTERNAL_H
 #define _KDS_INTERNAL_H
 
+#include <linux/dma-resv.h>
 #include <linux/spinlock_types.h>
 #include <linux/types.h>
 
+struct delayed_work;
+struct dma_fence;
+struct dma_resv;
+struct dma_resv_iter;
 struct kds_fence;
+struct workqueue_struct;
 
 /* Provided by kds_exports.c to the Rust core (rust/cglue.rs). */
 int kds_c_init(void);
 void kds_c_exit(void);
 void kds_misuse(unsigned int kind, const char *func);
 unsigned int kds_gfp_class(gfp_t gfp);
+struct workqueue_struct *kds_workqueue(void);
+struct dma_fence *kds_dma_fence_get(struct dma_fence *fence);
+void kds_dma_fence_put(struct dma_fence *fence);
+bool kds_dma_fence_is_signaled(struct dma_fence *fence);
+void kds_dma_fence_timed_out(struct dma_fence *dma, u64 waiter, unsigned long timeout);
+struct kds_fence *kds_dma_fence_source(struct dma_fence *dma);
+void kds_dma_resv_iter_begin(struct dma_resv_iter *cursor, struct dma_resv *resv,
+			     enum dma_resv_usage usage);
+void kds_dma_resv_iter_end(struct dma_resv_iter *cursor);
+bool kds_kick_delayed_work(struct delayed_work *dwork);
 void kds_raw_spin_lock_init(raw_spinlock_t *lock, const char *name,
 			    struct lock_class_key *key);
 unsigned long kds_raw_spin_lock_irqsave(raw_spinlock_t *lock);
@@ -37,6 +53,7 @@ enum kds_misuse {
 
 /* Provided by the Rust core (rust/fence_capi.rs) to kds_exports.c. */
 bool kds_fence_check(struct kds_fence *f, const char *func);
+u64 kds_fence_id(struct kds_fence *f);
 int kds_fence_try_await(struct kds_fence *f);
 extern const size_t kds_rust_fence_cb_layout[3];
 

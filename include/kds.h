@@ -10,10 +10,12 @@
 #ifndef _KDS_H
 #define _KDS_H
 
+#include <linux/dma-resv.h>
 #include <linux/list.h>
 #include <linux/types.h>
 
 struct completion;
+struct dma_fence;
 
 /**
  * DOC: versioning
@@ -298,5 +300,90 @@ int kds_fence_add_callback(struct kds_fence *f, struct kds_fence_cb *cb,
  * Return: true when @cb was removed before it was called.
  */
 bool kds_fence_remove_callback(struct kds_fence *f, struct kds_fence_cb *cb);
+
+/**
+ * DOC: dma-fence bridge
+ *
+ * kds fences and &struct dma_fence interoperate both ways:
+ * kds_fence_await_dma_fence() and kds_fence_await_dma_resv() make a kds
+ * fence wait for GPU work, and kds_fence_export_dma_fence() gives GPU and
+ * display code an ordinary &struct dma_fence that signals when a kds fence
+ * is done.
+ *
+ * Awaiting a dma_fence registers a dma_fence callback; the kds event
+ * completes when the dma_fence signals, with its error. With a timeout (in
+ * jiffies, 0 for none), the event instead completes with -ETIMEDOUT if the
+ * dma_fence has not signalled in time, and a rate-limited warning names the
+ * dma_fence (driver, timeline, seqno) and the waiting kds fence. Signal and
+ * timeout race harmlessly: the first completes the event, the second finds
+ * nothing to do, and the memory goes when both are past.
+ *
+ * Awaiting a dma_fence that kds exported awaits the kds fence behind it
+ * directly, so cycle detection sees through the bridge: a kds fence that
+ * awaits its own exported dma_fence gets -EDEADLK instead of a hang.
+ *
+ * An exported dma_fence has its own fence context (one timeline per export,
+ * seqno 1), driver name "kds" and timeline name "kds-fence-<id>". Until it
+ * signals it holds a reference to the kds fence and to kds.ko; once
+ * signalled it is independent of kds (it has no release or wait operation,
+ * so the dma-fence core drops its ops), and lives as long as its own
+ * references. kds signals it from the kds fence's callback, inside
+ * dma_fence_begin_signalling(), without allocating or taking a dma_resv
+ * lock.
+ */
+
+/**
+ * kds_fence_await_dma_fence() - Make a fence await a dma_fence.
+ * @f: the waiting fence; must be pending.
+ * @dma: the dma_fence.
+ * @timeout: jiffies after which the dependency completes with -ETIMEDOUT;
+ *           0 for none.
+ * @gfp: allocation flags (see kds_fence_create()).
+ *
+ * Context: Any context but hard IRQ; may sleep if @gfp allows.
+ * Return: 1 when added, 0 when @dma has already signalled (its error is
+ * inherited), -EDEADLK when @dma was exported from a fence that awaits @f,
+ * -ENOMEM, -EINVAL for NULL arguments or a done @f.
+ */
+int kds_fence_await_dma_fence(struct kds_fence *f, struct dma_fence *dma,
+			      unsigned long timeout, gfp_t gfp);
+
+/**
+ * kds_fence_await_dma_resv() - Make a fence await the fences of a dma_resv.
+ * @f: the waiting fence; must be pending.
+ * @resv: the reservation object; it need not be locked.
+ * @usage: which fences: as with dma_resv_iter_begin(), every fence whose
+ *         usage is at most @usage (%DMA_RESV_USAGE_READ also awaits the
+ *         KERNEL and WRITE fences).
+ * @timeout: per dma_fence, as for kds_fence_await_dma_fence().
+ * @gfp: allocation flags (see kds_fence_create()).
+ *
+ * The fences are those of @resv at the time of the call. If @resv changes
+ * meanwhile, the walk restarts and may await a fence that has just left
+ * @resv: waiting longer is safe, missing one is not.
+ *
+ * Context: Any context but hard IRQ; may sleep if @gfp allows.
+ * Return: 1 when at least one dependency was added, 0 when every fence had
+ * already signalled (errors inherited), -ENOMEM, -EDEADLK, -EINVAL as for
+ * kds_fence_await_dma_fence(). On error, the dependencies added before it
+ * remain.
+ */
+int kds_fence_await_dma_resv(struct kds_fence *f, struct dma_resv *resv,
+			     enum dma_resv_usage usage, unsigned long timeout, gfp_t gfp);
+
+/**
+ * kds_fence_export_dma_fence() - A dma_fence that signals when a fence is done.
+ * @f: the fence.
+ * @gfp: allocation flags.
+ *
+ * The dma_fence signals with @f's error, if any, once @f is done (at once
+ * if it is done already). See "dma-fence bridge" above for its names,
+ * context and lifetime.
+ *
+ * Context: Any context; may sleep if @gfp allows.
+ * Return: The dma_fence, with one reference for the caller (dma_fence_put()
+ * it), or NULL when out of memory or @f is not a fence.
+ */
+struct dma_fence *kds_fence_export_dma_fence(struct kds_fence *f, gfp_t gfp);
 
 #endif /* _KDS_H */

@@ -46,6 +46,9 @@ use kernel::types::Opaque;
 /// The first field of every fence; `kds_fence_*` refuse other pointers.
 pub(crate) const FENCE_MAGIC: u32 = 0x6b64_7366;
 
+/// The id of the next fence.
+static NEXT_ID: Atomic<u64> = Atomic::new(1);
+
 /// The backend of the global graph lock [`GRAPH`].
 pub(crate) enum GraphLock {}
 
@@ -181,6 +184,8 @@ pub(crate) struct RawFence {
 #[pin_data(PinnedDrop)]
 pub(crate) struct Fence {
     magic: u32,
+    /// A number that names the fence in messages (and, later, debugfs).
+    id: u64,
     pending: Atomic<i32>,
     error: Atomic<i32>,
     status: Atomic<i32>,
@@ -210,6 +215,7 @@ impl Fence {
         Arc::pin_init(
             try_pin_init!(Fence {
                 magic: FENCE_MAGIC,
+                id: NEXT_ID.fetch_add(1, ordering::Relaxed),
                 pending: Atomic::new(1),
                 error: Atomic::new(0),
                 status: Atomic::new(0),
@@ -231,6 +237,11 @@ impl Fence {
     /// Whether this is a live fence (for pointers from C).
     pub(crate) fn magic_ok(&self) -> bool {
         self.magic == FENCE_MAGIC
+    }
+
+    /// The fence's id: unique for the life of the module.
+    pub(crate) fn id(&self) -> u64 {
+        self.id
     }
 
     /// 0 while pending, 1 when done without error, the error when done
@@ -256,6 +267,12 @@ impl Fence {
         if error < 0 {
             let _ = self.error.cmpxchg(0, error, ordering::Relaxed);
         }
+    }
+
+    /// Inherits the status of a source that is done: 1 (or 0) means no
+    /// error, a negative value is the error (first one wins).
+    pub(crate) fn inherit(&self, status: i32) {
+        self.inherit_error(status.min(0));
     }
 
     /// Sets the error the fence completes with (first one wins).

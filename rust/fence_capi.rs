@@ -24,7 +24,7 @@ use kernel::sync::{Arc, ArcBorrow};
 ///
 /// `f` must be NULL or a pointer C got from `kds_fence_create()` or
 /// `kds_fence_get()` whose reference it has not put yet.
-unsafe fn borrow<'a>(f: *mut RawFence, func: &CStr) -> Option<ArcBorrow<'a, Fence>> {
+pub(crate) unsafe fn borrow<'a>(f: *mut RawFence, func: &CStr) -> Option<ArcBorrow<'a, Fence>> {
     if f.is_null() {
         misuse(Misuse::Null, func);
         return None;
@@ -165,16 +165,33 @@ pub(crate) unsafe extern "C" fn kds_fence_await_fence(
     }) else {
         return EINVAL.to_errno();
     };
-    match Fence::await_fence(&Arc::from(f), &s, gfp_flags(gfp)) {
+    await_result(Fence::await_fence(&Arc::from(f), &s, gfp_flags(gfp)), FUNC)
+}
+
+/// The C return value of an await: 1 added, 0 already done, or -errno;
+/// `EINVAL` (the waiter is done) is misuse by the caller of `func`.
+pub(crate) fn await_result(res: Result<bool>, func: &CStr) -> c_int {
+    match res {
         Ok(true) => 1,
         Ok(false) => 0,
         Err(e) => {
             if e == EINVAL {
-                misuse(Misuse::AwaitDone, FUNC);
+                misuse(Misuse::AwaitDone, func);
             }
             e.to_errno()
         }
     }
+}
+
+/// Internal to `kds_exports.c`: the fence's id, for names and messages.
+///
+/// # Safety
+///
+/// `f` must be a fence C holds a reference to (see [`kds_fence_check`]).
+#[no_mangle]
+pub(crate) unsafe extern "C" fn kds_fence_id(f: *mut RawFence) -> u64 {
+    // SAFETY: Function safety requirement.
+    unsafe { borrow(f, c"kds_fence_id") }.map_or(0, |f| f.id())
 }
 
 /// C: `void kds_fence_set_error(struct kds_fence *f, int error)`.

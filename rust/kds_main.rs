@@ -12,10 +12,14 @@
 //! - [`rawlock`]: `raw_spinlock_t` locks, safe in hard IRQ context.
 //! - [`graph`]: cycle detection for fences awaiting fences.
 //! - [`fence`]: fences (N:M completion), and [`fence_capi`], their C API.
+//! - [`dma_fence`]: `dma_fence` and `dma_resv` for Rust; [`dma_wait`]:
+//!   fences awaiting them.
 
 use kernel::prelude::*;
 
 mod cglue;
+mod dma_fence;
+mod dma_wait;
 mod fence;
 mod fence_capi;
 mod graph;

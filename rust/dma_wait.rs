@@ -1,0 +1,253 @@
+// SPDX-License-Identifier: GPL-2.0
+
+//! kds fences awaiting `dma_fence`s and `dma_resv`s.
+//!
+//! Each awaited `dma_fence` is one [`DmaWait`]: it owns an [`Event`] of the
+//! kds fence and is shared, through an `Arc`, by a `dma_fence` callback and
+//! a delayed work item on kds's workqueue:
+//!
+//! - the callback runs under the signalling driver's fence lock with
+//!   interrupts off, so it does no more than move the work item to "run
+//!   now" (`mod_delayed_work()`): completing a kds fence there could run a
+//!   long chain of kds completions, and signal other `dma_fence`s (exports)
+//!   whose locks share a lockdep class with the one held, inside a foreign
+//!   driver's lock. `dma_fence_array` defers to irq_work for the same
+//!   reason.
+//! - the work item, armed with the timeout (or queued by the callback when
+//!   there is none), completes the event: with the `dma_fence`'s error if it
+//!   has signalled, else with `-ETIMEDOUT` after a rate-limited warning,
+//!   and then removes the callback.
+//!
+//! Whoever takes the event first completes it; the other finds nothing to
+//! do. Each of the two holds its own reference to the [`DmaWait`], so the
+//! second to finish frees it, whichever order they come in.
+
+use crate::cglue::{gfp_flags, misuse, Misuse};
+use crate::dma_fence::{self, DmaFence, DmaFenceCallback, DmaFenceCb};
+use crate::fence::{Event, Fence};
+use crate::rawlock::{new_raw_spinlock_irq, RawSpinLockIrq};
+use kernel::alloc::Flags;
+use kernel::bindings;
+use kernel::prelude::*;
+use kernel::sync::aref::ARef;
+use kernel::sync::Arc;
+use kernel::workqueue::{DelayedWork, Queue, WorkItem};
+
+extern "C" {
+    fn kds_workqueue() -> *mut bindings::workqueue_struct;
+    fn kds_kick_delayed_work(dwork: *mut bindings::delayed_work) -> bool;
+    fn kds_dma_fence_timed_out(dma: *mut bindings::dma_fence, waiter: u64, timeout: usize);
+    fn kds_dma_fence_source(dma: *mut bindings::dma_fence) -> *mut crate::fence::RawFence;
+}
+
+/// kds's workqueue.
+fn queue() -> &'static Queue {
+    // SAFETY: `kds_workqueue()` is valid from module init to module exit,
+    // and kds's code only runs in between.
+    unsafe { Queue::from_raw(kds_workqueue()) }
+}
+
+/// One kds event waiting for one `dma_fence`.
+#[pin_data]
+pub(crate) struct DmaWait {
+    #[pin]
+    cb: DmaFenceCb,
+    #[pin]
+    work: DelayedWork<DmaWait>,
+    #[pin]
+    event: RawSpinLockIrq<Option<Event>>,
+    dma: ARef<DmaFence>,
+    /// Id of the waiting kds fence, for the timeout warning.
+    waiter: u64,
+    /// Jiffies, 0 for none.
+    timeout: usize,
+}
+
+kernel::impl_has_delayed_work! {
+    impl HasDelayedWork<Self> for DmaWait { self.work }
+}
+
+// SAFETY: `cb` is a `DmaFenceCb` used only by `dma_fence.rs`.
+unsafe impl DmaFenceCallback for DmaWait {
+    const CB_OFFSET: usize = core::mem::offset_of!(DmaWait, cb);
+
+    fn signalled(this: Arc<Self>, _fence: &DmaFence) {
+        Self::run_now(this);
+    }
+}
+
+impl WorkItem for DmaWait {
+    type Pointer = Arc<DmaWait>;
+
+    fn run(this: Arc<DmaWait>) {
+        let Some(event) = this.event.lock().take() else {
+            return;
+        };
+        match this.dma.status() {
+            0 => {
+                // SAFETY: `dma` is alive (we hold a reference).
+                unsafe { kds_dma_fence_timed_out(this.dma.as_raw(), this.waiter, this.timeout) };
+                event.complete(ETIMEDOUT.to_errno());
+                // Whether it is still registered or just ran, the callback's
+                // reference is accounted for.
+                dma_fence::remove_callback(&this.dma, &this);
+            }
+            status => event.complete(status.min(0)),
+        }
+    }
+}
+
+impl DmaWait {
+    /// Makes the work item run now, handing it `this`: if it was already
+    /// queued (the timeout), it has a reference of its own.
+    fn run_now(this: Arc<Self>) {
+        let dwork = core::ptr::from_ref(&this.work)
+            .cast_mut()
+            .cast::<bindings::delayed_work>();
+        // SAFETY: `DelayedWork` is a transparent `delayed_work`, initialised
+        // and alive while `this` is.
+        if unsafe { kds_kick_delayed_work(dwork) } {
+            drop(this);
+        } else {
+            // Queued anew: the queue owns this reference until `run`.
+            let _ = Arc::into_raw(this);
+        }
+    }
+
+    /// Makes `f` await `dma`, completing with `-ETIMEDOUT` after `timeout`
+    /// jiffies (0: never). Returns whether a dependency was added.
+    pub(crate) fn start(
+        f: &Arc<Fence>,
+        dma: &DmaFence,
+        timeout: usize,
+        flags: Flags,
+    ) -> Result<bool> {
+        if dma.is_signaled() {
+            f.inherit(dma.status());
+            return Ok(false);
+        }
+        let event = Fence::add_event(f)?;
+        let w = Arc::pin_init(
+            try_pin_init!(DmaWait {
+                cb <- DmaFenceCb::new(),
+                work <- kernel::new_delayed_work!("kds_dma_wait"),
+                event <- new_raw_spinlock_irq!(Some(event), c"kds_dma_wait"),
+                dma: dma.to_owned(),
+                waiter: f.id(),
+                timeout,
+            }),
+            flags,
+        )?;
+        if timeout != 0 && queue().enqueue_delayed(w.clone(), timeout).is_err() {
+            // A fresh work item cannot be queued already.
+            return Err(EINVAL);
+        }
+        if let Err(w) = dma_fence::add_callback(&w.dma, w.clone()) {
+            // Signalled meanwhile: complete from the work item all the same.
+            Self::run_now(w);
+        }
+        Ok(true)
+    }
+}
+
+/// Makes `f` await `dma`: through the kds fence behind it when kds exported
+/// it (so that cycle detection sees it), else with a [`DmaWait`].
+pub(crate) fn await_dma_fence(
+    f: &Arc<Fence>,
+    dma: &DmaFence,
+    timeout: usize,
+    flags: Flags,
+) -> Result<bool> {
+    // SAFETY: `dma` is alive.
+    let source = unsafe { kds_dma_fence_source(dma.as_raw()) };
+    if source.is_null() {
+        return DmaWait::start(f, dma, timeout, flags);
+    }
+    // SAFETY: `kds_dma_fence_source()` returned a reference to a live fence,
+    // from `Arc::into_raw`; it is ours now.
+    let signaler = unsafe { Arc::from_raw(source.cast_const().cast::<Fence>()) };
+    Fence::await_fence(f, &signaler, flags)
+}
+
+/// Makes `f` await every fence of `resv` with usage at most `usage`.
+///
+/// # Safety
+///
+/// `resv` must be a live, initialised `dma_resv`.
+pub(crate) unsafe fn await_dma_resv(
+    f: &Arc<Fence>,
+    resv: *mut bindings::dma_resv,
+    usage: bindings::dma_resv_usage,
+    timeout: usize,
+    flags: Flags,
+) -> Result<bool> {
+    let mut added = false;
+    // SAFETY: `resv` is alive (function safety requirement).
+    unsafe {
+        dma_fence::for_each_resv_fence(resv, usage, |dma| {
+            added |= await_dma_fence(f, dma, timeout, flags)?;
+            Ok(())
+        })
+    }?;
+    Ok(added)
+}
+
+/// C: `int kds_fence_await_dma_fence(struct kds_fence *f,
+/// struct dma_fence *dma, unsigned long timeout, gfp_t gfp)`.
+///
+/// # Safety
+///
+/// `f` as for the other fence functions; `dma` NULL or a `dma_fence` the
+/// caller holds a reference to.
+#[no_mangle]
+pub(crate) unsafe extern "C" fn kds_fence_await_dma_fence(
+    f: *mut crate::fence::RawFence,
+    dma: *mut bindings::dma_fence,
+    timeout: usize,
+    gfp: bindings::gfp_t,
+) -> kernel::ffi::c_int {
+    const FUNC: &CStr = c"kds_fence_await_dma_fence";
+    // SAFETY: Function safety requirement.
+    let Some(f) = (unsafe { crate::fence_capi::borrow(f, FUNC) }) else {
+        return EINVAL.to_errno();
+    };
+    if dma.is_null() {
+        misuse(Misuse::Null, FUNC);
+        return EINVAL.to_errno();
+    }
+    // SAFETY: The caller holds a reference to `dma`.
+    let dma = unsafe { DmaFence::from_raw(dma) };
+    crate::fence_capi::await_result(
+        await_dma_fence(&Arc::from(f), dma, timeout, gfp_flags(gfp)),
+        FUNC,
+    )
+}
+
+/// C: `int kds_fence_await_dma_resv(struct kds_fence *f,
+/// struct dma_resv *resv, enum dma_resv_usage usage,
+/// unsigned long timeout, gfp_t gfp)`.
+///
+/// # Safety
+///
+/// `f` as for the other fence functions; `resv` NULL or a live `dma_resv`.
+#[no_mangle]
+pub(crate) unsafe extern "C" fn kds_fence_await_dma_resv(
+    f: *mut crate::fence::RawFence,
+    resv: *mut bindings::dma_resv,
+    usage: bindings::dma_resv_usage,
+    timeout: usize,
+    gfp: bindings::gfp_t,
+) -> kernel::ffi::c_int {
+    const FUNC: &CStr = c"kds_fence_await_dma_resv";
+    // SAFETY: Function safety requirement.
+    let Some(f) = (unsafe { crate::fence_capi::borrow(f, FUNC) }) else {
+        return EINVAL.to_errno();
+    };
+    if resv.is_null() {
+        misuse(Misuse::Null, FUNC);
+        return EINVAL.to_errno();
+    }
+    // SAFETY: `resv` is a live `dma_resv` (function safety requirement).
+    let res = unsafe { await_dma_resv(&Arc::from(f), resv, usage, timeout, gfp_flags(gfp)) };
+    crate::fence_capi::await_result(res, FUNC)
+}
