@@ -45,6 +45,7 @@ EXPORT_SYMBOL_GPL(kds_fence_get_status);
 EXPORT_SYMBOL_GPL(kds_fence_done);
 EXPORT_SYMBOL_GPL(kds_fence_add_callback);
 EXPORT_SYMBOL_GPL(kds_fence_remove_callback);
+EXPORT_SYMBOL_GPL(kds_fence_await_hrtimer);
 EXPORT_SYMBOL_GPL(kds_fence_await_dma_fence);
 EXPORT_SYMBOL_GPL(kds_fence_await_dma_resv);
 

@@ -11,6 +11,7 @@
 #define _KDS_H
 
 #include <linux/dma-resv.h>
+#include <linux/hrtimer.h>
 #include <linux/list.h>
 #include <linux/types.h>
 
@@ -300,6 +301,31 @@ int kds_fence_add_callback(struct kds_fence *f, struct kds_fence_cb *cb,
  * Return: true when @cb was removed before it was called.
  */
 bool kds_fence_remove_callback(struct kds_fence *f, struct kds_fence_cb *cb);
+
+/**
+ * kds_fence_await_hrtimer() - Make a fence await a point in time.
+ * @f: the waiting fence; must be pending.
+ * @expires: when, on @clock: absolute, or relative to now, as @mode says.
+ * @clock: %CLOCK_MONOTONIC, %CLOCK_BOOTTIME, %CLOCK_REALTIME or %CLOCK_TAI.
+ * @mode: %HRTIMER_MODE_ABS or %HRTIMER_MODE_REL; the soft, hard and pinned
+ *        bits are ignored: kds always uses a soft, unpinned timer.
+ * @slack_ns: how much later than @expires the timer may fire, so that the
+ *            kernel can batch wake-ups (hrtimer_start_range_ns()).
+ * @gfp: allocation flags (see kds_fence_create()).
+ *
+ * The event completes, without error, when the timer fires: never before
+ * @expires, and normally no later than @expires + @slack_ns plus softirq
+ * latency. The fence's callbacks and dependants then run in softirq
+ * context. If the last user reference to @f is put while nothing else can
+ * observe it (no callback, no fence awaiting it), the timer is cancelled
+ * and everything is freed at once.
+ *
+ * Context: Any context; may sleep if @gfp allows.
+ * Return: 1 when added, 0 when @expires has already passed, -ENOMEM,
+ * -EINVAL for NULL arguments, an unsupported @clock or a done @f.
+ */
+int kds_fence_await_hrtimer(struct kds_fence *f, ktime_t expires, clockid_t clock,
+			    enum hrtimer_mode mode, u64 slack_ns, gfp_t gfp);
 
 /**
  * DOC: dma-fence bridge

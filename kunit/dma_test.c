@@ -158,7 +158,8 @@ static void dma_signal_races_timeout(struct kunit *test)
 		t = kthread_run_on_cpu(dma_racer_fn, &r, (round + 1) % num_online_cpus(),
 				       "kds_dma/%u");
 		KUNIT_ASSERT_FALSE(test, IS_ERR(t));
-		KUNIT_ASSERT_EQ(test, kds_fence_await_dma_fence(f, r.d, RACE_TIMEOUT, GFP_KERNEL), 1);
+		KUNIT_ASSERT_EQ(test,
+				kds_fence_await_dma_fence(f, r.d, RACE_TIMEOUT, GFP_KERNEL), 1);
 		atomic_set(&r.go, 1);
 		kds_fence_complete(f);
 		kds_fence_wait(f);

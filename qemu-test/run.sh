@@ -58,7 +58,7 @@ probe_kvm() {
 }
 accel=${KDS_ACCEL:-}
 if [ -z "$accel" ]; then
-	probe_file=$KDS_CACHE/kvm-probe-$(basename "$KDIR")
+	probe_file=$KDS_CACHE/kvm-probe-$(kds_cache_key)
 	if [ -f "$probe_file" ]; then
 		accel=$(cat "$probe_file")
 	else

@@ -49,6 +49,22 @@ pub(crate) const FENCE_MAGIC: u32 = 0x6b64_7366;
 /// The id of the next fence.
 static NEXT_ID: Atomic<u64> = Atomic::new(1);
 
+/// How many fences exist (for tests now, debugfs later).
+static LIVE: Atomic<i64> = Atomic::new(0);
+
+/// The number of fences that exist.
+pub(crate) fn live_fences() -> i64 {
+    LIVE.load(ordering::Relaxed)
+}
+
+/// A source a fence can cancel once nothing can observe the fence (see
+/// [`Fence::abandon`]). Cancelling must never wait.
+pub(crate) trait Cancel: Send + Sync {
+    /// Cancels the source if it has not fired; its event then completes
+    /// with `-ECANCELED`.
+    fn cancel(&self);
+}
+
 /// The backend of the global graph lock [`GRAPH`].
 pub(crate) enum GraphLock {}
 
@@ -153,6 +169,9 @@ struct State {
     done: bool,
     /// Fences that await this one, each holding a reference to its waiter.
     waiters: EdgeList,
+    /// Sources to cancel when the fence is abandoned; grown unlocked
+    /// ([`Fence::add_timer`]).
+    timers: KVec<Arc<dyn Cancel>>,
 }
 
 /// A C callback (`struct kds_fence_cb`, laid out as in `include/kds.h`).
@@ -186,6 +205,8 @@ pub(crate) struct Fence {
     magic: u32,
     /// A number that names the fence in messages (and, later, debugfs).
     id: u64,
+    /// References held by users (the C API), as opposed to kds's own.
+    users: Atomic<i32>,
     pending: Atomic<i32>,
     error: Atomic<i32>,
     status: Atomic<i32>,
@@ -212,10 +233,11 @@ pub(crate) fn valid_error(e: i32) -> bool {
 impl Fence {
     /// Creates a pending fence with its setup reference (pending count 1).
     pub(crate) fn new(flags: Flags) -> Result<Arc<Fence>> {
-        Arc::pin_init(
+        let f = Arc::pin_init(
             try_pin_init!(Fence {
                 magic: FENCE_MAGIC,
                 id: NEXT_ID.fetch_add(1, ordering::Relaxed),
+                users: Atomic::new(0),
                 pending: Atomic::new(1),
                 error: Atomic::new(0),
                 status: Atomic::new(0),
@@ -224,6 +246,7 @@ impl Fence {
                 state <- new_raw_spinlock_irq!(State {
                     done: false,
                     waiters: EdgeList::new(),
+                    timers: KVec::new(),
                 }, c"kds_fence"),
                 // SAFETY: `slot` is valid for writes; INIT_LIST_HEAD makes
                 // it an empty list pointing to itself, which stays valid as
@@ -231,7 +254,77 @@ impl Fence {
                 callbacks <- Opaque::ffi_init(|slot| unsafe { bindings::INIT_LIST_HEAD(slot) }),
             }),
             flags,
-        )
+        )?;
+        LIVE.add(1, ordering::Relaxed);
+        Ok(f)
+    }
+
+    /// Counts one more user reference.
+    pub(crate) fn user_get(&self) {
+        self.users.add(1, ordering::Relaxed);
+    }
+
+    /// Counts one user reference less; returns whether it was the last.
+    pub(crate) fn user_put(&self) -> bool {
+        self.users.fetch_sub(1, ordering::Relaxed) == 1
+    }
+
+    /// The last user reference is gone. If nothing can observe the fence
+    /// any more (pending, no waiting fence, no callback), its cancellable
+    /// sources are cancelled, so that it is freed now rather than when
+    /// they would have fired.
+    pub(crate) fn abandon(&self) {
+        let timers = {
+            let mut st = self.state.lock();
+            // SAFETY: We hold the lock protecting `callbacks`.
+            let observed = unsafe { !list_empty(self.callbacks.get()) };
+            if st.done || observed || !st.waiters.is_empty() {
+                return;
+            }
+            core::mem::replace(&mut st.timers, KVec::new())
+        };
+        // Unlocked: cancelling completes events, which locks the fence.
+        for t in timers.iter() {
+            t.cancel();
+        }
+    }
+
+    /// Adds a cancellable source, allocating room unlocked with `flags`.
+    pub(crate) fn add_timer(&self, t: Arc<dyn Cancel>, flags: Flags) -> Result {
+        let mut t = Some(t);
+        loop {
+            let cap = {
+                let mut st = self.state.lock();
+                match st.timers.push_within_capacity(t.take().ok_or(EINVAL)?) {
+                    Ok(()) => return Ok(()),
+                    Err(e) => t = Some(e.0),
+                }
+                st.timers.capacity()
+            };
+            let mut new = KVec::with_capacity((cap * 2).max(2), flags)?;
+            let old = {
+                let mut st = self.state.lock();
+                if st.timers.capacity() == cap {
+                    for x in st.timers.drain_all() {
+                        if let Err(e) = new.push_within_capacity(x) {
+                            // Cannot happen: `new` is bigger.
+                            drop(e);
+                        }
+                    }
+                    core::mem::swap(&mut st.timers, &mut new);
+                }
+                new
+            };
+            // Freed unlocked.
+            drop(old);
+        }
+    }
+
+    /// Removes the source at `addr` from the cancellable ones, if there.
+    pub(crate) fn forget_timer(&self, addr: *const u8) {
+        let mut st = self.state.lock();
+        st.timers
+            .retain(|t| !core::ptr::eq(Arc::as_ptr(t).cast::<u8>(), addr));
     }
 
     /// Whether this is a live fence (for pointers from C).
@@ -543,6 +636,7 @@ impl Fence {
 #[pinned_drop]
 impl PinnedDrop for Fence {
     fn drop(self: Pin<&mut Self>) {
+        LIVE.add(-1, ordering::Relaxed);
         if !self.is_done() {
             let (has_waiters, has_callbacks) = {
                 let st = self.state.lock();
@@ -571,6 +665,11 @@ pub(crate) struct Event {
 }
 
 impl Event {
+    /// The fence this event belongs to (`None` once completed).
+    pub(crate) fn fence(&self) -> Option<&Arc<Fence>> {
+        self.fence.as_ref()
+    }
+
     /// Completes the event with `error` (0 or a negative errno).
     pub(crate) fn complete(mut self, error: i32) {
         if let Some(f) = self.fence.take() {

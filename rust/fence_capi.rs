@@ -43,7 +43,10 @@ pub(crate) unsafe fn borrow<'a>(f: *mut RawFence, func: &CStr) -> Option<ArcBorr
 #[no_mangle]
 pub(crate) extern "C" fn kds_fence_create(gfp: gfp_t) -> *mut RawFence {
     match Fence::new(gfp_flags(gfp)) {
-        Ok(f) => Arc::into_raw(f).cast_mut().cast(),
+        Ok(f) => {
+            f.user_get();
+            Arc::into_raw(f).cast_mut().cast()
+        }
         Err(_) => core::ptr::null_mut(),
     }
 }
@@ -60,7 +63,10 @@ pub(crate) unsafe extern "C" fn kds_fence_get(f: *mut RawFence) -> *mut RawFence
     }
     // SAFETY: C holds a reference to `f` (function safety requirement).
     match unsafe { borrow(f, c"kds_fence_get") } {
-        Some(b) => Arc::into_raw(Arc::from(b)).cast_mut().cast(),
+        Some(b) => {
+            b.user_get();
+            Arc::into_raw(Arc::from(b)).cast_mut().cast()
+        }
         None => core::ptr::null_mut(),
     }
 }
@@ -76,7 +82,10 @@ pub(crate) unsafe extern "C" fn kds_fence_put(f: *mut RawFence) {
         return;
     }
     // SAFETY: C holds a reference to `f` (function safety requirement).
-    if unsafe { borrow(f, c"kds_fence_put") }.is_some() {
+    if let Some(b) = unsafe { borrow(f, c"kds_fence_put") } {
+        if b.user_put() {
+            b.abandon();
+        }
         // SAFETY: `f` came from `Arc::into_raw`, and C gives up the
         // reference it holds.
         drop(unsafe { Arc::from_raw(f.cast_const().cast::<Fence>()) });
@@ -294,6 +303,42 @@ pub(crate) unsafe extern "C" fn kds_fence_remove_callback(
     }
     // SAFETY: `cb` was added to `f` (function safety requirement).
     unsafe { f.remove_callback(cb) }
+}
+
+/// C: `int kds_fence_await_hrtimer(struct kds_fence *f, ktime_t expires,
+/// clockid_t clock, enum hrtimer_mode mode, u64 slack_ns, gfp_t gfp)`.
+///
+/// # Safety
+///
+/// See [`borrow`].
+#[no_mangle]
+pub(crate) unsafe extern "C" fn kds_fence_await_hrtimer(
+    f: *mut RawFence,
+    expires: i64,
+    clock: kernel::bindings::clockid_t,
+    mode: kernel::bindings::hrtimer_mode,
+    slack_ns: u64,
+    gfp: gfp_t,
+) -> c_int {
+    const FUNC: &CStr = c"kds_fence_await_hrtimer";
+    // SAFETY: Function safety requirement.
+    let Some(f) = (unsafe { borrow(f, FUNC) }) else {
+        return EINVAL.to_errno();
+    };
+    let res = crate::timer::await_hrtimer(
+        &Arc::from(f),
+        expires,
+        clock,
+        mode,
+        slack_ns,
+        gfp_flags(gfp),
+    );
+    if res == Err(EINVAL) && !f.is_done() {
+        // Not a done fence: an unknown clock.
+        misuse(Misuse::BadObject, FUNC);
+        return EINVAL.to_errno();
+    }
+    await_result(res, FUNC)
 }
 
 /// Layout facts of `struct kds_fence_cb` that `kds_c_init()` compares with

@@ -14,6 +14,7 @@
 //! - [`fence`]: fences (N:M completion), and [`fence_capi`], their C API.
 //! - [`dma_fence`]: `dma_fence` and `dma_resv` for Rust; [`dma_wait`]:
 //!   fences awaiting them.
+//! - [`timer`]: fences awaiting an hrtimer.
 
 use kernel::prelude::*;
 
@@ -24,6 +25,7 @@ mod fence;
 mod fence_capi;
 mod graph;
 mod rawlock;
+mod timer;
 mod version;
 
 module! {

@@ -49,4 +49,10 @@ kds_cache_key() {
 	} | sha256sum | cut -c1-16
 }
 
-kds_kbuild_dir() { echo "$KDS_CACHE/build/7.3-$(kds_cache_key)"; }
+# One build directory, rebuilt in place when the key changes: Kbuild embeds
+# the directory's absolute path in every command it records, so a copy
+# under another name would rebuild from scratch; in place, a change of
+# config fragments rebuilds only what it touches (a new toolchain, all).
+# .kds-complete holds the key of the finished build.
+kds_kbuild_dir() { echo "$KDS_CACHE/build/linux-7.3"; }
+kds_kbuild_current() { [ "$(cat "$(kds_kbuild_dir)/.kds-complete" 2>/dev/null)" = "$(kds_cache_key)" ]; }

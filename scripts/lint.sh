@@ -26,7 +26,8 @@ clippy)
 	KDS_CLIPPY=1 "$KDS_ROOT/scripts/build-modules.sh"
 	kds_log "clippy: clean" ;;
 checkpatch)
-	files=$(git ls-files '*.c' '*.h' 2>/dev/null || find . -name '*.[ch]' -not -path './build/*')
+	files=$(git ls-files --cached --others --exclude-standard '*.c' '*.h' 2>/dev/null ||
+		find . -name '*.[ch]' -not -path './build/*')
 	cp=("$KDS_KSRC/scripts/checkpatch.pl" --no-tree --strict --terse --show-types
 	    --ignore FILE_PATH_CHANGES)
 	# kds_exports.c exports functions that are defined in Rust, so its

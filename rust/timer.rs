@@ -1,0 +1,262 @@
+// SPDX-License-Identifier: GPL-2.0
+
+//! kds fences awaiting time: an `hrtimer` source.
+//!
+//! `kds_fence_await_hrtimer()` adds one event to a fence that completes when
+//! an hrtimer expires. The timer never fires before `expires` (the hrtimer
+//! core guarantees it) and `slack_ns` is its range
+//! (`hrtimer_start_range_ns()`), which bounds how late the core may fire it
+//! to batch wake-ups. It is a soft timer: the event completes in softirq
+//! context, so the fence's callbacks and dependants run there, not in hard
+//! IRQ.
+//!
+//! Ownership: a [`TimerSource`] is an `Arc` shared by the fence's list of
+//! timers and by the armed timer itself, which owns one reference from
+//! start until its callback (or a successful cancel) takes it back. The
+//! source owns the fence's [`Event`], so the pending fence is kept alive
+//! by its timer. When nothing can observe the fence any more (its last
+//! user reference is put and it has no waiters or callbacks), the fence
+//! cancels its timers ([`Fence::abandon`]), freeing everything at once
+//! instead of when the timers would have expired.
+//!
+//! The kernel crate's `HrTimer` provides the timer, its clock and mode
+//! (type parameters) and its layout; kds supplies the pointer type,
+//! [`TimerRef`], because the kernel's `Arc` pointer lends the callback a
+//! borrow and cancels synchronously on drop, while kds needs the callback
+//! to own its reference and cancellation never to wait (a fence may be
+//! abandoned from within a timer callback or in atomic context).
+
+use crate::fence::{Cancel, Event, Fence};
+use crate::rawlock::{new_raw_spinlock_irq, RawSpinLockIrq};
+use core::marker::PhantomData;
+use kernel::alloc::Flags;
+use kernel::bindings;
+use kernel::prelude::*;
+use kernel::sync::Arc;
+use kernel::time::hrtimer::{
+    AbsoluteSoftMode, HasHrTimer, HrTimer, HrTimerCallback, HrTimerCallbackContext, HrTimerExpires,
+    HrTimerMode, HrTimerRestart, RawHrTimerCallback, RelativeSoftMode,
+};
+use kernel::time::{BootTime, ClockSource, Instant, Monotonic, RealTime, Tai};
+
+/// One event of a fence that an hrtimer completes.
+#[pin_data]
+pub(crate) struct TimerSource<M: HrTimerMode + 'static> {
+    #[pin]
+    timer: HrTimer<TimerSource<M>>,
+    #[pin]
+    event: RawSpinLockIrq<Option<Event>>,
+    _mode: PhantomData<fn() -> M>,
+}
+
+kernel::impl_has_hr_timer! {
+    impl{M: HrTimerMode + 'static} HasHrTimer<TimerSource<M>> for TimerSource<M> {
+        mode: M,
+        field: self.timer,
+    }
+}
+
+/// The pointer type of [`TimerSource`]s' timers: the armed timer owns one
+/// `Arc` reference, which its callback receives.
+pub(crate) struct TimerRef<T>(PhantomData<T>);
+
+impl<M: HrTimerMode + 'static> RawHrTimerCallback for TimerRef<TimerSource<M>> {
+    type CallbackTarget<'a> = Arc<TimerSource<M>>;
+
+    unsafe extern "C" fn run(ptr: *mut bindings::hrtimer) -> bindings::hrtimer_restart {
+        let timer = ptr.cast::<HrTimer<TimerSource<M>>>();
+        // SAFETY: The timer is the `timer` field of a `TimerSource<M>` that
+        // `start` leaked one `Arc` reference into; the hrtimer core calls
+        // this once per start, so the reference is ours now.
+        let this = unsafe { Arc::from_raw(TimerSource::<M>::timer_container_of(timer)) };
+        TimerSource::<M>::fire(this);
+        bindings::hrtimer_restart::HRTIMER_NORESTART
+    }
+}
+
+impl<M: HrTimerMode + 'static> HrTimerCallback for TimerSource<M> {
+    type Pointer<'a> = TimerRef<Self>;
+
+    // `TimerRef::run` calls `fire` itself (a callback context cannot be made
+    // outside the kernel crate); this is the same thing, for `HrTimer::new`.
+    fn run(this: Arc<Self>, _ctx: HrTimerCallbackContext<'_, Self>) -> HrTimerRestart {
+        Self::fire(this);
+        HrTimerRestart::NoRestart
+    }
+}
+
+impl<M: HrTimerMode + 'static> TimerSource<M> {
+    /// The timer expired: complete the event, unless a cancel took it.
+    fn fire(this: Arc<Self>) {
+        let event = this.event.lock().take();
+        if let Some(event) = event {
+            if let Some(f) = event.fence() {
+                f.forget_timer(Arc::as_ptr(&this).cast());
+            }
+            event.complete(0);
+        }
+    }
+
+    fn c_timer(this: *const Self) -> *mut bindings::hrtimer {
+        // SAFETY: `this` points to a live `TimerSource`.
+        unsafe { Self::c_timer_ptr(this) }.cast_mut()
+    }
+}
+
+impl<M: HrTimerMode + 'static> Cancel for TimerSource<M> {
+    fn cancel(&self) {
+        let ptr = core::ptr::from_ref(self);
+        // SAFETY: The timer was set up by `HrTimer::new`.
+        if unsafe { bindings::hrtimer_try_to_cancel(Self::c_timer(ptr)) } == 1 {
+            // SAFETY: The timer was armed and will not run: the reference
+            // `start` leaked into it is ours.
+            let this = unsafe { Arc::from_raw(ptr) };
+            // Drops the event (completing it with -ECANCELED) and the
+            // timer's reference.
+            drop(this.event.lock().take());
+        }
+    }
+}
+
+/// Arms a [`TimerSource`] for `f`. `expires` is in nanoseconds on `M`'s
+/// clock, absolute or relative as `M` says; `now` is the same clock's time
+/// for absolute modes (to see whether `expires` has passed).
+fn start<M: HrTimerMode + 'static>(
+    f: &Arc<Fence>,
+    expires: i64,
+    passed: bool,
+    slack: u64,
+    flags: Flags,
+) -> Result<bool> {
+    if passed {
+        return Ok(false);
+    }
+    let src: Arc<TimerSource<M>> = Arc::pin_init(
+        pin_init!(TimerSource::<M> {
+            timer <- HrTimer::new(),
+            event <- new_raw_spinlock_irq!(None, c"kds_timer"),
+            _mode: PhantomData,
+        }),
+        flags,
+    )?;
+    // In the fence's list first (allocating), then the event: a failure
+    // leaves the fence as it was.
+    f.add_timer(src.clone(), flags)?;
+    match Fence::add_event(f) {
+        Ok(event) => *src.event.lock() = Some(event),
+        Err(e) => {
+            f.forget_timer(Arc::as_ptr(&src).cast());
+            return Err(e);
+        }
+    }
+    let ptr = Arc::into_raw(src);
+    // SAFETY: The timer was set up by `HrTimer::new`; the leaked reference
+    // keeps it alive until the callback or a cancel takes it back.
+    unsafe {
+        bindings::hrtimer_start_range_ns(TimerSource::<M>::c_timer(ptr), expires, slack, M::C_MODE)
+    };
+    Ok(true)
+}
+
+fn start_on<C: ClockSource + 'static>(
+    f: &Arc<Fence>,
+    expires: i64,
+    absolute: bool,
+    slack: u64,
+    flags: Flags,
+) -> Result<bool> {
+    if absolute {
+        let passed = expires <= Instant::<C>::now().as_nanos();
+        // (`HrTimerExpires::as_nanos`: the raw ktime_t of the instant.)
+        start::<AbsoluteSoftMode<C>>(f, expires, passed, slack, flags)
+    } else {
+        start::<RelativeSoftMode<C>>(f, expires, expires <= 0, slack, flags)
+    }
+}
+
+/// Makes `f` await an hrtimer on `clock`, expiring at `expires` (absolute)
+/// or after it (relative), with up to `slack` ns of range.
+pub(crate) fn await_hrtimer(
+    f: &Arc<Fence>,
+    expires: i64,
+    clock: bindings::clockid_t,
+    mode: bindings::hrtimer_mode,
+    slack: u64,
+    flags: Flags,
+) -> Result<bool> {
+    let absolute = mode & bindings::hrtimer_mode_HRTIMER_MODE_REL == 0;
+    match clock as u32 {
+        bindings::CLOCK_MONOTONIC => start_on::<Monotonic>(f, expires, absolute, slack, flags),
+        bindings::CLOCK_BOOTTIME => start_on::<BootTime>(f, expires, absolute, slack, flags),
+        bindings::CLOCK_REALTIME => start_on::<RealTime>(f, expires, absolute, slack, flags),
+        bindings::CLOCK_TAI => start_on::<Tai>(f, expires, absolute, slack, flags),
+        _ => Err(EINVAL),
+    }
+}
+
+#[kunit_tests(kds_timer_core)]
+mod tests {
+    use crate::fence::live_fences;
+    use crate::fence_capi::{
+        kds_fence_await_hrtimer, kds_fence_complete, kds_fence_create, kds_fence_put,
+    };
+    use kernel::bindings;
+
+    const MINUTE_NS: i64 = 60_000_000_000;
+
+    /// A fence that nothing observes any more cancels its timer and is freed
+    /// at once, instead of a minute later.
+    #[test]
+    fn released_fence_cancels_its_timer() {
+        let before = live_fences();
+        let f = kds_fence_create(bindings::GFP_KERNEL);
+        assert!(!f.is_null());
+        // SAFETY: `f` is a fence we hold a reference to.
+        let ret = unsafe {
+            kds_fence_await_hrtimer(
+                f,
+                MINUTE_NS,
+                bindings::CLOCK_MONOTONIC as bindings::clockid_t,
+                bindings::hrtimer_mode_HRTIMER_MODE_REL,
+                0,
+                bindings::GFP_KERNEL,
+            )
+        };
+        assert_eq!(ret, 1);
+        // SAFETY: As above.
+        unsafe { kds_fence_complete(f) };
+        assert_eq!(live_fences(), before + 1);
+        // SAFETY: We give up our reference.
+        unsafe { kds_fence_put(f) };
+        assert_eq!(live_fences(), before);
+    }
+
+    /// An expiry that has passed adds no dependency.
+    #[test]
+    fn passed_expiry_adds_nothing() {
+        let f = kds_fence_create(bindings::GFP_KERNEL);
+        assert!(!f.is_null());
+        for (expires, mode) in [
+            (-1, bindings::hrtimer_mode_HRTIMER_MODE_REL),
+            (1, bindings::hrtimer_mode_HRTIMER_MODE_ABS),
+        ] {
+            // SAFETY: `f` is a fence we hold a reference to.
+            let ret = unsafe {
+                kds_fence_await_hrtimer(
+                    f,
+                    expires,
+                    bindings::CLOCK_MONOTONIC as bindings::clockid_t,
+                    mode,
+                    0,
+                    bindings::GFP_KERNEL,
+                )
+            };
+            assert_eq!(ret, 0);
+        }
+        // SAFETY: As above; then we give up our reference.
+        unsafe {
+            kds_fence_complete(f);
+            kds_fence_put(f);
+        }
+    }
+}
