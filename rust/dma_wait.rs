@@ -163,10 +163,14 @@ pub(crate) fn await_dma_fence(
     if source.is_null() {
         return DmaWait::start(f, dma, timeout, flags);
     }
-    // SAFETY: `kds_dma_fence_source()` returned a reference to a live fence,
-    // from `Arc::into_raw`; it is ours now.
-    let signaler = unsafe { Arc::from_raw(source.cast_const().cast::<Fence>()) };
-    Fence::await_fence(f, &signaler, flags)
+    // SAFETY: `kds_dma_fence_source()` returned a user reference (from
+    // `kds_fence_get()`) to a live fence; it is ours until we put it.
+    let res = unsafe { crate::fence_capi::borrow(source, c"kds_fence_await_dma_fence") }
+        .map_or(Err(EINVAL), |s| Fence::await_fence(f, &s, flags));
+    // SAFETY: We give the user reference back the way it was taken, so that
+    // the fence's user count stays right.
+    unsafe { crate::fence_capi::kds_fence_put(source) };
+    res
 }
 
 /// Makes `f` await every fence of `resv` with usage at most `usage`.
