@@ -106,9 +106,12 @@ struct kds_fence_cb;
  *
  * Called once, in the context that completed the fence (possibly hard IRQ),
  * with local interrupts disabled and no kds lock held: it may call any kds
- * function that may be called from hard IRQ context, on any fence. It must
+ * function that may be called from hard IRQ context, on any fence, and may
+ * put the last reference to @f (kds holds its own while it runs). It must
  * not sleep. Once it is called, kds no longer touches @cb, so the callback
- * may free it.
+ * may free it. When a pending fence with callbacks loses its last reference
+ * (a bug, see "fences" above), the callbacks run on the dying fence: they
+ * may read its status but must not take a reference to it.
  */
 typedef void (*kds_fence_func_t)(struct kds_fence *f, struct kds_fence_cb *cb);
 

@@ -451,6 +451,19 @@ static void fence_callback_drops_last_reference(struct kunit *test)
 	/* KASAN reports any use of f after the callback freed it. */
 }
 
+/* The caller hands its only reference to the callback, then commits. */
+static void fence_callback_takes_the_callers_reference(struct kunit *test)
+{
+	struct kds_fence *f = kds_fence_create(GFP_KERNEL);
+	struct test_cb t = { .put = true };
+
+	KUNIT_ASSERT_NOT_NULL(test, f);
+	KUNIT_ASSERT_EQ(test, kds_fence_add_callback(f, &t.cb, test_cb_fn), 0);
+	kds_fence_complete(f);	/* f is freed by the callback, inside this call */
+	KUNIT_EXPECT_EQ(test, t.calls, 1);
+	KUNIT_EXPECT_EQ(test, t.status, 1);
+}
+
 #define ORDER_ROUNDS 200
 
 struct order_state {
@@ -691,6 +704,7 @@ static struct kunit_case kds_fence_cases[] = {
 	KUNIT_CASE(fence_completion_source),
 	KUNIT_CASE(fence_callbacks),
 	KUNIT_CASE(fence_callback_drops_last_reference),
+	KUNIT_CASE(fence_callback_takes_the_callers_reference),
 	KUNIT_CASE(fence_ordering_publishes_data),
 	KUNIT_CASE_SLOW(fence_concurrent_completion),
 	KUNIT_CASE(fence_complete_from_hardirq),
