@@ -14,7 +14,8 @@ grep -E ' __ksymtab_kds_[a-z0-9_]+\s+\[kds\]' /proc/kallsyms | sed 's/.*__ksymta
 echo
 echo "A sample driver (samples/kds_demo.c) probes a device in phases, each a"
 echo "kds fence: clocks await power, display and audio await clocks, display"
-echo "also awaits a firmware completion, ready awaits display and audio."
+echo "also awaits a firmware completion and a 30 ms panel delay (hrtimer),"
+echo "ready awaits display and audio and is exported as a dma_fence."
 insmod $M/kds_demo.ko
 dmesg | sed -n 's/.*kds_demo: //p'
 rmmod kds_demo

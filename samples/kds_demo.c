@@ -4,8 +4,10 @@
  *
  * It models a device's probe as phases with dependencies, each phase a kds
  * fence: power, then clocks; firmware arrives later through a struct
- * completion; display and audio need clocks and firmware; "ready" needs
- * both. Callbacks report each phase as its dependencies complete, a
+ * completion; display needs clocks, firmware and a 30 ms panel power-on
+ * delay (an hrtimer); audio needs clocks; "ready" needs display and audio,
+ * and is handed to dma_fence users (a display pipeline would put it in a
+ * dma_resv). Callbacks report each phase as its dependencies complete, a
  * dependency that would close a cycle is refused, and a failing phase
  * propagates its error. `make run` loads it and shows its log.
  *
@@ -13,6 +15,8 @@
  */
 
 #include <linux/completion.h>
+#include <linux/dma-fence.h>
+#include <linux/hrtimer.h>
 #include <linux/jiffies.h>
 #include <linux/module.h>
 #include <linux/workqueue.h>
@@ -60,6 +64,7 @@ static int depend(int waiter, int signaler)
 
 static int run_probe(void)
 {
+	struct dma_fence *ready;
 	int i, ret;
 
 	init_completion(&firmware);
@@ -80,6 +85,9 @@ static int run_probe(void)
 	ret = ret < 0 ? ret : depend(AUDIO, CLOCKS);
 	ret = ret < 0 ? ret : kds_fence_await_completion(phases[DISPLAY].fence, &firmware,
 							 GFP_KERNEL);
+	ret = ret < 0 ? ret : kds_fence_await_hrtimer(phases[DISPLAY].fence, ms_to_ktime(30),
+						      CLOCK_MONOTONIC, HRTIMER_MODE_REL, 0,
+						      GFP_KERNEL);
 	ret = ret < 0 ? ret : depend(READY, DISPLAY);
 	ret = ret < 0 ? ret : depend(READY, AUDIO);
 	if (ret < 0) {
@@ -100,14 +108,24 @@ static int run_probe(void)
 	if (audio_fails)
 		kds_fence_set_error(phases[AUDIO].fence, -EIO);
 
+	ready = kds_fence_export_dma_fence(phases[READY].fence, GFP_KERNEL);
+	if (!ready)
+		ret = -ENOMEM;
 	pr_info("kds_demo: committing every phase; power completes now, firmware in 50 ms\n");
 	schedule_delayed_work(&firmware_work, msecs_to_jiffies(50));
 	for (i = NR_PHASES - 1; i >= 0; i--)
 		kds_fence_complete(phases[i].fence);	/* commit, last first */
+	if (!ready)
+		return ret;
 
-	if (kds_fence_wait_timeout(phases[READY].fence, true, 5 * HZ) <= 0)
-		return -ETIMEDOUT;
-	return kds_fence_get_status(phases[READY].fence);
+	/* A dma_fence user waits for "ready" as for any other dma_fence. */
+	if (dma_fence_wait_timeout(ready, true, 5 * HZ) <= 0)
+		ret = -ETIMEDOUT;
+	else
+		ret = dma_fence_get_status(ready);
+	pr_info("kds_demo:   dma_fence user: \"ready\" signalled with status %d\n", ret);
+	dma_fence_put(ready);
+	return ret;
 }
 
 static void put_phases(void)
