@@ -74,7 +74,7 @@ fi
 
 # Every kds suite is named kds_*; the filter also keeps the kernel's own
 # built-in suites (a few Rust ones are not behind any option) from running.
-cmdline="console=ttyS0 panic=-1 slab_debug=FU kds.mode=$mode kunit.filter_glob=${KUNIT_FILTER:-kds*}"
+cmdline="console=ttyS0 panic=-1 slab_debug=F kds.mode=$mode kunit.filter_glob=${KUNIT_FILTER:-kds*}"
 
 # --- run ---------------------------------------------------------------------
 case "$mode" in
