@@ -12,9 +12,10 @@
 //! - `label(s) < label(w)`: the order already proves that `w` cannot reach
 //!   `s`, so there is no cycle, and the edge is added in O(1). This is the
 //!   common case: a fence created after the fences it awaits.
-//! - otherwise a two-way search runs in lockstep, forward from `w` through
-//!   waiters whose label is below `label(s)`, and backward from `s` through
-//!   signalers whose label is above `label(w)`. Labels grow along every
+//! - otherwise a two-way search runs in lockstep, one edge per side per
+//!   round, forward from `w` through waiters whose label is below
+//!   `label(s)`, and backward from `s` through signalers whose label is
+//!   above `label(w)`. Labels grow along every
 //!   path, so no other node can be on a path from `w` to `s`. The searches
 //!   meeting, or reaching the other end, is a cycle. The first search to run
 //!   out of nodes proves there is none; the nodes it visited then move, in
@@ -22,8 +23,8 @@
 //!   the order holds again.
 //!
 //! The cost of an insertion is therefore O(1) when the order agrees, and
-//! otherwise proportional to the smaller of the two explored regions (times
-//! the degree of their nodes), plus an amortised O(log n) for labels.
+//! otherwise proportional to the nodes and edges explored by the side that
+//! finishes first, plus an amortised O(log n) for labels.
 //! Moving a lone fence in front of a long chain, or making a new fence await
 //! a long chain, costs O(1) either way. See `Documentation/fences.rst`.
 //!
@@ -230,7 +231,8 @@ pub(crate) enum Insert {
 /// Counters for tests, benchmarks and debugfs.
 #[derive(Clone, Copy, Default)]
 pub(crate) struct Stats {
-    /// Nodes the last [`Graph::add_edge`] visited (0 when the order agreed).
+    /// Nodes and edges the last [`Graph::add_edge`] visited (0 when the
+    /// order agreed).
     pub(crate) last_visited: u32,
     /// Nodes moved in the order, in total.
     pub(crate) moved: u64,
@@ -238,6 +240,34 @@ pub(crate) struct Stats {
     pub(crate) relabelled: u64,
     /// Cycles refused, in total.
     pub(crate) cycles: u64,
+}
+
+/// One side of the two-way search: nodes to expand (`stack`), the node
+/// being expanded and its next edge, and the nodes fully expanded (`done`);
+/// the lists are threaded through [`Node::link`].
+struct Search {
+    stack: u32,
+    cur: u32,
+    edge: u32,
+    done: u32,
+}
+
+impl Search {
+    fn new(start: u32) -> Self {
+        Search {
+            stack: start,
+            cur: NIL,
+            edge: NIL,
+            done: NIL,
+        }
+    }
+}
+
+/// What one step of a search found.
+enum Step {
+    Going,
+    Meet,
+    Exhausted,
 }
 
 /// Room a caller needs before it takes the lock: see [`Graph::shortfall`].
@@ -486,83 +516,100 @@ impl Graph {
     /// The two-way search for an edge `s -> w` with `label(s) > label(w)`.
     /// Returns `true` for a cycle (graph unchanged); otherwise fixes the
     /// order so that `label(s) < label(w)`.
+    ///
+    /// The two searches advance one edge each per round, so the work is
+    /// bounded by the edges and nodes of the side that finishes first, even
+    /// when the other side starts at a node with thousands of edges.
     fn reorder(&mut self, s: u32, w: u32) -> bool {
         self.new_epoch();
         let epoch = self.epoch;
         let (lo, hi) = (self.node(w).label, self.node(s).label);
-
-        // Forward from w, backward from s; `link` chains each side's stack,
-        // `fdone`/`bdone` chain the nodes each side has finished.
-        let (mut fstack, mut bstack) = (w, s);
-        let (mut fdone, mut bdone) = (NIL, NIL);
+        let mut fwd = Search::new(w);
+        let mut back = Search::new(s);
         self.mark(w, epoch, true, NIL);
         self.mark(s, epoch, false, NIL);
         let mut visited = 2u32;
 
-        loop {
-            if fstack == NIL {
-                self.stats.last_visited = visited;
-                // Everything w reaches below `hi` is in fdone: move it after s.
-                self.move_after(s, fdone);
-                return false;
+        let found = loop {
+            match self.step(&mut fwd, true, hi, epoch, &mut visited) {
+                Step::Meet => break true,
+                Step::Exhausted => {
+                    // Everything w reaches below `hi` is in `done`: move it
+                    // after s.
+                    self.move_after(s, fwd.done);
+                    break false;
+                }
+                Step::Going => {}
             }
-            if bstack == NIL {
-                self.stats.last_visited = visited;
-                self.move_before(w, bdone);
-                return false;
+            match self.step(&mut back, false, lo, epoch, &mut visited) {
+                Step::Meet => break true,
+                Step::Exhausted => {
+                    self.move_before(w, back.done);
+                    break false;
+                }
+                Step::Going => {}
             }
+        };
+        self.stats.last_visited = visited;
+        found
+    }
 
-            // One forward step.
-            let n = fstack;
-            fstack = self.node(n).link;
-            let mut e = self.node(n).out_head;
-            while e != NIL {
-                let t = self.edge(e).to;
-                e = self.edge(e).next_out;
-                let tl = self.node(t).label;
-                if tl > hi {
-                    continue;
-                }
-                if self.node(t).mark == epoch {
-                    if !self.node(t).forward {
-                        // Reached s, or a node that reaches s.
-                        self.stats.last_visited = visited;
-                        return true;
-                    }
-                    continue;
-                }
-                self.mark(t, epoch, true, fstack);
-                fstack = t;
-                visited += 1;
+    /// Advances one side of [`Graph::reorder`] by one edge: forward along
+    /// waiters with labels up to `bound`, or backward along signalers with
+    /// labels from `bound`.
+    fn step(
+        &mut self,
+        side: &mut Search,
+        forward: bool,
+        bound: u64,
+        epoch: u32,
+        visited: &mut u32,
+    ) -> Step {
+        if side.edge == NIL {
+            // The current node is fully expanded: it is done.
+            if side.cur != NIL {
+                self.node_mut(side.cur).link = side.done;
+                side.done = side.cur;
+                side.cur = NIL;
             }
-            self.node_mut(n).link = fdone;
-            fdone = n;
-
-            // One backward step.
-            let n = bstack;
-            bstack = self.node(n).link;
-            let mut e = self.node(n).in_head;
-            while e != NIL {
-                let f = self.edge(e).from;
-                e = self.edge(e).next_in;
-                let fl = self.node(f).label;
-                if fl < lo {
-                    continue;
-                }
-                if self.node(f).mark == epoch {
-                    if self.node(f).forward {
-                        self.stats.last_visited = visited;
-                        return true;
-                    }
-                    continue;
-                }
-                self.mark(f, epoch, false, bstack);
-                bstack = f;
-                visited += 1;
+            if side.stack == NIL {
+                return Step::Exhausted;
             }
-            self.node_mut(n).link = bdone;
-            bdone = n;
+            side.cur = side.stack;
+            side.stack = self.node(side.cur).link;
+            side.edge = if forward {
+                self.node(side.cur).out_head
+            } else {
+                self.node(side.cur).in_head
+            };
+            return Step::Going;
         }
+        let e = *self.edge(side.edge);
+        let (n, beyond) = if forward {
+            side.edge = e.next_out;
+            (e.to, self.node(e.to).label > bound)
+        } else {
+            side.edge = e.next_in;
+            (e.from, self.node(e.from).label < bound)
+        };
+        *visited += 1;
+        if beyond {
+            // Labels grow along every path: nothing past the bound leads
+            // to the other end.
+            return Step::Going;
+        }
+        if self.node(n).mark == epoch {
+            // Seen by the other side: it reaches (or is reached from) the
+            // other end, so the new edge would close a cycle.
+            return if self.node(n).forward != forward {
+                Step::Meet
+            } else {
+                Step::Going
+            };
+        }
+        self.mark(n, epoch, forward, side.stack);
+        side.stack = n;
+        Step::Going
     }
 
     fn mark(&mut self, n: u32, epoch: u32, forward: bool, link: u32) {
@@ -904,6 +951,28 @@ mod tests {
         // Closing the loop is found.
         assert_eq!(g.add_edge(v[N], v[N + 1]), Ok(Insert::Cycle));
         assert!(g.check());
+    }
+
+    #[test]
+    fn wide_fan_out_costs_o1() {
+        // One fence awaited by 4096 others, which then awaits a new fence:
+        // the new fence has no signalers, so the search must stop at once
+        // rather than walk the 4096 waiters.
+        const N: usize = 4096;
+        let (mut g, v) = graph_with(N + 2);
+        for i in 1..=N {
+            assert!(added(g.add_edge(v[0], v[i])));
+        }
+        assert!(added(g.add_edge(v[N + 1], v[0])));
+        let visited = g.stats().last_visited;
+        pr_info!(
+            "kds_graph: {}-wide fan-out awaiting a new fence: visited {}\n",
+            N,
+            visited
+        );
+        assert!(visited <= 4);
+        assert!(g.check());
+        assert_eq!(g.add_edge(v[N], v[N + 1]), Ok(Insert::Cycle));
     }
 
     #[test]
