@@ -134,6 +134,7 @@ static void fence_fan_out(struct kunit *test)
 static void fence_chain(struct kunit *test, int n)
 {
 	struct kds_fence **f = vmalloc_array(n, sizeof(*f));
+	ktime_t t0 = ktime_get(), t1, t2;
 	int i, ok = 1;
 
 	KUNIT_ASSERT_NOT_NULL(test, f);
@@ -144,14 +145,20 @@ static void fence_chain(struct kunit *test, int n)
 			break;
 		}
 	}
+	t1 = ktime_get();
 	if (ok) {
 		for (i = n - 1; i > 0; i--)
 			kds_fence_complete(f[i]);
 		KUNIT_EXPECT_FALSE(test, kds_fence_done(f[n - 1]));
+		t1 = ktime_get();
 		kds_fence_complete(f[0]);	/* the whole chain completes here */
+		t2 = ktime_get();
 		for (i = 0; i < n; i++)
 			ok &= kds_fence_get_status(f[i]) == 1;
 		KUNIT_EXPECT_TRUE(test, ok);
+		/* Where the time goes, for whoever makes this faster. */
+		kunit_info(test, "%d fences: built and committed in %lld ms, completed in %lld ms\n",
+			   n, ktime_ms_delta(t1, t0), ktime_ms_delta(t2, t1));
 	} else {
 		KUNIT_FAIL(test, "building the chain failed at %d", i);
 		n = i + 1;

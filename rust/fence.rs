@@ -274,6 +274,10 @@ impl Fence {
     /// sources are cancelled, so that it is freed now rather than when
     /// they would have fired.
     pub(crate) fn abandon(&self) {
+        if self.is_done() {
+            // Done is final: nothing left to cancel, no lock needed.
+            return;
+        }
         let timers = {
             let mut st = self.state.lock();
             // SAFETY: We hold the lock protecting `callbacks`.
