@@ -146,6 +146,9 @@ void kds_misuse(unsigned int kind, const char *func)
 	case KDS_MISUSE_NO_CALLBACK:
 		WARN_ONCE(1, "kds: %s: no callback function\n", func);
 		break;
+	case KDS_MISUSE_BAD_ARGUMENT:
+		WARN_ONCE(1, "kds: %s: invalid argument\n", func);
+		break;
 	default:
 		WARN_ONCE(1, "kds: %s: misuse %u\n", func, kind);
 		break;

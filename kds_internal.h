@@ -49,6 +49,7 @@ enum kds_misuse {
 	KDS_MISUSE_ERROR_AFTER_DONE,
 	KDS_MISUSE_RELEASED_PENDING,
 	KDS_MISUSE_NO_CALLBACK,
+	KDS_MISUSE_BAD_ARGUMENT,
 };
 
 /* Provided by the Rust core (rust/fence_capi.rs) to kds_exports.c. */

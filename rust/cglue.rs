@@ -56,6 +56,8 @@ pub(crate) enum Misuse {
     ReleasedPending = 6,
     /// A callback without a function.
     NoCallback = 7,
+    /// An argument outside what the function accepts (e.g. a clock).
+    BadArgument = 8,
 }
 
 /// Reports API misuse by a caller of `func`: a `WARN_ONCE` per kind.

@@ -40,7 +40,7 @@ use kernel::bindings;
 use kernel::prelude::*;
 use kernel::sync::atomic::{ordering, Atomic};
 use kernel::sync::lock::{GlobalGuard, GlobalLock, GlobalLockBackend};
-use kernel::sync::{Arc, LockClassKey};
+use kernel::sync::{Arc, ArcBorrow, LockClassKey};
 use kernel::types::Opaque;
 
 /// The first field of every fence; `kds_fence_*` refuse other pointers.
@@ -430,9 +430,14 @@ impl Fence {
     /// Completes one counted event (or commits the setup reference) with
     /// `error` (0 or a negative errno). Fails with `EINVAL`, changing
     /// nothing, when the fence is already done.
-    pub(crate) fn complete(&self, error: i32) -> Result {
-        if self.retire_one(error)? {
-            self.run_done();
+    ///
+    /// `this` is borrowed: when the event makes the fence done, a reference
+    /// of its own keeps the fence alive while it retires, because a callback
+    /// may drop the caller's (the last one, if it was handed over).
+    pub(crate) fn complete(this: ArcBorrow<'_, Fence>, error: i32) -> Result {
+        if this.retire_one(error)? {
+            let keep: Arc<Fence> = this.into();
+            keep.run_done();
         }
         Ok(())
     }
@@ -676,10 +681,14 @@ impl Event {
 
     /// Completes the event with `error` (0 or a negative errno).
     pub(crate) fn complete(mut self, error: i32) {
+        self.finish(error);
+    }
+
+    fn finish(&mut self, error: i32) {
         if let Some(f) = self.fence.take() {
             // The fence cannot be done before this event is retired, so
             // this never fails; if it does, the fence was over-completed.
-            if f.complete(error).is_err() {
+            if Fence::complete(f.as_arc_borrow(), error).is_err() {
                 misuse(Misuse::OverComplete, c"kds_fence_complete");
             }
         }
@@ -688,11 +697,7 @@ impl Event {
 
 impl Drop for Event {
     fn drop(&mut self) {
-        if let Some(f) = self.fence.take() {
-            if f.complete(ECANCELED.to_errno()).is_err() {
-                misuse(Misuse::OverComplete, c"kds_fence_complete");
-            }
-        }
+        self.finish(ECANCELED.to_errno());
     }
 }
 
@@ -781,13 +786,13 @@ mod tests {
     fn event_token_completes_its_event_once() {
         let f = fence();
         let ev = Fence::add_event(&f).expect("event");
-        assert!(f.complete(0).is_ok()); // commit
+        assert!(Fence::complete(f.as_arc_borrow(), 0).is_ok()); // commit
         assert!(!f.is_done());
         ev.complete(0);
         assert!(f.is_done());
         assert_eq!(f.status(), 1);
         // Done is final: another completion is refused and changes nothing.
-        assert!(f.complete(0).is_err());
+        assert!(Fence::complete(f.as_arc_borrow(), 0).is_err());
         assert!(Fence::add_event(&f).is_err());
         assert_eq!(f.status(), 1);
     }
@@ -796,7 +801,7 @@ mod tests {
     fn dropped_event_cancels() {
         let f = fence();
         let ev = Fence::add_event(&f).expect("event");
-        assert!(f.complete(0).is_ok());
+        assert!(Fence::complete(f.as_arc_borrow(), 0).is_ok());
         drop(ev);
         assert_eq!(f.status(), ECANCELED.to_errno());
     }
@@ -809,8 +814,8 @@ mod tests {
         assert!(a.set_error(EIO.to_errno()).is_ok());
         assert!(b.set_error(EBUSY.to_errno()).is_ok());
         assert!(b.set_error(EINTR.to_errno()).is_ok()); // ignored: not first
-        assert!(a.complete(0).is_ok());
-        assert!(b.complete(0).is_ok());
+        assert!(Fence::complete(a.as_arc_borrow(), 0).is_ok());
+        assert!(Fence::complete(b.as_arc_borrow(), 0).is_ok());
         assert_eq!(b.status(), EBUSY.to_errno());
         assert_eq!(a.status(), EIO.to_errno());
     }
@@ -825,7 +830,7 @@ mod tests {
         assert_eq!(Fence::await_fence(&c, &b, GFP_KERNEL), Ok(true));
         assert_eq!(GRAPH.lock().size(), (n0 + 3, e0 + 2));
         for f in [&c, &b, &a] {
-            assert!(f.complete(0).is_ok());
+            assert!(Fence::complete(f.as_arc_borrow(), 0).is_ok());
         }
         assert!(c.is_done());
         assert_eq!(GRAPH.lock().size(), (n0, e0));
@@ -869,10 +874,10 @@ mod tests {
             Err(EDEADLK)
         );
         for f in chain.iter() {
-            assert!(f.complete(0).is_ok());
+            assert!(Fence::complete(f.as_arc_borrow(), 0).is_ok());
         }
-        assert!(tail_waiter.complete(0).is_ok());
-        assert!(head_signaler.complete(0).is_ok());
+        assert!(Fence::complete(tail_waiter.as_arc_borrow(), 0).is_ok());
+        assert!(Fence::complete(head_signaler.as_arc_borrow(), 0).is_ok());
         assert!(tail_waiter.is_done());
     }
 }

@@ -116,10 +116,7 @@ pub(crate) unsafe extern "C" fn kds_fence_await(f: *mut RawFence) {
 pub(crate) unsafe extern "C" fn kds_fence_complete(f: *mut RawFence) {
     // SAFETY: Function safety requirement.
     if let Some(f) = unsafe { borrow(f, c"kds_fence_complete") } {
-        // Hold a reference of our own while the fence completes: a callback
-        // may drop the caller's (the last one, if it was handed over).
-        let f = Arc::from(f);
-        if f.complete(0).is_err() {
+        if Fence::complete(f, 0).is_err() {
             misuse(Misuse::OverComplete, c"kds_fence_complete");
         }
     }
@@ -338,7 +335,7 @@ pub(crate) unsafe extern "C" fn kds_fence_await_hrtimer(
     );
     if res == Err(EINVAL) && !f.is_done() {
         // Not a done fence: an unknown clock.
-        misuse(Misuse::BadObject, FUNC);
+        misuse(Misuse::BadArgument, FUNC);
         return EINVAL.to_errno();
     }
     await_result(res, FUNC)
