@@ -49,6 +49,29 @@ EXPORT_SYMBOL_GPL(kds_fence_await_hrtimer);
 EXPORT_SYMBOL_GPL(kds_fence_await_dma_fence);
 EXPORT_SYMBOL_GPL(kds_fence_await_dma_resv);
 
+EXPORT_SYMBOL_GPL(kds_resource_init);
+EXPORT_SYMBOL_GPL(kds_resource_term);
+EXPORT_SYMBOL_GPL(kds_async_waitall);
+EXPORT_SYMBOL_GPL(kds_waitall);
+EXPORT_SYMBOL_GPL(kds_resource_set_fence);
+
+EXPORT_SYMBOL_GPL(kds_async_domain_create);
+EXPORT_SYMBOL_GPL(kds_async_domain_destroy);
+EXPORT_SYMBOL_GPL(kds_async_work_create);
+EXPORT_SYMBOL_GPL(kds_async_work_after);
+EXPORT_SYMBOL_GPL(kds_async_work_before);
+EXPORT_SYMBOL_GPL(kds_async_work_fence);
+EXPORT_SYMBOL_GPL(kds_async_queue);
+EXPORT_SYMBOL_GPL(kds_async_work_put);
+EXPORT_SYMBOL_GPL(kds_async_schedule);
+EXPORT_SYMBOL_GPL(kds_async_barrier);
+EXPORT_SYMBOL_GPL(kds_async_synchronize);
+EXPORT_SYMBOL_GPL(kds_async_synchronize_cookie);
+EXPORT_SYMBOL_GPL(kds_async_graph_create);
+EXPORT_SYMBOL_GPL(kds_async_graph_add);
+EXPORT_SYMBOL_GPL(kds_async_graph_run);
+EXPORT_SYMBOL_GPL(kds_async_graph_destroy);
+
 /* Workers that sleep on behalf of fences (completions have no callbacks). */
 static struct workqueue_struct *kds_wq;
 
@@ -71,8 +94,24 @@ int kds_c_init(void)
 		       kds_version(), KDS_VERSION_CODE);
 		return -EINVAL;
 	}
+	static const size_t callback_layout[] = {
+		sizeof(struct kds_callback),
+		offsetof(struct kds_callback, user_cb),
+		offsetof(struct kds_callback, direct),
+		offsetof(struct kds_callback, wq),
+	};
+
 	if (memcmp(cb_layout, kds_rust_fence_cb_layout, sizeof(cb_layout))) {
 		pr_err("kds: struct kds_fence_cb differs between C and Rust\n");
+		return -EINVAL;
+	}
+	if (memcmp(callback_layout, kds_rust_callback_layout, sizeof(callback_layout))) {
+		pr_err("kds: struct kds_callback differs between C and Rust\n");
+		return -EINVAL;
+	}
+	if (kds_rust_resource_layout[0] > sizeof(struct kds_resource) ||
+	    kds_rust_resource_layout[1] > __alignof__(struct kds_resource)) {
+		pr_err("kds: struct kds_resource is too small for the Rust core\n");
 		return -EINVAL;
 	}
 	/*
@@ -149,6 +188,15 @@ void kds_misuse(unsigned int kind, const char *func)
 	case KDS_MISUSE_BAD_ARGUMENT:
 		WARN_ONCE(1, "kds: %s: invalid argument\n", func);
 		break;
+	case KDS_MISUSE_DUPLICATE:
+		WARN_ONCE(1, "kds: %s: the same resource twice in one set\n", func);
+		break;
+	case KDS_MISUSE_REQUEUE:
+		WARN_ONCE(1, "kds: %s: the work item is queued already\n", func);
+		break;
+	case KDS_MISUSE_BUSY:
+		WARN_ONCE(1, "kds: %s: resource sets are still queued on the resource\n", func);
+		break;
 	default:
 		WARN_ONCE(1, "kds: %s: misuse %u\n", func, kind);
 		break;
@@ -212,6 +260,62 @@ bool kds_raw_spin_trylock_irqsave(raw_spinlock_t *lock, unsigned long *flags)
 void kds_raw_spin_assert_held(raw_spinlock_t *lock)
 {
 	lockdep_assert_held(lock);
+}
+
+/*
+ * Ordered raw spinlocks (rust/rawlock.rs): the locks of a resource set's
+ * resources, taken together in address order. Lockdep sees them nest under
+ * one acquisition context, as ww_mutex's do under a ww_acquire_ctx, so that
+ * holding many locks of one class is not reported as recursion.
+ */
+#ifdef CONFIG_DEBUG_LOCK_ALLOC
+static struct lock_class_key kds_order_key;
+static struct {
+	struct lockdep_map dep_map;
+} kds_order = {
+	.dep_map = STATIC_LOCKDEP_MAP_INIT("kds_resource_order", &kds_order_key),
+};
+#endif
+
+unsigned long kds_order_begin(void)
+{
+	unsigned long flags;
+
+	local_irq_save(flags);
+#ifdef CONFIG_DEBUG_LOCK_ALLOC
+	lock_map_acquire_read(&kds_order.dep_map);
+#endif
+	return flags;
+}
+
+void kds_order_end(unsigned long flags)
+{
+#ifdef CONFIG_DEBUG_LOCK_ALLOC
+	lock_map_release(&kds_order.dep_map);
+#endif
+	local_irq_restore(flags);
+}
+
+void kds_raw_spin_lock_ordered(raw_spinlock_t *lock)
+{
+	lockdep_assert_irqs_disabled();
+	raw_spin_lock_nest_lock(lock, &kds_order);
+}
+
+bool kds_raw_spin_trylock_ordered(raw_spinlock_t *lock)
+{
+	lockdep_assert_irqs_disabled();
+	return raw_spin_trylock(lock);
+}
+
+void kds_raw_spin_unlock(raw_spinlock_t *lock)
+{
+	raw_spin_unlock(lock);
+}
+
+bool kds_in_hardirq(void)
+{
+	return in_hardirq();
 }
 
 struct kds_fence_waiter {
@@ -472,3 +576,65 @@ int kds_fence_await_completion(struct kds_fence *f, struct completion *c, gfp_t 
 	return 1;
 }
 EXPORT_SYMBOL_GPL(kds_fence_await_completion);
+
+int kds_callback_init(struct kds_callback *cb, int direct, kds_callback_fn user_cb)
+{
+	might_sleep();
+	if (!cb || !user_cb) {
+		kds_misuse(KDS_MISUSE_NULL, __func__);
+		return -EINVAL;
+	}
+	cb->user_cb = user_cb;
+	cb->direct = direct;
+	cb->wq = NULL;
+	if (direct)
+		return 0;
+	/* As in the 2012 KDS: callbacks may sleep, and need not wait for each other. */
+	cb->wq = alloc_workqueue("kds_cb", WQ_UNBOUND | WQ_HIGHPRI, 0);
+	return cb->wq ? 0 : -ENOMEM;
+}
+EXPORT_SYMBOL_GPL(kds_callback_init);
+
+void kds_callback_term(struct kds_callback *cb)
+{
+	might_sleep();
+	if (!cb) {
+		kds_misuse(KDS_MISUSE_NULL, __func__);
+		return;
+	}
+	if (cb->wq)
+		destroy_workqueue(cb->wq);	/* runs what is queued first */
+	cb->wq = NULL;
+	cb->user_cb = NULL;
+}
+EXPORT_SYMBOL_GPL(kds_callback_term);
+
+void kds_resource_set_release(struct kds_resource_set **pprset)
+{
+	struct kds_resource_set *rset;
+
+	if (!pprset) {
+		kds_misuse(KDS_MISUSE_NULL, __func__);
+		return;
+	}
+	/* Whoever takes the pointer releases the set: cancel versus grant. */
+	rset = xchg(pprset, NULL);
+	if (rset)
+		kds_rset_release(rset, false);
+}
+EXPORT_SYMBOL_GPL(kds_resource_set_release);
+
+void kds_resource_set_release_sync(struct kds_resource_set **pprset)
+{
+	struct kds_resource_set *rset;
+
+	might_sleep();
+	if (!pprset) {
+		kds_misuse(KDS_MISUSE_NULL, __func__);
+		return;
+	}
+	rset = xchg(pprset, NULL);
+	if (rset)
+		kds_rset_release(rset, true);
+}
+EXPORT_SYMBOL_GPL(kds_resource_set_release_sync);

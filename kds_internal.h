@@ -15,6 +15,7 @@ struct dma_fence;
 struct dma_resv;
 struct dma_resv_iter;
 struct kds_fence;
+struct kds_resource_set;
 struct workqueue_struct;
 
 /* Provided by kds_exports.c to the Rust core (rust/cglue.rs). */
@@ -38,6 +39,12 @@ unsigned long kds_raw_spin_lock_irqsave(raw_spinlock_t *lock);
 void kds_raw_spin_unlock_irqrestore(raw_spinlock_t *lock, unsigned long flags);
 bool kds_raw_spin_trylock_irqsave(raw_spinlock_t *lock, unsigned long *flags);
 void kds_raw_spin_assert_held(raw_spinlock_t *lock);
+unsigned long kds_order_begin(void);
+void kds_order_end(unsigned long flags);
+void kds_raw_spin_lock_ordered(raw_spinlock_t *lock);
+bool kds_raw_spin_trylock_ordered(raw_spinlock_t *lock);
+void kds_raw_spin_unlock(raw_spinlock_t *lock);
+bool kds_in_hardirq(void);
 
 /* Kinds of API misuse; the same numbers as Misuse in rust/cglue.rs. */
 enum kds_misuse {
@@ -50,6 +57,9 @@ enum kds_misuse {
 	KDS_MISUSE_RELEASED_PENDING,
 	KDS_MISUSE_NO_CALLBACK,
 	KDS_MISUSE_BAD_ARGUMENT,
+	KDS_MISUSE_DUPLICATE,
+	KDS_MISUSE_BUSY,
+	KDS_MISUSE_REQUEUE,
 };
 
 /* Provided by the Rust core (rust/fence_capi.rs) to kds_exports.c. */
@@ -57,5 +67,10 @@ bool kds_fence_check(struct kds_fence *f, const char *func);
 u64 kds_fence_id(struct kds_fence *f);
 int kds_fence_try_await(struct kds_fence *f);
 extern const size_t kds_rust_fence_cb_layout[3];
+
+/* Provided by the Rust core (rust/resource*.rs) to kds_exports.c. */
+void kds_rset_release(struct kds_resource_set *rset, bool sync);
+extern const size_t kds_rust_resource_layout[2];
+extern const size_t kds_rust_callback_layout[4];
 
 #endif /* _KDS_INTERNAL_H */

@@ -10,12 +10,15 @@
 #ifndef _KDS_H
 #define _KDS_H
 
+#include <linux/bits.h>
 #include <linux/dma-resv.h>
 #include <linux/hrtimer.h>
 #include <linux/list.h>
+#include <linux/spinlock_types.h>
 #include <linux/types.h>
 
 struct completion;
+struct workqueue_struct;
 struct dma_fence;
 
 /**
@@ -414,5 +417,457 @@ int kds_fence_await_dma_resv(struct kds_fence *f, struct dma_resv *resv,
  * it), or NULL when out of memory or @f is not a fence.
  */
 struct dma_fence *kds_fence_export_dma_fence(struct kds_fence *f, gfp_t gfp);
+
+/**
+ * DOC: resource sets
+ *
+ * A driver embeds a &struct kds_resource in each object that clients share,
+ * such as a buffer. A client asks for a *set* of resources, each shared or
+ * exclusive (a bit in @exclusive_access_bitmap). The set is queued on all
+ * of its resources at once, and is *granted* when, on every one of them, it
+ * is first in the queue, or it is shared and everything ahead of it is
+ * shared. Releasing a set grants the next sets. Because a set is queued on
+ * all its resources atomically, two clients never wait for each other
+ * (there is no ABBA deadlock), and each resource serves its queue in FIFO
+ * order: a shared request behind a waiting exclusive one waits too, so
+ * writers do not starve. Compatible shared requests are granted together.
+ *
+ * kds_waitall() sleeps until the set is granted; kds_async_waitall() calls
+ * a &struct kds_callback once it is granted. A *direct* callback runs in
+ * the context that grants the set: inside kds_async_waitall() itself when
+ * the set is granted at once (before it returns, after *@pprset is set),
+ * otherwise inside the kds_resource_set_release() (or _sync) that granted
+ * it, in that caller's context, which may be atomic; from hard IRQ context
+ * it is deferred to kds's workqueue instead. It never runs with a
+ * kds lock held, but it does run under any lock the *releasing* caller
+ * holds. A *queued* callback (direct == 0) always runs from a workqueue,
+ * never in the caller's context; use it unless you know every context that
+ * releases your resources.
+ *
+ * kds_resource_set_fence() makes a set a dependency like any other: its
+ * fence completes when the set is granted, or with -ECANCELED when the set
+ * is released before that.
+ *
+ * kds has no global lock: a set is queued with the locks of its resources
+ * held, taken in address order, so sets on disjoint resources never
+ * contend. See Documentation/resources.rst for the argument.
+ *
+ * The API is source-compatible with ARM's 2012 KDS (``linux/kds.h``).
+ */
+
+/* kds_waitall(): no timeout. */
+#define KDS_WAIT_BLOCKING	(ULONG_MAX)
+
+/* kds_async_waitall(): what to do about resources kds_waitall() holds or awaits. */
+#define KDS_FLAG_LOCKED_FAIL	0u	/* fail with -EBUSY */
+#define KDS_FLAG_LOCKED_IGNORE	1u	/* do not wait for them */
+#define KDS_FLAG_LOCKED_WAIT	2u	/* wait, as for any set */
+#define KDS_FLAG_LOCKED_ACTION	3u	/* mask of the above */
+
+/* The most resources in one set: their locks are all held while it is queued. */
+#define KDS_MAX_RESOURCES	256
+
+struct kds_resource_set;
+
+/**
+ * typedef kds_callback_fn - A resource set's grant callback.
+ * @callback_parameter: the @param given to kds_async_waitall().
+ * @callback_extra_parameter: the @extra_param given to kds_async_waitall().
+ */
+typedef void (*kds_callback_fn)(void *callback_parameter, void *callback_extra_parameter);
+
+/**
+ * struct kds_callback - How to call back when a resource set is granted.
+ * @user_cb: the function.
+ * @direct: call it in the granting context rather than from a workqueue.
+ * @wq: the workqueue of a queued callback (set by kds_callback_init()).
+ *
+ * Set up with kds_callback_init(); one &struct kds_callback serves any
+ * number of sets. Keep it until kds_callback_term().
+ */
+struct kds_callback {
+	kds_callback_fn user_cb;
+	int direct;
+	struct workqueue_struct *wq;
+};
+
+/**
+ * struct kds_resource - A resource that resource sets acquire.
+ *
+ * Embed it in the shared object; set it up with kds_resource_init(). Its
+ * memory must stay where it is until kds_resource_term() succeeds.
+ */
+struct kds_resource {
+	/* private: owned by kds.ko */
+	raw_spinlock_t lock;
+	unsigned long priv[4];
+};
+
+/**
+ * kds_resource_init() - Set up a resource.
+ * @res: the resource.
+ *
+ * Context: Any context.
+ */
+void kds_resource_init(struct kds_resource *res);
+
+/**
+ * kds_resource_term() - Retire a resource.
+ * @res: the resource.
+ *
+ * Context: Any context.
+ * Return: 0, after which @res may be freed; -EBUSY (and a warning) while
+ * any set, granted or waiting, is queued on @res, which stays as it was;
+ * -EINVAL when @res is not an initialised resource.
+ */
+int kds_resource_term(struct kds_resource *res);
+
+/**
+ * kds_callback_init() - Set up a grant callback.
+ * @cb: the callback.
+ * @direct: non-zero to run @user_cb in the granting context (see
+ *	"resource sets" above), zero to run it from a workqueue.
+ * @user_cb: the function.
+ *
+ * Context: Process context; may sleep (a queued callback allocates its
+ * workqueue).
+ * Return: 0, -ENOMEM, -EINVAL for a NULL @cb or @user_cb.
+ */
+int kds_callback_init(struct kds_callback *cb, int direct, kds_callback_fn user_cb);
+
+/**
+ * kds_callback_term() - Retire a grant callback.
+ * @cb: the callback.
+ *
+ * Runs the queued calls that have not run yet, and waits for them. Every
+ * set that uses @cb must have been granted or released before.
+ *
+ * Context: Process context; sleeps.
+ */
+void kds_callback_term(struct kds_callback *cb);
+
+/**
+ * kds_async_waitall() - Queue a resource set; call back when it is granted.
+ * @pprset: where the set goes; set before the set is queued, so that the
+ *	callback finds it there, and reset to NULL on failure.
+ * @flags: KDS_FLAG_LOCKED_FAIL, _IGNORE or _WAIT: what to do when a
+ *	resource is held or awaited by a kds_waitall() set. FAIL returns
+ *	-EBUSY; IGNORE does not wait for such a resource (the set still
+ *	queues on it, and later sets wait behind it); WAIT waits as usual.
+ * @cb: the callback, from kds_callback_init().
+ * @param: its first argument.
+ * @extra_param: its second argument.
+ * @number_resources: how many resources, 1 to KDS_MAX_RESOURCES.
+ * @exclusive_access_bitmap: bit i set: resource i is wanted exclusively;
+ *	NULL: all shared.
+ * @resource_list: the resources; each at most once.
+ *
+ * The callback runs once, when the set is granted, unless the set is
+ * released first. Release the set with kds_resource_set_release(@pprset).
+ *
+ * Context: Process context; may sleep (allocates with GFP_KERNEL). A
+ * direct callback may run before this returns: do not hold locks it takes.
+ * Return: 0; -EINVAL for bad arguments (a warning names them); -EBUSY
+ * (KDS_FLAG_LOCKED_FAIL); -ENOMEM.
+ */
+int kds_async_waitall(struct kds_resource_set **pprset, unsigned long flags,
+		      struct kds_callback *cb, void *param, void *extra_param,
+		      int number_resources, unsigned long *exclusive_access_bitmap,
+		      struct kds_resource **resource_list);
+
+/**
+ * kds_waitall() - Acquire a resource set, sleeping until it is granted.
+ * @number_resources: how many resources, 1 to KDS_MAX_RESOURCES.
+ * @exclusive_access_bitmap: as for kds_async_waitall().
+ * @resource_list: the resources; each at most once.
+ * @jiffies_timeout: how long to wait; 0 tries once without queueing,
+ *	KDS_WAIT_BLOCKING waits for ever.
+ *
+ * The wait is interruptible. On timeout or signal nothing stays queued.
+ * Release the set with kds_resource_set_release().
+ *
+ * Context: Process context; sleeps.
+ * Return: The granted set; NULL on timeout (or when a try fails);
+ * ERR_PTR(-ERESTARTSYS) when a signal interrupts; ERR_PTR(-EINVAL) for bad
+ * arguments; ERR_PTR(-ENOMEM).
+ */
+struct kds_resource_set *kds_waitall(int number_resources,
+				     unsigned long *exclusive_access_bitmap,
+				     struct kds_resource **resource_list,
+				     unsigned long jiffies_timeout);
+
+/**
+ * kds_resource_set_release() - Release or cancel a resource set.
+ * @pprset: where the set is; set to NULL.
+ *
+ * A granted set gives its resources to the next sets; a waiting one is
+ * cancelled (its fence completes with -ECANCELED). A callback that has not
+ * started will not run. *@pprset is taken with xchg(): when a grant
+ * callback and a canceller both release through the same pointer, one
+ * releases and the other finds NULL and does nothing, as in the 2012 KDS.
+ *
+ * Direct callbacks of the sets this grants run in this call (see
+ * "resource sets" above).
+ *
+ * Context: Any context, including hard IRQ.
+ */
+void kds_resource_set_release(struct kds_resource_set **pprset);
+
+/**
+ * kds_resource_set_release_sync() - Release a set and wait for its callback.
+ * @pprset: where the set is; set to NULL.
+ *
+ * As kds_resource_set_release(), and then waits until the set's callback,
+ * if it is running on another task, has returned. From inside the callback
+ * itself it does not wait.
+ *
+ * Context: Process context; may sleep.
+ */
+void kds_resource_set_release_sync(struct kds_resource_set **pprset);
+
+/**
+ * kds_resource_set_fence() - The fence of a resource set.
+ * @rset: the set.
+ *
+ * The fence completes when the set is granted, or with -ECANCELED when the
+ * set is released first; fences and async work can await it.
+ *
+ * Context: Any context.
+ * Return: A reference to the fence (kds_fence_put() it), or NULL when
+ * @rset is not a live set.
+ */
+struct kds_fence *kds_resource_set_fence(struct kds_resource_set *rset);
+
+/**
+ * DOC: async domains
+ *
+ * Async domains run functions asynchronously, like kernel/async.c, with
+ * explicit dependencies. A &struct kds_async_work is a call of
+ * ``fn(data, cookie)``. It runs after every fence it was put after
+ * (kds_async_work_after()) is done; its fence (kds_async_work_fence())
+ * completes after the function has returned, and fences it was put before
+ * (kds_async_work_before()) await that. If a prerequisite completes with an
+ * error the function is not called, and the work's fence completes with
+ * that error: cancellation propagates along the dependencies.
+ *
+ * kds_async_queue() commits a work item to a domain and returns its
+ * *cookie*, increasing per domain. kds_async_synchronize_cookie() waits for
+ * all work queued before a cookie, kds_async_synchronize() for all work
+ * queued so far. kds_async_barrier() makes work queued after it start only
+ * once all work queued before it has finished. A NULL domain is kds's
+ * default domain.
+ *
+ * Work never runs in the caller's context, nor synchronously when memory
+ * is short: kds_async_schedule() then returns 0 and does not call the
+ * function. It runs on kds's unbound workqueue, whose max_active is
+ * WQ_MAX_ACTIVE (512): a work function may sleep, or wait for other kds
+ * work, and the workqueue starts more workers for the items behind it, so
+ * up to 512 work items may block at once without starving the rest.
+ *
+ * A graph (kds_async_graph_create()) runs named nodes, each after the
+ * nodes it depends on, as parallel as the dependencies allow: for example
+ * the phases of a driver's probe. A domain created with
+ * KDS_ASYNC_DETERMINISTIC runs its work one item at a time, in queue order;
+ * a graph run in one runs its nodes in a stable topological order (ties
+ * broken by the order they were added), the same every run.
+ */
+
+/* kds_async_domain_create(): one item at a time, in queue order. */
+#define KDS_ASYNC_DETERMINISTIC	BIT(0)
+
+struct kds_async_domain;
+struct kds_async_work;
+struct kds_async_graph;
+
+/**
+ * typedef kds_async_func_t - An asynchronous function.
+ * @data: the data it was queued with.
+ * @cookie: its cookie in its domain.
+ */
+typedef void (*kds_async_func_t)(void *data, u64 cookie);
+
+/**
+ * kds_async_domain_create() - Create an async domain.
+ * @name: a name, for messages.
+ * @flags: 0 or KDS_ASYNC_DETERMINISTIC.
+ *
+ * Context: Process context; may sleep.
+ * Return: The domain, or NULL when out of memory or @flags is invalid.
+ */
+struct kds_async_domain *kds_async_domain_create(const char *name, unsigned int flags);
+
+/**
+ * kds_async_domain_destroy() - Wait for a domain's work and free the domain.
+ * @d: the domain; NULL does nothing.
+ *
+ * Context: Process context; sleeps.
+ */
+void kds_async_domain_destroy(struct kds_async_domain *d);
+
+/**
+ * kds_async_work_create() - Create a work item.
+ * @fn: the function.
+ * @data: its first argument.
+ * @gfp: allocation flags.
+ *
+ * Context: Any context; may sleep if @gfp allows.
+ * Return: The work item, with one reference for the caller
+ * (kds_async_work_put() it), or NULL.
+ */
+struct kds_async_work *kds_async_work_create(kds_async_func_t fn, void *data, gfp_t gfp);
+
+/**
+ * kds_async_work_after() - Run a work item only after a fence is done.
+ * @w: the work item, not yet queued.
+ * @f: the fence.
+ * @gfp: allocation flags.
+ *
+ * If @f completes with an error, @w does not run and its fence completes
+ * with that error.
+ *
+ * Context: Any context; may sleep if @gfp allows.
+ * Return: 1 added, 0 @f was done already, -EDEADLK when @f awaits @w
+ * (nothing changes), -EBUSY (and a warning) once @w is queued, -ENOMEM,
+ * -EINVAL.
+ */
+int kds_async_work_after(struct kds_async_work *w, struct kds_fence *f, gfp_t gfp);
+
+/**
+ * kds_async_work_before() - Make a fence await a work item.
+ * @w: the work item.
+ * @f: the fence; it completes only after @w's function has returned.
+ * @gfp: allocation flags.
+ *
+ * Context: Any context; may sleep if @gfp allows.
+ * Return: as kds_fence_await_fence().
+ */
+int kds_async_work_before(struct kds_async_work *w, struct kds_fence *f, gfp_t gfp);
+
+/**
+ * kds_async_work_fence() - The fence of a work item.
+ * @w: the work item.
+ *
+ * Completes after the function has returned, or with the error of a
+ * prerequisite that cancelled it. Borrowed: valid while @w is referenced;
+ * kds_fence_get() it to keep it longer.
+ *
+ * Context: Any context.
+ * Return: The fence, or NULL when @w is not a work item.
+ */
+struct kds_fence *kds_async_work_fence(struct kds_async_work *w);
+
+/**
+ * kds_async_queue() - Commit a work item to a domain.
+ * @d: the domain, NULL for the default one.
+ * @w: the work item; it keeps the reference the caller has.
+ *
+ * Context: Process context; may sleep.
+ * Return: The work's cookie (non-zero); 0 (and a warning) when @w was
+ * queued already: it does not run twice.
+ */
+u64 kds_async_queue(struct kds_async_domain *d, struct kds_async_work *w);
+
+/**
+ * kds_async_work_put() - Drop a reference to a work item.
+ * @w: the work item; NULL does nothing.
+ *
+ * A work item that was never queued is cancelled: its fence completes with
+ * -ECANCELED.
+ *
+ * Context: Any context.
+ */
+void kds_async_work_put(struct kds_async_work *w);
+
+/**
+ * kds_async_schedule() - Run a function asynchronously.
+ * @d: the domain, NULL for the default one.
+ * @fn: the function.
+ * @data: its first argument.
+ *
+ * Context: Process context; may sleep.
+ * Return: The cookie, or 0 when out of memory: @fn is then *not* called.
+ */
+u64 kds_async_schedule(struct kds_async_domain *d, kds_async_func_t fn, void *data);
+
+/**
+ * kds_async_barrier() - Order the work queued before and after this call.
+ * @d: the domain, NULL for the default one.
+ *
+ * Work queued after the barrier starts only once all work queued before it
+ * has finished ("fan out, collate, fan out").
+ *
+ * Context: Process context; may sleep.
+ */
+void kds_async_barrier(struct kds_async_domain *d);
+
+/**
+ * kds_async_synchronize() - Wait for all work queued so far in a domain.
+ * @d: the domain, NULL for the default one.
+ *
+ * Context: Process context; sleeps. Not from the domain's own work for
+ * work queued after it (that would wait for itself).
+ */
+void kds_async_synchronize(struct kds_async_domain *d);
+
+/**
+ * kds_async_synchronize_cookie() - Wait for the work queued before a cookie.
+ * @d: the domain, NULL for the default one.
+ * @cookie: a cookie from kds_async_queue() or kds_async_schedule().
+ *
+ * Returns once every work item of @d with a cookie lower than @cookie has
+ * finished; later work is not waited for.
+ *
+ * Context: Process context; sleeps.
+ */
+void kds_async_synchronize_cookie(struct kds_async_domain *d, u64 cookie);
+
+/**
+ * kds_async_graph_create() - Create an empty dependency graph.
+ * @gfp: allocation flags.
+ *
+ * Context: Any context; may sleep if @gfp allows.
+ * Return: The graph, or NULL.
+ */
+struct kds_async_graph *kds_async_graph_create(gfp_t gfp);
+
+/**
+ * kds_async_graph_add() - Add a named node to a graph.
+ * @g: the graph.
+ * @name: the node's name (copied); no commas.
+ * @fn: its function.
+ * @data: its first argument.
+ * @depends: the names of the nodes it runs after, comma-separated, or
+ *	NULL or "" for none; they may be added later.
+ *
+ * Context: Process context; may sleep.
+ * Return: 0, -EEXIST for a name already in @g, -EINVAL, -ENOSPC past 4096
+ * nodes, -ENOMEM.
+ */
+int kds_async_graph_add(struct kds_async_graph *g, const char *name,
+			kds_async_func_t fn, void *data, const char *depends);
+
+/**
+ * kds_async_graph_run() - Run a graph and wait until every node has run.
+ * @g: the graph.
+ * @d: the domain, NULL for the default one.
+ *
+ * Checks the whole graph first: nothing runs when a dependency names an
+ * unknown node or when the dependencies form a cycle (the names are
+ * logged). Otherwise each node runs as soon as its dependencies have. The
+ * graph can be run again.
+ *
+ * Context: Process context; sleeps.
+ * Return: 0; -ENOENT for an unknown name; -EDEADLK for a cycle; -ENOMEM,
+ * in which case nothing has run.
+ */
+int kds_async_graph_run(struct kds_async_graph *g, struct kds_async_domain *d);
+
+/**
+ * kds_async_graph_destroy() - Free a graph.
+ * @g: the graph; NULL does nothing.
+ *
+ * Context: Process context; may sleep.
+ */
+void kds_async_graph_destroy(struct kds_async_graph *g);
 
 #endif /* _KDS_H */

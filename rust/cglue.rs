@@ -58,6 +58,12 @@ pub(crate) enum Misuse {
     NoCallback = 7,
     /// An argument outside what the function accepts (e.g. a clock).
     BadArgument = 8,
+    /// The same resource twice in one resource set.
+    Duplicate = 9,
+    /// A resource terminated while resource sets are queued on it.
+    Busy = 10,
+    /// A work item queued (or changed) after it was queued.
+    Requeue = 11,
 }
 
 /// Reports API misuse by a caller of `func`: a `WARN_ONCE` per kind.

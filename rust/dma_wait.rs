@@ -41,7 +41,7 @@ extern "C" {
 }
 
 /// kds's workqueue.
-fn queue() -> &'static Queue {
+pub(crate) fn kds_queue() -> &'static Queue {
     // SAFETY: `kds_workqueue()` is valid from module init to module exit,
     // and kds's code only runs in between.
     unsafe { Queue::from_raw(kds_workqueue()) }
@@ -138,7 +138,7 @@ impl DmaWait {
             }),
             flags,
         )?;
-        if timeout != 0 && queue().enqueue_delayed(w.clone(), timeout).is_err() {
+        if timeout != 0 && kds_queue().enqueue_delayed(w.clone(), timeout).is_err() {
             // A fresh work item cannot be queued already.
             return Err(EINVAL);
         }

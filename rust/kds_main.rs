@@ -15,9 +15,15 @@
 //! - [`dma_fence`]: `dma_fence` and `dma_resv` for Rust; [`dma_wait`]:
 //!   fences awaiting them.
 //! - [`timer`]: fences awaiting an hrtimer.
+//! - [`resource`]: resource sets (KDS), and [`resource_capi`], their C API.
+//! - [`async_domain`]: async work with dependencies, [`async_graph`]: the
+//!   graph resolver, and [`async_capi`], their C API.
 
 use kernel::prelude::*;
 
+mod async_capi;
+mod async_domain;
+mod async_graph;
 mod cglue;
 mod dma_fence;
 mod dma_wait;
@@ -25,6 +31,8 @@ mod fence;
 mod fence_capi;
 mod graph;
 mod rawlock;
+mod resource;
+mod resource_capi;
 mod timer;
 mod version;
 
@@ -42,6 +50,11 @@ impl kernel::Module for Kds {
     fn init(_module: &'static ThisModule) -> Result<Self> {
         cglue::init()?;
         fence::init();
+        if let Err(e) = async_capi::init() {
+            cglue::exit();
+            fence::exit();
+            return Err(e);
+        }
         pr_info!("kds {} loaded\n", version::STRING.to_str().unwrap_or("?"));
         Ok(Kds)
     }
@@ -49,7 +62,9 @@ impl kernel::Module for Kds {
 
 impl Drop for Kds {
     fn drop(&mut self) {
-        // Waits for workers sleeping on behalf of fences.
+        // Waits for the default domain's work, then for workers sleeping on
+        // behalf of fences.
+        async_capi::exit();
         cglue::exit();
         fence::exit();
         pr_info!("kds unloaded\n");

@@ -89,3 +89,86 @@ unsafe impl Backend for RawSpinLockIrqBackend {
         unsafe { kds_raw_spin_assert_held(ptr) }
     }
 }
+
+extern "C" {
+    fn kds_order_begin() -> c_ulong;
+    fn kds_order_end(flags: c_ulong);
+    fn kds_raw_spin_lock_ordered(lock: *mut bindings::raw_spinlock_t);
+    fn kds_raw_spin_trylock_ordered(lock: *mut bindings::raw_spinlock_t) -> bool;
+    fn kds_raw_spin_unlock(lock: *mut bindings::raw_spinlock_t);
+}
+
+/// A scope in which any number of [`OrderedRawSpinLock`]s may be held:
+/// local interrupts are disabled, and lockdep is told that the locks
+/// taken inside nest under one acquisition context (as `ww_mutex`'s
+/// `ww_acquire_ctx` does), so holding many locks of one class is not
+/// reported as recursion. Callers must take the locks in a global order;
+/// lockdep cannot check that order for them.
+#[must_use = "the locks may only be held while the scope lives"]
+pub(crate) struct OrderScope {
+    flags: c_ulong,
+    _not_send: kernel::types::NotThreadSafe,
+}
+
+impl OrderScope {
+    /// Disables local interrupts and opens the lockdep acquisition context.
+    pub(crate) fn begin() -> Self {
+        OrderScope {
+            // SAFETY: Always safe to call; `end` undoes it in `drop`, on the
+            // same CPU (the scope is not `Send`, and interrupts are off).
+            flags: unsafe { kds_order_begin() },
+            _not_send: kernel::types::NotThreadSafe,
+        }
+    }
+}
+
+impl Drop for OrderScope {
+    fn drop(&mut self) {
+        // SAFETY: `flags` came from the matching `kds_order_begin`.
+        unsafe { kds_order_end(self.flags) }
+    }
+}
+
+/// A `raw_spinlock_t` that is only taken inside an [`OrderScope`], so that
+/// a thread may hold many of them (taken in a global order).
+pub(crate) type OrderedRawSpinLock<T> = Lock<T, OrderedRawSpinLockBackend>;
+
+/// The [`Backend`] of [`OrderedRawSpinLock`]. Interrupts are already off
+/// (the scope disabled them), so the guard keeps no state.
+pub(crate) struct OrderedRawSpinLockBackend;
+
+// SAFETY: The kernel's `raw_spinlock_t` ensures mutual exclusion.
+unsafe impl Backend for OrderedRawSpinLockBackend {
+    type State = bindings::raw_spinlock_t;
+    type GuardState = ();
+
+    unsafe fn init(ptr: *mut Self::State, name: *const c_char, key: *mut bindings::lock_class_key) {
+        // SAFETY: `ptr` is valid for writes; `name` and `key` are valid
+        // forever (trait safety requirements).
+        unsafe { kds_raw_spin_lock_init(ptr, name, key) }
+    }
+
+    unsafe fn lock(ptr: *mut Self::State) -> Self::GuardState {
+        // SAFETY: `ptr` is valid and initialised (trait safety requirements).
+        unsafe { kds_raw_spin_lock_ordered(ptr) }
+    }
+
+    unsafe fn try_lock(ptr: *mut Self::State) -> Option<Self::GuardState> {
+        // SAFETY: `ptr` is valid and initialised (trait safety requirements).
+        if unsafe { kds_raw_spin_trylock_ordered(ptr) } {
+            Some(())
+        } else {
+            None
+        }
+    }
+
+    unsafe fn unlock(ptr: *mut Self::State, _guard_state: &Self::GuardState) {
+        // SAFETY: The caller owns the lock (trait safety requirements).
+        unsafe { kds_raw_spin_unlock(ptr) }
+    }
+
+    unsafe fn assert_is_held(ptr: *mut Self::State) {
+        // SAFETY: `ptr` is valid and initialised (trait safety requirements).
+        unsafe { kds_raw_spin_assert_held(ptr) }
+    }
+}

@@ -1,0 +1,1086 @@
+// SPDX-License-Identifier: GPL-2.0
+/*
+ * KUnit tests of kds resource sets, through the exported C API as a driver
+ * uses it.
+ *
+ * Copyright (C) 2026 The kds authors
+ */
+
+#include <kunit/test.h>
+#include <linux/atomic.h>
+#include <linux/bitmap.h>
+#include <linux/completion.h>
+#include <linux/delay.h>
+#include <linux/err.h>
+#include <linux/hrtimer.h>
+#include <linux/jiffies.h>
+#include <linux/kmemleak.h>
+#include <linux/kthread.h>
+#include <linux/prandom.h>
+#include <linux/sched/signal.h>
+#include <linux/slab.h>
+#include <linux/spinlock.h>
+
+#include <kds.h>
+
+/* The order in which grant callbacks ran. */
+struct grant_log {
+	spinlock_t lock;	/* protects ids and n */
+	int ids[32];
+	int n;
+};
+
+/* One client of the resources: a set and what its callback saw. */
+struct client {
+	struct kds_resource_set *rset;
+	struct grant_log *log;
+	int id;
+	atomic_t calls;
+	struct task_struct *task;	/* that ran the callback */
+	bool saw_rset;			/* *pprset was set when it ran */
+	bool in_hardirq;		/* it ran in hard IRQ context */
+	bool release_in_cb;		/* the callback releases the set */
+	struct completion granted;
+	struct completion *go;		/* the callback waits for this */
+	struct completion entered;
+};
+
+static void client_cb(void *param, void *extra)
+{
+	struct client *c = param;
+	struct grant_log *log = extra;
+	unsigned long flags;
+
+	c->task = current;
+	c->saw_rset = READ_ONCE(c->rset);
+	c->in_hardirq = in_hardirq();
+	if (log) {
+		spin_lock_irqsave(&log->lock, flags);
+		if (log->n < ARRAY_SIZE(log->ids))
+			log->ids[log->n++] = c->id;
+		spin_unlock_irqrestore(&log->lock, flags);
+	}
+	complete(&c->entered);
+	if (c->go)
+		wait_for_completion(c->go);
+	atomic_inc(&c->calls);
+	if (c->release_in_cb)
+		kds_resource_set_release(&c->rset);
+	complete(&c->granted);
+}
+
+static void client_init(struct client *c, int id, struct grant_log *log)
+{
+	memset(c, 0, sizeof(*c));
+	c->id = id;
+	c->log = log;
+	init_completion(&c->granted);
+	init_completion(&c->entered);
+}
+
+static void log_init(struct grant_log *log)
+{
+	spin_lock_init(&log->lock);
+	log->n = 0;
+}
+
+struct res_ctx {
+	struct kds_callback direct, queued;
+	struct kds_resource r[4];
+};
+
+static void res_ctx_exit(void *arg)
+{
+	struct res_ctx *ctx = arg;
+
+	kds_callback_term(&ctx->direct);
+	kds_callback_term(&ctx->queued);
+}
+
+static struct res_ctx *res_ctx(struct kunit *test)
+{
+	struct res_ctx *ctx = kunit_kzalloc(test, sizeof(*ctx), GFP_KERNEL);
+	int i;
+
+	KUNIT_ASSERT_NOT_NULL(test, ctx);
+	KUNIT_ASSERT_EQ(test, kds_callback_init(&ctx->direct, 1, client_cb), 0);
+	KUNIT_ASSERT_EQ(test, kds_callback_init(&ctx->queued, 0, client_cb), 0);
+	KUNIT_ASSERT_EQ(test, kunit_add_action_or_reset(test, res_ctx_exit, ctx), 0);
+	for (i = 0; i < ARRAY_SIZE(ctx->r); i++)
+		kds_resource_init(&ctx->r[i]);
+	return ctx;
+}
+
+/* Every resource must be free again: nothing stays queued. */
+static void res_ctx_term(struct kunit *test, struct res_ctx *ctx)
+{
+	int i;
+
+	for (i = 0; i < ARRAY_SIZE(ctx->r); i++)
+		KUNIT_EXPECT_EQ(test, kds_resource_term(&ctx->r[i]), 0);
+}
+
+/* Queue client @c for one resource, with a direct callback. */
+static int ask(struct res_ctx *ctx, struct client *c, struct kds_resource *r,
+	       bool exclusive, bool direct)
+{
+	unsigned long bits = exclusive;
+
+	return kds_async_waitall(&c->rset, KDS_FLAG_LOCKED_WAIT,
+				 direct ? &ctx->direct : &ctx->queued, c, c->log,
+				 1, &bits, &r);
+}
+
+static void res_exclusive_fifo(struct kunit *test)
+{
+	struct res_ctx *ctx = res_ctx(test);
+	struct grant_log log;
+	struct client c[4];
+	int i;
+
+	log_init(&log);
+	for (i = 0; i < 4; i++) {
+		client_init(&c[i], i, &log);
+		KUNIT_ASSERT_EQ(test, ask(ctx, &c[i], &ctx->r[0], true, true), 0);
+	}
+	for (i = 0; i < 4; i++) {
+		int j;
+
+		for (j = 0; j < 4; j++)
+			KUNIT_EXPECT_EQ(test, atomic_read(&c[j].calls), j <= i ? 1 : 0);
+		kds_resource_set_release(&c[i].rset);
+		KUNIT_EXPECT_NULL(test, c[i].rset);
+	}
+	KUNIT_ASSERT_EQ(test, log.n, 4);
+	for (i = 0; i < 4; i++)
+		KUNIT_EXPECT_EQ(test, log.ids[i], i);
+	res_ctx_term(test, ctx);
+}
+
+static void res_shared_holders_together(struct kunit *test)
+{
+	struct res_ctx *ctx = res_ctx(test);
+	struct kds_resource *r = &ctx->r[0];
+	struct kds_resource_set *s;
+	struct client c[3];
+	int i;
+
+	for (i = 0; i < 3; i++) {
+		client_init(&c[i], i, NULL);
+		KUNIT_ASSERT_EQ(test, ask(ctx, &c[i], r, false, true), 0);
+		KUNIT_EXPECT_EQ(test, atomic_read(&c[i].calls), 1);
+	}
+	/* A synchronous reader joins them at once... */
+	s = kds_waitall(1, NULL, &r, 0);
+	KUNIT_EXPECT_FALSE(test, IS_ERR_OR_NULL(s));
+	kds_resource_set_release(&s);
+	/* ...but a writer does not. */
+	s = kds_waitall(1, (unsigned long[]){ 1 }, &r, 0);
+	KUNIT_EXPECT_NULL(test, s);
+	for (i = 0; i < 3; i++)
+		kds_resource_set_release(&c[i].rset);
+	res_ctx_term(test, ctx);
+}
+
+static void res_writer_waits_for_readers(struct kunit *test)
+{
+	struct res_ctx *ctx = res_ctx(test);
+	struct kds_resource *r = &ctx->r[0];
+	struct client s1, s2, w, s3;
+
+	client_init(&s1, 1, NULL);
+	client_init(&s2, 2, NULL);
+	client_init(&w, 3, NULL);
+	client_init(&s3, 4, NULL);
+	KUNIT_ASSERT_EQ(test, ask(ctx, &s1, r, false, true), 0);
+	KUNIT_ASSERT_EQ(test, ask(ctx, &s2, r, false, true), 0);
+	KUNIT_ASSERT_EQ(test, ask(ctx, &w, r, true, true), 0);
+	KUNIT_ASSERT_EQ(test, ask(ctx, &s3, r, false, true), 0);
+	KUNIT_EXPECT_EQ(test, atomic_read(&s1.calls) + atomic_read(&s2.calls), 2);
+	KUNIT_EXPECT_EQ(test, atomic_read(&w.calls), 0);
+	/* A reader behind a waiting writer waits: writers do not starve. */
+	KUNIT_EXPECT_EQ(test, atomic_read(&s3.calls), 0);
+
+	kds_resource_set_release(&s1.rset);
+	KUNIT_EXPECT_EQ(test, atomic_read(&w.calls), 0);
+	kds_resource_set_release(&s2.rset);
+	KUNIT_EXPECT_EQ(test, atomic_read(&w.calls), 1);
+	KUNIT_EXPECT_EQ(test, atomic_read(&s3.calls), 0);
+	kds_resource_set_release(&w.rset);
+	KUNIT_EXPECT_EQ(test, atomic_read(&s3.calls), 1);
+	kds_resource_set_release(&s3.rset);
+	res_ctx_term(test, ctx);
+}
+
+/* One release grants every compatible reader at the front at once. */
+static void res_readers_granted_in_one_pass(struct kunit *test)
+{
+	struct res_ctx *ctx = res_ctx(test);
+	struct kds_resource *r = &ctx->r[0];
+	struct client w1, s[3], w2;
+	int i;
+
+	client_init(&w1, 0, NULL);
+	client_init(&w2, 9, NULL);
+	KUNIT_ASSERT_EQ(test, ask(ctx, &w1, r, true, true), 0);
+	for (i = 0; i < 3; i++) {
+		client_init(&s[i], i + 1, NULL);
+		KUNIT_ASSERT_EQ(test, ask(ctx, &s[i], r, false, true), 0);
+	}
+	KUNIT_ASSERT_EQ(test, ask(ctx, &w2, r, true, true), 0);
+	kds_resource_set_release(&w1.rset);
+	for (i = 0; i < 3; i++)
+		KUNIT_EXPECT_EQ(test, atomic_read(&s[i].calls), 1);
+	KUNIT_EXPECT_EQ(test, atomic_read(&w2.calls), 0);
+	for (i = 0; i < 3; i++)
+		kds_resource_set_release(&s[i].rset);
+	KUNIT_EXPECT_EQ(test, atomic_read(&w2.calls), 1);
+	kds_resource_set_release(&w2.rset);
+	res_ctx_term(test, ctx);
+}
+
+/* Granted at once, a direct callback runs in the caller, after *pprset is set. */
+static void res_immediate_grant_direct(struct kunit *test)
+{
+	struct res_ctx *ctx = res_ctx(test);
+	struct client c;
+
+	client_init(&c, 0, NULL);
+	KUNIT_ASSERT_EQ(test, ask(ctx, &c, &ctx->r[0], true, true), 0);
+	KUNIT_EXPECT_EQ(test, atomic_read(&c.calls), 1);
+	KUNIT_EXPECT_PTR_EQ(test, c.task, current);
+	KUNIT_EXPECT_TRUE(test, c.saw_rset);
+	kds_resource_set_release(&c.rset);
+	res_ctx_term(test, ctx);
+}
+
+/* Granted at once, a queued callback never runs in the caller. */
+static void res_immediate_grant_queued(struct kunit *test)
+{
+	struct res_ctx *ctx = res_ctx(test);
+	struct client c;
+
+	client_init(&c, 0, NULL);
+	KUNIT_ASSERT_EQ(test, ask(ctx, &c, &ctx->r[0], true, false), 0);
+	KUNIT_ASSERT_GT(test, wait_for_completion_timeout(&c.granted, 10 * HZ), 0UL);
+	KUNIT_EXPECT_EQ(test, atomic_read(&c.calls), 1);
+	KUNIT_EXPECT_PTR_NE(test, c.task, current);
+	KUNIT_EXPECT_TRUE(test, c.saw_rset);
+	kds_resource_set_release_sync(&c.rset);
+	res_ctx_term(test, ctx);
+}
+
+static void res_waitall_try(struct kunit *test)
+{
+	struct res_ctx *ctx = res_ctx(test);
+	struct kds_resource *r = &ctx->r[0];
+	unsigned long excl = 1;
+	struct kds_resource_set *s;
+	struct client h;
+
+	client_init(&h, 0, NULL);
+	KUNIT_ASSERT_EQ(test, ask(ctx, &h, r, true, true), 0);
+	KUNIT_EXPECT_NULL(test, kds_waitall(1, &excl, &r, 0));
+	KUNIT_EXPECT_NULL(test, kds_waitall(1, NULL, &r, 0));
+	/* A failed try queues nothing: the resource can be retired at once. */
+	kds_resource_set_release(&h.rset);
+	KUNIT_EXPECT_EQ(test, kds_resource_term(r), 0);
+	kds_resource_init(r);
+	s = kds_waitall(1, &excl, &r, 0);
+	KUNIT_EXPECT_FALSE(test, IS_ERR_OR_NULL(s));
+	kds_resource_set_release(&s);
+	res_ctx_term(test, ctx);
+}
+
+static void res_waitall_timeout(struct kunit *test)
+{
+	struct res_ctx *ctx = res_ctx(test);
+	struct kds_resource *r[2] = { &ctx->r[0], &ctx->r[1] };
+	unsigned long excl = 3;
+	struct client h;
+
+	client_init(&h, 0, NULL);
+	KUNIT_ASSERT_EQ(test, ask(ctx, &h, r[1], true, true), 0);
+	KUNIT_EXPECT_NULL(test, kds_waitall(2, &excl, r, msecs_to_jiffies(30)));
+	/* Nothing stays queued, on the free resource either. */
+	KUNIT_EXPECT_EQ(test, kds_resource_term(r[0]), 0);
+	kds_resource_init(r[0]);
+	kds_resource_set_release(&h.rset);
+	res_ctx_term(test, ctx);
+}
+
+static void res_waitall_interrupted(struct kunit *test)
+{
+	struct res_ctx *ctx = res_ctx(test);
+	struct kds_resource *r = &ctx->r[0];
+	unsigned long excl = 1;
+	struct client h;
+
+	client_init(&h, 0, NULL);
+	KUNIT_ASSERT_EQ(test, ask(ctx, &h, r, true, true), 0);
+	allow_signal(SIGUSR1);
+	send_sig(SIGUSR1, current, 0);
+	KUNIT_EXPECT_PTR_EQ(test, kds_waitall(1, &excl, &r, KDS_WAIT_BLOCKING),
+			    ERR_PTR(-ERESTARTSYS));
+	flush_signals(current);
+	disallow_signal(SIGUSR1);
+	kds_resource_set_release(&h.rset);
+	res_ctx_term(test, ctx);
+}
+
+struct sync_taker {
+	struct kds_resource **r;
+	int n;
+	unsigned long excl;
+	struct kds_resource_set *s;
+	struct completion started, finished;
+};
+
+static int sync_taker_fn(void *arg)
+{
+	struct sync_taker *t = arg;
+
+	complete(&t->started);
+	t->s = kds_waitall(t->n, &t->excl, t->r, KDS_WAIT_BLOCKING);
+	complete(&t->finished);
+	return 0;
+}
+
+/* kds_waitall() sleeps until the holder releases, then owns the set. */
+static void res_waitall_blocks_until_release(struct kunit *test)
+{
+	struct res_ctx *ctx = res_ctx(test);
+	struct kds_resource *r[2] = { &ctx->r[1], &ctx->r[0] };
+	struct sync_taker t = { .r = r, .n = 2, .excl = 1 };
+	struct task_struct *task;
+	struct client h;
+
+	client_init(&h, 0, NULL);
+	KUNIT_ASSERT_EQ(test, ask(ctx, &h, r[1], true, true), 0);
+	init_completion(&t.started);
+	init_completion(&t.finished);
+	task = kthread_run(sync_taker_fn, &t, "kds_taker");
+	KUNIT_ASSERT_FALSE(test, IS_ERR(task));
+	wait_for_completion(&t.started);
+	msleep(20);
+	KUNIT_EXPECT_FALSE(test, completion_done(&t.finished));
+	kds_resource_set_release(&h.rset);
+	KUNIT_ASSERT_GT(test, wait_for_completion_timeout(&t.finished, 10 * HZ), 0UL);
+	KUNIT_EXPECT_FALSE(test, IS_ERR_OR_NULL(t.s));
+	/* Now the taker's set holds r[0] (bit 0) exclusively. */
+	KUNIT_EXPECT_NULL(test, kds_waitall(1, NULL, &r[0], 0));
+	kds_resource_set_release(&t.s);
+	res_ctx_term(test, ctx);
+}
+
+static void res_cancel_pending(struct kunit *test)
+{
+	struct res_ctx *ctx = res_ctx(test);
+	struct kds_resource *r = &ctx->r[0];
+	struct client h, c, next;
+	struct kds_fence *f;
+
+	client_init(&h, 0, NULL);
+	client_init(&c, 1, NULL);
+	client_init(&next, 2, NULL);
+	KUNIT_ASSERT_EQ(test, ask(ctx, &h, r, true, true), 0);
+	KUNIT_ASSERT_EQ(test, ask(ctx, &c, r, true, true), 0);
+	KUNIT_ASSERT_EQ(test, ask(ctx, &next, r, false, true), 0);
+	f = kds_resource_set_fence(c.rset);
+	KUNIT_ASSERT_NOT_NULL(test, f);
+	KUNIT_EXPECT_FALSE(test, kds_fence_done(f));
+	kds_resource_set_release(&c.rset);
+	KUNIT_EXPECT_EQ(test, kds_fence_get_status(f), -ECANCELED);
+	kds_fence_put(f);
+	KUNIT_EXPECT_EQ(test, atomic_read(&next.calls), 0);
+	kds_resource_set_release(&h.rset);
+	KUNIT_EXPECT_EQ(test, atomic_read(&c.calls), 0);
+	KUNIT_EXPECT_EQ(test, atomic_read(&next.calls), 1);
+	kds_resource_set_release(&next.rset);
+	res_ctx_term(test, ctx);
+}
+
+/* The set's fence: a resource set is a dependency like any other. */
+static void res_set_fence(struct kunit *test)
+{
+	struct res_ctx *ctx = res_ctx(test);
+	struct kds_resource *r = &ctx->r[0];
+	struct kds_fence *f, *g, *w = kds_fence_create(GFP_KERNEL);
+	struct client h, c;
+
+	KUNIT_ASSERT_NOT_NULL(test, w);
+	client_init(&h, 0, NULL);
+	client_init(&c, 1, NULL);
+	KUNIT_ASSERT_EQ(test, ask(ctx, &h, r, true, true), 0);
+	f = kds_resource_set_fence(h.rset);
+	KUNIT_EXPECT_EQ(test, kds_fence_get_status(f), 1);
+	KUNIT_ASSERT_EQ(test, ask(ctx, &c, r, true, true), 0);
+	g = kds_resource_set_fence(c.rset);
+	KUNIT_EXPECT_EQ(test, kds_fence_await_fence(w, g, GFP_KERNEL), 1);
+	kds_fence_complete(w);
+	KUNIT_EXPECT_FALSE(test, kds_fence_done(w));
+	kds_resource_set_release(&h.rset);
+	KUNIT_EXPECT_EQ(test, kds_fence_get_status(g), 1);
+	KUNIT_EXPECT_EQ(test, kds_fence_get_status(w), 1);
+	/* The fence outlives the set. */
+	kds_resource_set_release(&c.rset);
+	KUNIT_EXPECT_EQ(test, kds_fence_get_status(g), 1);
+	kds_fence_put(f);
+	kds_fence_put(g);
+	kds_fence_put(w);
+	res_ctx_term(test, ctx);
+}
+
+/* KDS_FLAG_LOCKED_*: what async sets do about kds_waitall() holders. */
+static void res_locked_flags(struct kunit *test)
+{
+	struct res_ctx *ctx = res_ctx(test);
+	struct kds_resource *r = &ctx->r[0];
+	unsigned long excl = 1;
+	struct kds_resource_set *s = kds_waitall(1, &excl, &r, 0);
+	struct client fail, ignore, wait;
+
+	KUNIT_ASSERT_FALSE(test, IS_ERR_OR_NULL(s));
+	client_init(&fail, 0, NULL);
+	client_init(&ignore, 1, NULL);
+	client_init(&wait, 2, NULL);
+	KUNIT_EXPECT_EQ(test, kds_async_waitall(&fail.rset, KDS_FLAG_LOCKED_FAIL,
+						&ctx->direct, &fail, NULL, 1, &excl, &r),
+			-EBUSY);
+	KUNIT_EXPECT_NULL(test, fail.rset);
+	KUNIT_EXPECT_EQ(test, kds_async_waitall(&ignore.rset, KDS_FLAG_LOCKED_IGNORE,
+						&ctx->direct, &ignore, NULL, 1, &excl, &r),
+			0);
+	KUNIT_EXPECT_EQ(test, atomic_read(&ignore.calls), 1);
+	KUNIT_EXPECT_EQ(test, kds_async_waitall(&wait.rset, KDS_FLAG_LOCKED_WAIT,
+						&ctx->direct, &wait, NULL, 1, &excl, &r),
+			0);
+	KUNIT_EXPECT_EQ(test, atomic_read(&wait.calls), 0);
+	kds_resource_set_release(&s);
+	/* The ignoring set is queued, and the waiting one is behind it. */
+	KUNIT_EXPECT_EQ(test, atomic_read(&wait.calls), 0);
+	kds_resource_set_release(&ignore.rset);
+	KUNIT_EXPECT_EQ(test, atomic_read(&wait.calls), 1);
+	kds_resource_set_release(&wait.rset);
+	/* With no kds_waitall() set left, FAIL queues normally. */
+	KUNIT_EXPECT_EQ(test, kds_async_waitall(&fail.rset, KDS_FLAG_LOCKED_FAIL,
+						&ctx->direct, &fail, NULL, 1, &excl, &r),
+			0);
+	KUNIT_EXPECT_EQ(test, atomic_read(&fail.calls), 1);
+	kds_resource_set_release(&fail.rset);
+	res_ctx_term(test, ctx);
+}
+
+struct releaser {
+	struct kds_resource_set **pprset;
+	bool sync;
+	struct completion finished;
+};
+
+static int releaser_fn(void *arg)
+{
+	struct releaser *t = arg;
+
+	if (t->sync)
+		kds_resource_set_release_sync(t->pprset);
+	else
+		kds_resource_set_release(t->pprset);
+	complete(&t->finished);
+	return 0;
+}
+
+static void res_release_sync_waits_for_callback(struct kunit *test)
+{
+	struct res_ctx *ctx = res_ctx(test);
+	struct releaser t = { .sync = true };
+	struct completion go;
+	struct task_struct *task;
+	struct client c;
+
+	init_completion(&go);
+	init_completion(&t.finished);
+	client_init(&c, 0, NULL);
+	c.go = &go;
+	KUNIT_ASSERT_EQ(test, ask(ctx, &c, &ctx->r[0], true, false), 0);
+	KUNIT_ASSERT_GT(test, wait_for_completion_timeout(&c.entered, 10 * HZ), 0UL);
+	t.pprset = &c.rset;
+	task = kthread_run(releaser_fn, &t, "kds_releaser");
+	KUNIT_ASSERT_FALSE(test, IS_ERR(task));
+	msleep(30);
+	/* The callback is still blocked, so release_sync must still wait. */
+	KUNIT_EXPECT_FALSE(test, completion_done(&t.finished));
+	complete(&go);
+	KUNIT_ASSERT_GT(test, wait_for_completion_timeout(&t.finished, 10 * HZ), 0UL);
+	KUNIT_EXPECT_EQ(test, atomic_read(&c.calls), 1);
+	res_ctx_term(test, ctx);
+}
+
+/* A callback that releases its own set, even with _sync, does not wait for itself. */
+static void sync_self_release_cb(void *param, void *extra)
+{
+	struct client *c = param;
+
+	kds_resource_set_release_sync(&c->rset);
+	atomic_inc(&c->calls);
+	complete(&c->granted);
+}
+
+static void res_release_sync_from_own_callback(struct kunit *test)
+{
+	struct res_ctx *ctx = res_ctx(test);
+	struct kds_resource *r = &ctx->r[0];
+	struct kds_callback cb;
+	struct client c;
+
+	KUNIT_ASSERT_EQ(test, kds_callback_init(&cb, 0, sync_self_release_cb), 0);
+	client_init(&c, 0, NULL);
+	KUNIT_ASSERT_EQ(test, kds_async_waitall(&c.rset, KDS_FLAG_LOCKED_WAIT, &cb, &c,
+						NULL, 1, NULL, &r), 0);
+	KUNIT_EXPECT_GT(test, wait_for_completion_timeout(&c.granted, 10 * HZ), 0UL);
+	kds_callback_term(&cb);
+	KUNIT_EXPECT_EQ(test, atomic_read(&c.calls), 1);
+	KUNIT_EXPECT_NULL(test, c.rset);
+	res_ctx_term(test, ctx);
+}
+
+struct irq_release {
+	struct hrtimer timer;
+	struct kds_resource_set *rset;
+};
+
+static enum hrtimer_restart irq_release_fn(struct hrtimer *timer)
+{
+	struct irq_release *t = container_of(timer, struct irq_release, timer);
+
+	kds_resource_set_release(&t->rset);
+	return HRTIMER_NORESTART;
+}
+
+/*
+ * Release works in hard IRQ context; the direct callback of the set it
+ * grants is deferred to a workqueue rather than run there.
+ */
+static void res_release_from_hardirq(struct kunit *test)
+{
+	struct res_ctx *ctx = res_ctx(test);
+	struct kds_resource *r = &ctx->r[0];
+	unsigned long excl = 1;
+	struct irq_release t = {};
+	struct client c;
+
+	t.rset = kds_waitall(1, &excl, &r, KDS_WAIT_BLOCKING);
+	KUNIT_ASSERT_FALSE(test, IS_ERR_OR_NULL(t.rset));
+	client_init(&c, 0, NULL);
+	KUNIT_ASSERT_EQ(test, ask(ctx, &c, r, true, true), 0);
+	hrtimer_setup_on_stack(&t.timer, irq_release_fn, CLOCK_MONOTONIC, HRTIMER_MODE_REL_HARD);
+	hrtimer_start(&t.timer, ms_to_ktime(2), HRTIMER_MODE_REL_HARD);
+	KUNIT_EXPECT_GT(test, wait_for_completion_timeout(&c.granted, 10 * HZ), 0UL);
+	hrtimer_cancel(&t.timer);
+	destroy_hrtimer_on_stack(&t.timer);
+	KUNIT_EXPECT_NULL(test, t.rset);
+	KUNIT_EXPECT_FALSE(test, c.in_hardirq);
+	KUNIT_EXPECT_NOT_NULL(test, c.task);
+	kds_resource_set_release_sync(&c.rset);
+	res_ctx_term(test, ctx);
+}
+
+/*
+ * A holder's release (granting the waiter) races the waiter's cancel on
+ * two CPUs; the waiter's callback also releases through the same pointer,
+ * as drivers do. Exactly one release frees the set; the callback runs at
+ * most once; the fence says which way it went; nothing stays queued.
+ */
+struct race {
+	struct kds_resource_set **pprset;
+	atomic_t ready;
+	int round, done_round;
+	bool stop;
+	wait_queue_head_t wq;
+};
+
+static int race_cancel_fn(void *arg)
+{
+	struct race *rc = arg;
+	int seen = 0;
+
+	while (!READ_ONCE(rc->stop)) {
+		wait_event(rc->wq, READ_ONCE(rc->round) != seen || READ_ONCE(rc->stop));
+		if (READ_ONCE(rc->stop))
+			break;
+		seen = READ_ONCE(rc->round);
+		atomic_inc(&rc->ready);
+		while (atomic_read(&rc->ready) < 2)
+			cpu_relax();
+		kds_resource_set_release(rc->pprset);
+		/* Pairs with the test's smp_load_acquire(): the release is seen. */
+		smp_store_release(&rc->done_round, seen);
+		wake_up(&rc->wq);
+	}
+	return 0;
+}
+
+static void res_cancel_races_grant(struct kunit *test)
+{
+	struct res_ctx *ctx = res_ctx(test);
+	struct kds_resource *r = &ctx->r[0];
+	struct race *rc = kunit_kzalloc(test, sizeof(*rc), GFP_KERNEL);
+	struct client h, c;
+	struct task_struct *task;
+	int i, granted = 0, cancelled = 0, bad = 0;
+
+	KUNIT_ASSERT_NOT_NULL(test, rc);
+	if (num_online_cpus() < 2)
+		kunit_skip(test, "needs 2 CPUs");
+	init_waitqueue_head(&rc->wq);
+	rc->pprset = &c.rset;
+	task = kthread_create(race_cancel_fn, rc, "kds_race");
+	KUNIT_ASSERT_FALSE(test, IS_ERR(task));
+	kthread_bind(task, 1);
+	get_task_struct(task);
+	wake_up_process(task);
+
+	for (i = 1; i <= 2000; i++) {
+		struct kds_fence *f;
+		int status;
+
+		client_init(&h, 0, NULL);
+		client_init(&c, 1, NULL);
+		c.release_in_cb = true;
+		KUNIT_ASSERT_EQ(test, ask(ctx, &h, r, true, true), 0);
+		KUNIT_ASSERT_EQ(test, ask(ctx, &c, r, true, true), 0);
+		f = kds_resource_set_fence(c.rset);
+		atomic_set(&rc->ready, 0);
+		WRITE_ONCE(rc->round, i);
+		wake_up(&rc->wq);
+		atomic_inc(&rc->ready);
+		while (atomic_read(&rc->ready) < 2)
+			cpu_relax();
+		kds_resource_set_release(&h.rset);
+		/* Pairs with the racer's smp_store_release(). */
+		wait_event(rc->wq, smp_load_acquire(&rc->done_round) == i);
+		status = kds_fence_get_status(f);
+		if (atomic_read(&c.calls) > 1 || c.rset ||
+		    (atomic_read(&c.calls) == 1 && status != 1) ||
+		    (status != 1 && status != -ECANCELED))
+			bad++;
+		if (status == 1)
+			granted++;
+		else
+			cancelled++;
+		kds_fence_put(f);
+	}
+	WRITE_ONCE(rc->stop, true);
+	wake_up(&rc->wq);
+	kthread_stop(task);
+	put_task_struct(task);
+	kunit_info(test, "%d granted first, %d cancelled first\n", granted, cancelled);
+	KUNIT_EXPECT_EQ(test, bad, 0);
+	res_ctx_term(test, ctx);
+}
+
+static void res_misuse_bad_arguments(struct kunit *test)
+{
+	struct res_ctx *ctx = res_ctx(test);
+	struct kds_resource *dup[2] = { &ctx->r[0], &ctx->r[0] };
+	struct kds_resource *null[2] = { &ctx->r[0], NULL };
+	struct kds_resource *raw = kunit_kzalloc(test, sizeof(*raw), GFP_KERNEL);
+	struct kds_resource *r = &ctx->r[0];
+	struct kds_callback nocb = {};
+	struct client c;
+
+	KUNIT_ASSERT_NOT_NULL(test, raw);
+	client_init(&c, 0, NULL);
+	kunit_warning_suppress(test) {
+		KUNIT_EXPECT_PTR_EQ(test, kds_waitall(2, NULL, dup, 0), ERR_PTR(-EINVAL));
+		KUNIT_EXPECT_EQ(test, kds_async_waitall(&c.rset, 0, &ctx->direct, &c, NULL,
+							2, NULL, dup), -EINVAL);
+		KUNIT_EXPECT_PTR_EQ(test, kds_waitall(2, NULL, null, 0), ERR_PTR(-EINVAL));
+		KUNIT_EXPECT_PTR_EQ(test, kds_waitall(1, NULL, &raw, 0), ERR_PTR(-EINVAL));
+		KUNIT_EXPECT_PTR_EQ(test, kds_waitall(0, NULL, &r, 0), ERR_PTR(-EINVAL));
+		KUNIT_EXPECT_PTR_EQ(test, kds_waitall(KDS_MAX_RESOURCES + 1, NULL, &r, 0),
+				    ERR_PTR(-EINVAL));
+		KUNIT_EXPECT_PTR_EQ(test, kds_waitall(1, NULL, NULL, 0), ERR_PTR(-EINVAL));
+		KUNIT_EXPECT_EQ(test, kds_async_waitall(&c.rset, 7, &ctx->direct, &c, NULL,
+							1, NULL, &r), -EINVAL);
+		KUNIT_EXPECT_EQ(test, kds_async_waitall(&c.rset, 0, &nocb, &c, NULL,
+							1, NULL, &r), -EINVAL);
+		KUNIT_EXPECT_EQ(test, kds_async_waitall(NULL, 0, &ctx->direct, &c, NULL,
+							1, NULL, &r), -EINVAL);
+		kds_resource_set_release(NULL);
+		KUNIT_EXPECT_NULL(test, kds_resource_set_fence(NULL));
+		KUNIT_EXPECT_EQ(test, kds_resource_term(raw), -EINVAL);
+		KUNIT_EXPECT_SUPPRESSED_WARNING_COUNT(test, 13);
+	}
+	KUNIT_EXPECT_NULL(test, c.rset);
+	KUNIT_EXPECT_EQ(test, atomic_read(&c.calls), 0);
+	/* Releasing through a cleared pointer is the documented no-op. */
+	kds_resource_set_release(&c.rset);
+	res_ctx_term(test, ctx);
+}
+
+static void res_misuse_term_busy(struct kunit *test)
+{
+	struct res_ctx *ctx = res_ctx(test);
+	struct client c;
+
+	client_init(&c, 0, NULL);
+	KUNIT_ASSERT_EQ(test, ask(ctx, &c, &ctx->r[0], true, true), 0);
+	kunit_warning_suppress(test) {
+		KUNIT_EXPECT_EQ(test, kds_resource_term(&ctx->r[0]), -EBUSY);
+		KUNIT_EXPECT_SUPPRESSED_WARNING_COUNT(test, 1);
+	}
+	/* Still usable: */
+	KUNIT_EXPECT_NULL(test, kds_waitall(1, NULL, (struct kds_resource *[]){ &ctx->r[0] }, 0));
+	kds_resource_set_release(&c.rset);
+	res_ctx_term(test, ctx);
+}
+
+/* Per-resource holder counts, to check exclusion while sets are held. */
+struct holders {
+	atomic_t excl, shared;
+};
+
+/* Enter: returns false if the set's access breaks exclusion. */
+static bool holders_enter(struct holders *h, bool exclusive)
+{
+	if (exclusive)
+		return atomic_inc_return(&h->excl) == 1 && atomic_read(&h->shared) == 0;
+	return atomic_inc_return(&h->shared) > 0 && atomic_read(&h->excl) == 0;
+}
+
+static void holders_leave(struct holders *h, bool exclusive)
+{
+	atomic_dec(exclusive ? &h->excl : &h->shared);
+}
+
+struct abba {
+	struct kds_resource *r[2];
+	struct holders *h;
+	int rounds;
+	int done_rounds;
+	atomic_t *violations;
+	struct completion finished;
+};
+
+static int abba_fn(void *arg)
+{
+	struct abba *t = arg;
+	unsigned long excl = 3;
+	int i;
+
+	for (i = 0; i < t->rounds; i++) {
+		struct kds_resource_set *s = kds_waitall(2, &excl, t->r, KDS_WAIT_BLOCKING);
+
+		if (IS_ERR_OR_NULL(s)) {
+			atomic_inc(t->violations);
+			break;
+		}
+		if (!holders_enter(t->h, true))
+			atomic_inc(t->violations);
+		holders_leave(t->h, true);
+		kds_resource_set_release(&s);
+		WRITE_ONCE(t->done_rounds, i + 1);
+		if (!(i & 255))
+			cond_resched();
+	}
+	complete(&t->finished);
+	return 0;
+}
+
+/*
+ * Two threads take {A,B} and {B,A} exclusively, over and over: no
+ * deadlock, and never both at once. Every round of each thread contends
+ * with the other; under TCG with KASAN and lockdep a round costs about
+ * 3 ms, so the default is 10,000 rounds each (5,000 took 32 s; 100,000
+ * each would take about 11 minutes).
+ */
+#define ABBA_ROUNDS 10000
+struct abba_state {
+	struct kds_resource r[2];
+	struct holders h;
+	atomic_t violations;
+	struct abba t[2];
+};
+
+static void res_abba(struct kunit *test)
+{
+	/* Not test-managed: on a hang the threads keep using it. */
+	struct abba_state *st = kzalloc_obj(*st, GFP_KERNEL);
+	unsigned long start = jiffies;
+	int i;
+
+	KUNIT_ASSERT_NOT_NULL(test, st);
+	kds_resource_init(&st->r[0]);
+	kds_resource_init(&st->r[1]);
+	for (i = 0; i < 2; i++) {
+		struct abba *t = &st->t[i];
+		struct task_struct *task;
+
+		t->r[0] = &st->r[i];
+		t->r[1] = &st->r[1 - i];
+		t->h = &st->h;
+		t->rounds = ABBA_ROUNDS;
+		t->violations = &st->violations;
+		init_completion(&t->finished);
+		task = kthread_run(abba_fn, t, "kds_abba%d", i);
+		KUNIT_ASSERT_FALSE(test, IS_ERR(task));
+	}
+	for (i = 0; i < 2; i++) {
+		if (!wait_for_completion_timeout(&st->t[i].finished, 240 * HZ)) {
+			int before = READ_ONCE(st->t[i].done_rounds);
+
+			msleep(1000);
+			kmemleak_not_leak(st);
+			KUNIT_FAIL_AND_ABORT(test, "thread %d: %d rounds done, %d a second later",
+					     i, before, READ_ONCE(st->t[i].done_rounds));
+		}
+	}
+	kunit_info(test, "2 x %d acquisitions in %u ms\n", ABBA_ROUNDS,
+		   jiffies_to_msecs(jiffies - start));
+	KUNIT_EXPECT_EQ(test, atomic_read(&st->violations), 0);
+	KUNIT_EXPECT_EQ(test, kds_resource_term(&st->r[0]), 0);
+	KUNIT_EXPECT_EQ(test, kds_resource_term(&st->r[1]), 0);
+	kfree(st);
+}
+
+#define RING 6
+
+struct ring_member {
+	struct kds_resource *r[2];
+	struct holders *h[2];
+	int rounds;
+	atomic_t *violations;
+	struct completion finished;
+};
+
+static int ring_fn(void *arg)
+{
+	struct ring_member *m = arg;
+	unsigned long excl = 3;
+	int i;
+
+	for (i = 0; i < m->rounds; i++) {
+		struct kds_resource_set *s = kds_waitall(2, &excl, m->r, KDS_WAIT_BLOCKING);
+
+		if (IS_ERR_OR_NULL(s)) {
+			atomic_inc(m->violations);
+			break;
+		}
+		if (!holders_enter(m->h[0], true) || !holders_enter(m->h[1], true))
+			atomic_inc(m->violations);
+		holders_leave(m->h[0], true);
+		holders_leave(m->h[1], true);
+		kds_resource_set_release(&s);
+	}
+	complete(&m->finished);
+	return 0;
+}
+
+/* A ring of threads, each wanting its own and its neighbour's resource. */
+static void res_ring(struct kunit *test)
+{
+	struct kds_resource *r = kunit_kcalloc(test, RING, sizeof(*r), GFP_KERNEL);
+	struct holders *h = kunit_kcalloc(test, RING, sizeof(*h), GFP_KERNEL);
+	struct ring_member *m = kunit_kcalloc(test, RING, sizeof(*m), GFP_KERNEL);
+	atomic_t violations = ATOMIC_INIT(0);
+	int i;
+
+	KUNIT_ASSERT_NOT_NULL(test, r);
+	KUNIT_ASSERT_NOT_NULL(test, h);
+	KUNIT_ASSERT_NOT_NULL(test, m);
+	for (i = 0; i < RING; i++)
+		kds_resource_init(&r[i]);
+	for (i = 0; i < RING; i++) {
+		struct task_struct *task;
+
+		m[i].r[0] = &r[i];
+		m[i].r[1] = &r[(i + 1) % RING];
+		m[i].h[0] = &h[i];
+		m[i].h[1] = &h[(i + 1) % RING];
+		m[i].rounds = 1000;
+		m[i].violations = &violations;
+		init_completion(&m[i].finished);
+		task = kthread_run(ring_fn, &m[i], "kds_ring%d", i);
+		KUNIT_ASSERT_FALSE(test, IS_ERR(task));
+	}
+	for (i = 0; i < RING; i++)
+		KUNIT_ASSERT_GT(test, wait_for_completion_timeout(&m[i].finished, 300 * HZ), 0UL);
+	KUNIT_EXPECT_EQ(test, atomic_read(&violations), 0);
+	for (i = 0; i < RING; i++)
+		KUNIT_EXPECT_EQ(test, kds_resource_term(&r[i]), 0);
+}
+
+#define STRESS_RESOURCES 12
+#define STRESS_THREADS 5
+
+struct stress {
+	struct kds_resource r[STRESS_RESOURCES];
+	struct holders h[STRESS_RESOURCES];
+	struct kds_callback direct, queued;
+	atomic_t violations, errors, modes[5];
+};
+
+struct stress_thread {
+	struct stress *st;
+	u32 seed;
+	int rounds;
+	struct completion finished;
+};
+
+static void stress_cb(void *param, void *extra)
+{
+	complete(param);
+}
+
+static int stress_fn(void *arg)
+{
+	struct stress_thread *t = arg;
+	struct stress *st = t->st;
+	struct rnd_state rnd;
+	int i;
+
+	prandom_seed_state(&rnd, t->seed);
+	for (i = 0; i < t->rounds; i++) {
+		struct kds_resource *list[4];
+		int idx[4], n = 1 + prandom_u32_state(&rnd) % 4, k, j;
+		unsigned long excl = prandom_u32_state(&rnd) & 15;
+		int mode = prandom_u32_state(&rnd) % 5;
+		struct kds_resource_set *s = NULL;
+		struct completion granted;
+
+		for (k = 0; k < n; k++) {
+again:
+			idx[k] = prandom_u32_state(&rnd) % STRESS_RESOURCES;
+			for (j = 0; j < k; j++)
+				if (idx[j] == idx[k])
+					goto again;
+			list[k] = &st->r[idx[k]];
+		}
+		init_completion(&granted);
+		switch (mode) {
+		case 0:		/* sleep */
+			s = kds_waitall(n, &excl, list, KDS_WAIT_BLOCKING);
+			break;
+		case 1:		/* try */
+			s = kds_waitall(n, &excl, list, 0);
+			break;
+		case 2:		/* direct callback */
+		case 3:		/* queued callback */
+			if (kds_async_waitall(&s, KDS_FLAG_LOCKED_WAIT,
+					      mode == 2 ? &st->direct : &st->queued,
+					      &granted, NULL, n, &excl, list)) {
+				s = NULL;
+				break;
+			}
+			/* Now and then, cancel instead of waiting. */
+			if (!(prandom_u32_state(&rnd) % 8)) {
+				kds_resource_set_release_sync(&s);
+				continue;
+			}
+			wait_for_completion(&granted);
+			break;
+		case 4: {	/* the set's fence */
+			struct kds_fence *f;
+
+			if (kds_async_waitall(&s, KDS_FLAG_LOCKED_WAIT, &st->queued, &granted,
+					      NULL, n, &excl, list)) {
+				s = NULL;
+				break;
+			}
+			f = kds_resource_set_fence(s);
+			kds_fence_wait(f);
+			if (kds_fence_get_status(f) != 1)
+				atomic_inc(&st->errors);
+			kds_fence_put(f);
+			break;
+		}
+		}
+		if (IS_ERR(s))
+			atomic_inc(&st->errors);
+		if (IS_ERR_OR_NULL(s))
+			continue;
+		atomic_inc(&st->modes[mode]);
+		for (k = 0; k < n; k++)
+			if (!holders_enter(&st->h[idx[k]], excl & BIT(k)))
+				atomic_inc(&st->violations);
+		if (!(prandom_u32_state(&rnd) % 4))
+			udelay(5);
+		for (k = 0; k < n; k++)
+			holders_leave(&st->h[idx[k]], excl & BIT(k));
+		kds_resource_set_release_sync(&s);
+	}
+	complete(&t->finished);
+	return 0;
+}
+
+/* Random sets, modes and cancels on 12 resources from 5 threads. */
+static void res_random_stress(struct kunit *test)
+{
+	struct stress *st = kunit_kzalloc(test, sizeof(*st), GFP_KERNEL);
+	struct stress_thread *t = kunit_kcalloc(test, STRESS_THREADS, sizeof(*t), GFP_KERNEL);
+	u32 seed = get_random_u32();
+	int i;
+
+	KUNIT_ASSERT_NOT_NULL(test, st);
+	KUNIT_ASSERT_NOT_NULL(test, t);
+	kunit_info(test, "seed %u\n", seed);
+	for (i = 0; i < STRESS_RESOURCES; i++)
+		kds_resource_init(&st->r[i]);
+	KUNIT_ASSERT_EQ(test, kds_callback_init(&st->direct, 1, stress_cb), 0);
+	KUNIT_ASSERT_EQ(test, kds_callback_init(&st->queued, 0, stress_cb), 0);
+	for (i = 0; i < STRESS_THREADS; i++) {
+		struct task_struct *task;
+
+		t[i].st = st;
+		t[i].seed = seed + i;
+		t[i].rounds = 1500;
+		init_completion(&t[i].finished);
+		task = kthread_run(stress_fn, &t[i], "kds_stress%d", i);
+		KUNIT_ASSERT_FALSE(test, IS_ERR(task));
+	}
+	for (i = 0; i < STRESS_THREADS; i++)
+		KUNIT_ASSERT_GT(test, wait_for_completion_timeout(&t[i].finished, 300 * HZ), 0UL);
+	kds_callback_term(&st->direct);
+	kds_callback_term(&st->queued);
+	kunit_info(test, "granted: %d sleeping, %d tries, %d direct, %d queued, %d by fence\n",
+		   atomic_read(&st->modes[0]), atomic_read(&st->modes[1]),
+		   atomic_read(&st->modes[2]), atomic_read(&st->modes[3]),
+		   atomic_read(&st->modes[4]));
+	KUNIT_EXPECT_EQ(test, atomic_read(&st->violations), 0);
+	KUNIT_EXPECT_EQ(test, atomic_read(&st->errors), 0);
+	for (i = 0; i < STRESS_RESOURCES; i++)
+		KUNIT_EXPECT_EQ(test, kds_resource_term(&st->r[i]), 0);
+}
+
+static struct kunit_case kds_resource_cases[] = {
+	KUNIT_CASE(res_exclusive_fifo),
+	KUNIT_CASE(res_shared_holders_together),
+	KUNIT_CASE(res_writer_waits_for_readers),
+	KUNIT_CASE(res_readers_granted_in_one_pass),
+	KUNIT_CASE(res_immediate_grant_direct),
+	KUNIT_CASE(res_immediate_grant_queued),
+	KUNIT_CASE(res_waitall_try),
+	KUNIT_CASE(res_waitall_timeout),
+	KUNIT_CASE(res_waitall_interrupted),
+	KUNIT_CASE(res_waitall_blocks_until_release),
+	KUNIT_CASE(res_cancel_pending),
+	KUNIT_CASE(res_set_fence),
+	KUNIT_CASE(res_locked_flags),
+	KUNIT_CASE(res_release_sync_waits_for_callback),
+	KUNIT_CASE(res_release_sync_from_own_callback),
+	KUNIT_CASE(res_release_from_hardirq),
+	KUNIT_CASE_SLOW(res_cancel_races_grant),
+	KUNIT_CASE(res_misuse_bad_arguments),
+	KUNIT_CASE(res_misuse_term_busy),
+	KUNIT_CASE_SLOW(res_abba),
+	KUNIT_CASE_SLOW(res_ring),
+	KUNIT_CASE_SLOW(res_random_stress),
+	{}
+};
+
+static struct kunit_suite kds_resource_suite = {
+	.name = "kds_resource",
+	.test_cases = kds_resource_cases,
+};
+
+kunit_test_suites(&kds_resource_suite);

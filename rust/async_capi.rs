@@ -1,0 +1,437 @@
+// SPDX-License-Identifier: GPL-2.0
+
+//! The async domain C API of `include/kds.h`.
+//!
+//! `struct kds_async_domain *` and `struct kds_async_work *` are pointers
+//! from [`Arc::into_raw`] (each C reference is one count);
+//! `struct kds_async_graph *` is a pinned [`KBox`]. The default domain
+//! (`d == NULL`) is created at module load.
+
+use crate::async_domain::{AsyncFn, AsyncWork, Domain, DETERMINISTIC};
+use crate::async_graph::Graph;
+use crate::cglue::{gfp_flags, misuse, Misuse};
+use crate::fence::RawFence;
+use crate::fence_capi::{await_result, borrow};
+use core::sync::atomic::{AtomicPtr, Ordering};
+use kernel::bindings::gfp_t;
+use kernel::ffi::{c_char, c_int, c_uint, c_void};
+use kernel::prelude::*;
+use kernel::sync::{Arc, ArcBorrow};
+
+/// `struct kds_async_domain` as C sees it: opaque.
+#[repr(C)]
+pub(crate) struct RawDomain {
+    _opaque: [u8; 0],
+}
+
+/// `struct kds_async_work` as C sees it: opaque.
+#[repr(C)]
+pub(crate) struct RawWork {
+    _opaque: [u8; 0],
+}
+
+/// `struct kds_async_graph` as C sees it: opaque.
+#[repr(C)]
+pub(crate) struct RawGraph {
+    _opaque: [u8; 0],
+}
+
+/// The default domain, from [`init`] to [`exit`].
+static DEFAULT: AtomicPtr<Domain> = AtomicPtr::new(core::ptr::null_mut());
+
+/// Creates the default domain; call once, from module init.
+pub(crate) fn init() -> Result {
+    let d = Domain::new(0)?;
+    DEFAULT.store(Arc::into_raw(d).cast_mut(), Ordering::Release);
+    Ok(())
+}
+
+/// Waits for the default domain's work and frees it; call once, from
+/// module exit.
+pub(crate) fn exit() {
+    let p = DEFAULT.swap(core::ptr::null_mut(), Ordering::Acquire);
+    if !p.is_null() {
+        // SAFETY: `p` came from `Arc::into_raw` in `init`.
+        let d = unsafe { Arc::from_raw(p) };
+        d.synchronize_cookie(u64::MAX);
+    }
+}
+
+/// Borrows the domain behind a C pointer (NULL: the default domain), or
+/// reports misuse by `func`.
+///
+/// # Safety
+///
+/// `d` must be NULL or a domain C holds a reference to.
+unsafe fn domain<'a>(d: *mut RawDomain, func: &CStr) -> Option<ArcBorrow<'a, Domain>> {
+    let p = if d.is_null() {
+        DEFAULT.load(Ordering::Acquire)
+    } else {
+        d.cast::<Domain>()
+    };
+    if p.is_null() {
+        return None;
+    }
+    // SAFETY: `p` came from `Arc::into_raw` and a reference is held: C's
+    // (function safety requirement), or the module's for the default.
+    let b = unsafe { ArcBorrow::from_raw(p) };
+    if !b.magic_ok() {
+        misuse(Misuse::BadObject, func);
+        return None;
+    }
+    Some(b)
+}
+
+/// Borrows the work item behind a C pointer, or reports misuse by `func`.
+///
+/// # Safety
+///
+/// `w` must be NULL or a work item C holds a reference to.
+unsafe fn work<'a>(w: *mut RawWork, func: &CStr) -> Option<ArcBorrow<'a, AsyncWork>> {
+    if w.is_null() {
+        misuse(Misuse::Null, func);
+        return None;
+    }
+    // SAFETY: `w` came from `Arc::into_raw` and C holds a reference.
+    let b = unsafe { ArcBorrow::from_raw(w.cast::<AsyncWork>()) };
+    if !b.magic_ok() {
+        misuse(Misuse::BadObject, func);
+        return None;
+    }
+    Some(b)
+}
+
+/// C: `struct kds_async_domain *kds_async_domain_create(const char *name,
+/// unsigned int flags)`.
+///
+/// # Safety
+///
+/// `name` must be NULL or a valid C string.
+#[no_mangle]
+pub(crate) unsafe extern "C" fn kds_async_domain_create(
+    _name: *const c_char,
+    flags: c_uint,
+) -> *mut RawDomain {
+    kernel::task::might_sleep();
+    if flags & !DETERMINISTIC != 0 {
+        misuse(Misuse::BadArgument, c"kds_async_domain_create");
+        return core::ptr::null_mut();
+    }
+    match Domain::new(flags) {
+        Ok(d) => Arc::into_raw(d).cast_mut().cast(),
+        Err(_) => core::ptr::null_mut(),
+    }
+}
+
+/// C: `void kds_async_domain_destroy(struct kds_async_domain *d)`.
+///
+/// # Safety
+///
+/// `d` must be NULL or a domain from `kds_async_domain_create()`, which C
+/// gives up.
+#[no_mangle]
+pub(crate) unsafe extern "C" fn kds_async_domain_destroy(d: *mut RawDomain) {
+    kernel::task::might_sleep();
+    if d.is_null() {
+        return;
+    }
+    // SAFETY: Function safety requirement.
+    if let Some(b) = unsafe { domain(d, c"kds_async_domain_destroy") } {
+        b.synchronize_cookie(u64::MAX);
+        // SAFETY: C gives up its reference.
+        drop(unsafe { Arc::from_raw(d.cast::<Domain>()) });
+    }
+}
+
+/// C: `struct kds_async_work *kds_async_work_create(kds_async_func_t fn,
+/// void *data, gfp_t gfp)`.
+#[no_mangle]
+pub(crate) extern "C" fn kds_async_work_create(
+    func: Option<AsyncFn>,
+    data: *mut c_void,
+    gfp: gfp_t,
+) -> *mut RawWork {
+    let Some(func) = func else {
+        misuse(Misuse::NoCallback, c"kds_async_work_create");
+        return core::ptr::null_mut();
+    };
+    match AsyncWork::new(func, data, gfp_flags(gfp)) {
+        Ok(w) => Arc::into_raw(w).cast_mut().cast(),
+        Err(_) => core::ptr::null_mut(),
+    }
+}
+
+/// C: `int kds_async_work_after(struct kds_async_work *w,
+/// struct kds_fence *f, gfp_t gfp)`.
+///
+/// # Safety
+///
+/// `w` and `f` must be NULL or objects C holds references to.
+#[no_mangle]
+pub(crate) unsafe extern "C" fn kds_async_work_after(
+    w: *mut RawWork,
+    f: *mut RawFence,
+    gfp: gfp_t,
+) -> c_int {
+    const FUNC: &CStr = c"kds_async_work_after";
+    // SAFETY: Function safety requirement.
+    let (Some(w), Some(f)) = (unsafe { work(w, FUNC) }, unsafe { borrow(f, FUNC) }) else {
+        return EINVAL.to_errno();
+    };
+    match w.after(&f, gfp_flags(gfp)) {
+        Err(e) if e == EBUSY => {
+            misuse(Misuse::Requeue, FUNC);
+            e.to_errno()
+        }
+        res => await_result(res, FUNC),
+    }
+}
+
+/// C: `int kds_async_work_before(struct kds_async_work *w,
+/// struct kds_fence *f, gfp_t gfp)`.
+///
+/// # Safety
+///
+/// `w` and `f` must be NULL or objects C holds references to.
+#[no_mangle]
+pub(crate) unsafe extern "C" fn kds_async_work_before(
+    w: *mut RawWork,
+    f: *mut RawFence,
+    gfp: gfp_t,
+) -> c_int {
+    const FUNC: &CStr = c"kds_async_work_before";
+    // SAFETY: Function safety requirement.
+    let (Some(w), Some(f)) = (unsafe { work(w, FUNC) }, unsafe { borrow(f, FUNC) }) else {
+        return EINVAL.to_errno();
+    };
+    await_result(w.before(&Arc::from(f), gfp_flags(gfp)), FUNC)
+}
+
+/// C: `struct kds_fence *kds_async_work_fence(struct kds_async_work *w)`.
+///
+/// # Safety
+///
+/// `w` must be NULL or a work item C holds a reference to.
+#[no_mangle]
+pub(crate) unsafe extern "C" fn kds_async_work_fence(w: *mut RawWork) -> *mut RawFence {
+    // SAFETY: Function safety requirement.
+    match unsafe { work(w, c"kds_async_work_fence") } {
+        Some(w) => w.done().as_raw(),
+        None => core::ptr::null_mut(),
+    }
+}
+
+/// C: `u64 kds_async_queue(struct kds_async_domain *d,
+/// struct kds_async_work *w)`.
+///
+/// # Safety
+///
+/// `d` and `w` must be NULL or objects C holds references to.
+#[no_mangle]
+pub(crate) unsafe extern "C" fn kds_async_queue(d: *mut RawDomain, w: *mut RawWork) -> u64 {
+    const FUNC: &CStr = c"kds_async_queue";
+    kernel::task::might_sleep();
+    // SAFETY: Function safety requirement.
+    let (Some(d), Some(w)) = (unsafe { domain(d, FUNC) }, unsafe { work(w, FUNC) }) else {
+        return 0;
+    };
+    match AsyncWork::queue(&Arc::from(w), &Arc::from(d)) {
+        Ok(cookie) => cookie,
+        Err(e) => {
+            if e == EBUSY {
+                misuse(Misuse::Requeue, FUNC);
+            }
+            0
+        }
+    }
+}
+
+/// C: `void kds_async_work_put(struct kds_async_work *w)`.
+///
+/// # Safety
+///
+/// `w` must be NULL or a work item C holds a reference to, which it gives
+/// up.
+#[no_mangle]
+pub(crate) unsafe extern "C" fn kds_async_work_put(w: *mut RawWork) {
+    if w.is_null() {
+        return;
+    }
+    // SAFETY: Function safety requirement.
+    if unsafe { work(w, c"kds_async_work_put") }.is_some() {
+        // SAFETY: C gives up its reference.
+        drop(unsafe { Arc::from_raw(w.cast::<AsyncWork>()) });
+    }
+}
+
+/// C: `u64 kds_async_schedule(struct kds_async_domain *d,
+/// kds_async_func_t fn, void *data)`.
+///
+/// # Safety
+///
+/// `d` must be NULL or a domain C holds a reference to.
+#[no_mangle]
+pub(crate) unsafe extern "C" fn kds_async_schedule(
+    d: *mut RawDomain,
+    func: Option<AsyncFn>,
+    data: *mut c_void,
+) -> u64 {
+    const FUNC: &CStr = c"kds_async_schedule";
+    kernel::task::might_sleep();
+    let Some(func) = func else {
+        misuse(Misuse::NoCallback, FUNC);
+        return 0;
+    };
+    // SAFETY: Function safety requirement.
+    let Some(d) = (unsafe { domain(d, FUNC) }) else {
+        return 0;
+    };
+    // Never run synchronously: no memory, no call.
+    match AsyncWork::new(func, data, GFP_KERNEL) {
+        Ok(w) => AsyncWork::queue(&w, &Arc::from(d)).unwrap_or(0),
+        Err(_) => 0,
+    }
+}
+
+/// C: `void kds_async_barrier(struct kds_async_domain *d)`.
+///
+/// # Safety
+///
+/// `d` must be NULL or a domain C holds a reference to.
+#[no_mangle]
+pub(crate) unsafe extern "C" fn kds_async_barrier(d: *mut RawDomain) {
+    kernel::task::might_sleep();
+    // SAFETY: Function safety requirement.
+    if let Some(d) = unsafe { domain(d, c"kds_async_barrier") } {
+        if d.barrier().is_err() {
+            pr_warn!("kds: out of memory for a barrier; later work is cancelled\n");
+        }
+    }
+}
+
+/// C: `void kds_async_synchronize(struct kds_async_domain *d)`.
+///
+/// # Safety
+///
+/// `d` must be NULL or a domain C holds a reference to.
+#[no_mangle]
+pub(crate) unsafe extern "C" fn kds_async_synchronize(d: *mut RawDomain) {
+    kernel::task::might_sleep();
+    // SAFETY: Function safety requirement.
+    if let Some(d) = unsafe { domain(d, c"kds_async_synchronize") } {
+        let c = d.next_cookie();
+        d.synchronize_cookie(c);
+    }
+}
+
+/// C: `void kds_async_synchronize_cookie(struct kds_async_domain *d,
+/// u64 cookie)`.
+///
+/// # Safety
+///
+/// `d` must be NULL or a domain C holds a reference to.
+#[no_mangle]
+pub(crate) unsafe extern "C" fn kds_async_synchronize_cookie(d: *mut RawDomain, cookie: u64) {
+    kernel::task::might_sleep();
+    // SAFETY: Function safety requirement.
+    if let Some(d) = unsafe { domain(d, c"kds_async_synchronize_cookie") } {
+        d.synchronize_cookie(cookie);
+    }
+}
+
+/// C: `struct kds_async_graph *kds_async_graph_create(gfp_t gfp)`.
+#[no_mangle]
+pub(crate) extern "C" fn kds_async_graph_create(gfp: gfp_t) -> *mut RawGraph {
+    match Graph::new(gfp_flags(gfp)) {
+        // SAFETY: The graph stays pinned: C only hands the pointer back.
+        Ok(g) => KBox::into_raw(unsafe { Pin::into_inner_unchecked(g) }).cast(),
+        Err(_) => core::ptr::null_mut(),
+    }
+}
+
+/// Borrows a graph from C, or reports misuse by `func`.
+///
+/// # Safety
+///
+/// `g` must be NULL or a graph from `kds_async_graph_create()` not yet
+/// destroyed.
+unsafe fn graph<'a>(g: *mut RawGraph, func: &CStr) -> Option<&'a Graph> {
+    if g.is_null() {
+        misuse(Misuse::Null, func);
+        return None;
+    }
+    // SAFETY: Function safety requirement.
+    Some(unsafe { &*g.cast::<Graph>() })
+}
+
+/// C: `int kds_async_graph_add(struct kds_async_graph *g, const char *name,
+/// kds_async_func_t fn, void *data, const char *depends)`.
+///
+/// # Safety
+///
+/// `g` as for [`graph`]; `name` and `depends` NULL or valid C strings.
+#[no_mangle]
+pub(crate) unsafe extern "C" fn kds_async_graph_add(
+    g: *mut RawGraph,
+    name: *const c_char,
+    func: Option<AsyncFn>,
+    data: *mut c_void,
+    depends: *const c_char,
+) -> c_int {
+    const FUNC: &CStr = c"kds_async_graph_add";
+    kernel::task::might_sleep();
+    // SAFETY: Function safety requirement.
+    let Some(g) = (unsafe { graph(g, FUNC) }) else {
+        return EINVAL.to_errno();
+    };
+    let (Some(func), false) = (func, name.is_null()) else {
+        misuse(Misuse::Null, FUNC);
+        return EINVAL.to_errno();
+    };
+    // SAFETY: `name` is a valid C string (function safety requirement).
+    let name = unsafe { CStr::from_char_ptr(name) };
+    let depends = if depends.is_null() {
+        c""
+    } else {
+        // SAFETY: As above.
+        unsafe { CStr::from_char_ptr(depends) }
+    };
+    match g.add(name, func, data, depends) {
+        Ok(()) => 0,
+        Err(e) => e.to_errno(),
+    }
+}
+
+/// C: `int kds_async_graph_run(struct kds_async_graph *g,
+/// struct kds_async_domain *d)`.
+///
+/// # Safety
+///
+/// `g` as for [`graph`]; `d` NULL or a domain C holds a reference to.
+#[no_mangle]
+pub(crate) unsafe extern "C" fn kds_async_graph_run(g: *mut RawGraph, d: *mut RawDomain) -> c_int {
+    const FUNC: &CStr = c"kds_async_graph_run";
+    kernel::task::might_sleep();
+    // SAFETY: Function safety requirement.
+    let (Some(g), Some(d)) = (unsafe { graph(g, FUNC) }, unsafe { domain(d, FUNC) }) else {
+        return EINVAL.to_errno();
+    };
+    match g.run(&Arc::from(d)) {
+        Ok(()) => 0,
+        Err(e) => e.to_errno(),
+    }
+}
+
+/// C: `void kds_async_graph_destroy(struct kds_async_graph *g)`.
+///
+/// # Safety
+///
+/// `g` must be NULL or a graph from `kds_async_graph_create()`, which C
+/// gives up.
+#[no_mangle]
+pub(crate) unsafe extern "C" fn kds_async_graph_destroy(g: *mut RawGraph) {
+    if !g.is_null() {
+        // SAFETY: `g` came from `KBox::into_raw` in `kds_async_graph_create`.
+        drop(unsafe { KBox::from_raw(g.cast::<Graph>()) });
+    }
+}

@@ -1,0 +1,343 @@
+// SPDX-License-Identifier: GPL-2.0
+
+//! The resource set C API of `include/kds.h`.
+//!
+//! A `struct kds_resource` is a [`Resource`] in the driver's memory (its
+//! size and alignment are checked at load time); a `struct
+//! kds_resource_set *` is a [`ResourceSet`] from `KBox::into_raw`, owned by
+//! the driver until released. `kds_callback_init()`/`_term()` and the
+//! `pprset` half of the release functions are in `kds_exports.c`.
+
+use crate::cglue::{misuse, Misuse};
+use crate::fence::RawFence;
+use crate::resource::{Locked, Mode, Resource, ResourceSet, UserCallback, Want, MAX_RESOURCES};
+use core::ptr::NonNull;
+use kernel::bindings;
+use kernel::ffi::{c_int, c_long, c_ulong, c_void};
+use kernel::prelude::*;
+use kernel::sync::Arc;
+
+extern "C" {
+    fn kds_fence_wait_timeout(f: *mut RawFence, intr: bool, timeout: c_long) -> c_long;
+}
+
+/// `struct kds_resource` as C sees it: opaque.
+#[repr(C)]
+pub(crate) struct RawResource {
+    _opaque: [u8; 0],
+}
+
+/// `struct kds_resource_set` as C sees it: opaque.
+#[repr(C)]
+pub(crate) struct RawSet {
+    _opaque: [u8; 0],
+}
+
+/// `struct kds_callback`, laid out as in `include/kds.h` (checked at load
+/// time).
+#[repr(C)]
+pub(crate) struct RawCallback {
+    user_cb: Option<unsafe extern "C" fn(*mut c_void, *mut c_void)>,
+    direct: c_int,
+    wq: *mut bindings::workqueue_struct,
+}
+
+/// Size and field offsets of [`RawCallback`], checked against `struct
+/// kds_callback` at load time.
+#[no_mangle]
+pub(crate) static kds_rust_callback_layout: [usize; 4] = [
+    core::mem::size_of::<RawCallback>(),
+    core::mem::offset_of!(RawCallback, user_cb),
+    core::mem::offset_of!(RawCallback, direct),
+    core::mem::offset_of!(RawCallback, wq),
+];
+
+/// `KDS_FLAG_LOCKED_ACTION`.
+const LOCKED_ACTION: c_ulong = 3;
+
+/// C: `void kds_resource_init(struct kds_resource *res)`.
+///
+/// # Safety
+///
+/// `res` must be NULL or valid for writes of a `struct kds_resource`, and
+/// stay where it is until `kds_resource_term()` succeeds.
+#[no_mangle]
+pub(crate) unsafe extern "C" fn kds_resource_init(res: *mut RawResource) {
+    if res.is_null() {
+        misuse(Misuse::Null, c"kds_resource_init");
+        return;
+    }
+    // SAFETY: `res` is valid for writes of a `struct kds_resource`, into
+    // which a `Resource` fits (checked at build and load time), and it
+    // does not move (function safety requirement). The initialiser cannot
+    // fail.
+    let _ = unsafe { pin_init::raw_try_init(res.cast::<Resource>(), Resource::new()) };
+}
+
+/// Borrows the resource behind a C pointer, or reports misuse by `func`.
+///
+/// # Safety
+///
+/// `res` must be NULL or point to memory holding a `struct kds_resource`.
+unsafe fn borrow_resource<'a>(res: *mut RawResource, func: &CStr) -> Option<&'a Resource> {
+    if res.is_null() {
+        misuse(Misuse::Null, func);
+        return None;
+    }
+    // SAFETY: `res` holds a `struct kds_resource` (function safety
+    // requirement); whether `kds_resource_init()` set it up is what
+    // `magic_ok` tells.
+    let r = unsafe { &*res.cast::<Resource>() };
+    if !r.magic_ok() {
+        misuse(Misuse::BadObject, func);
+        return None;
+    }
+    Some(r)
+}
+
+/// C: `int kds_resource_term(struct kds_resource *res)`.
+///
+/// # Safety
+///
+/// `res` must be NULL or point to a `struct kds_resource`.
+#[no_mangle]
+pub(crate) unsafe extern "C" fn kds_resource_term(res: *mut RawResource) -> c_int {
+    const FUNC: &CStr = c"kds_resource_term";
+    // SAFETY: Function safety requirement.
+    let Some(r) = (unsafe { borrow_resource(res, FUNC) }) else {
+        return EINVAL.to_errno();
+    };
+    match r.term() {
+        Ok(()) => 0,
+        Err(e) => {
+            misuse(Misuse::Busy, FUNC);
+            e.to_errno()
+        }
+    }
+}
+
+/// Reads a C request: `n` resources from `list`, exclusive where `bitmap`
+/// (NULL: none) has a bit set.
+///
+/// # Safety
+///
+/// `list` must be NULL or hold `n` pointers, each NULL or to a `struct
+/// kds_resource` that stays initialised while the set is queued; `bitmap`
+/// must be NULL or hold at least `n` bits.
+unsafe fn wants(
+    n: c_int,
+    bitmap: *const c_ulong,
+    list: *const *mut RawResource,
+    func: &CStr,
+) -> Result<KVec<Want>> {
+    if n <= 0 || n as usize > MAX_RESOURCES {
+        misuse(Misuse::BadArgument, func);
+        return Err(EINVAL);
+    }
+    if list.is_null() {
+        misuse(Misuse::Null, func);
+        return Err(EINVAL);
+    }
+    let n = n as usize;
+    let bits = c_ulong::BITS as usize;
+    let mut v = KVec::with_capacity(n, GFP_KERNEL)?;
+    for i in 0..n {
+        // SAFETY: `list` holds `n` pointers (function safety requirement).
+        let p = unsafe { *list.add(i) };
+        let Some(p) = NonNull::new(p.cast::<Resource>()) else {
+            misuse(Misuse::Null, func);
+            return Err(EINVAL);
+        };
+        // SAFETY: `bitmap` holds at least `n` bits.
+        let exclusive =
+            !bitmap.is_null() && unsafe { *bitmap.add(i / bits) } & (1 << (i % bits)) != 0;
+        // SAFETY: The resource stays initialised while the set is queued
+        // (function safety requirement); `acquire` checks it is one.
+        v.push(unsafe { Want::new(p, exclusive) }, GFP_KERNEL)?;
+    }
+    Ok(v)
+}
+
+/// C: `int kds_async_waitall(struct kds_resource_set **pprset,
+/// unsigned long flags, struct kds_callback *cb, void *param,
+/// void *extra_param, int number_resources,
+/// unsigned long *exclusive_access_bitmap, struct kds_resource **resource_list)`.
+///
+/// # Safety
+///
+/// As documented in `include/kds.h`: `pprset` valid for writes, `cb`
+/// initialised by `kds_callback_init()` and kept until its sets are
+/// released, the request as for [`wants`].
+#[no_mangle]
+#[allow(clippy::too_many_arguments)]
+pub(crate) unsafe extern "C" fn kds_async_waitall(
+    pprset: *mut *mut RawSet,
+    flags: c_ulong,
+    cb: *mut RawCallback,
+    param: *mut c_void,
+    extra: *mut c_void,
+    n: c_int,
+    bitmap: *const c_ulong,
+    list: *const *mut RawResource,
+) -> c_int {
+    const FUNC: &CStr = c"kds_async_waitall";
+    kernel::task::might_sleep();
+    if pprset.is_null() || cb.is_null() {
+        misuse(Misuse::Null, FUNC);
+        return EINVAL.to_errno();
+    }
+    let locked = match (flags & !LOCKED_ACTION, flags & LOCKED_ACTION) {
+        (0, 0) => Locked::Fail,
+        (0, 1) => Locked::Ignore,
+        (0, 2) => Locked::Wait,
+        _ => {
+            misuse(Misuse::BadArgument, FUNC);
+            return EINVAL.to_errno();
+        }
+    };
+    // SAFETY: `cb` is a `struct kds_callback` the driver keeps (function
+    // safety requirement).
+    let cb = unsafe { &*cb };
+    let Some(func) = cb.user_cb else {
+        misuse(Misuse::NoCallback, FUNC);
+        return EINVAL.to_errno();
+    };
+    if cb.direct == 0 && cb.wq.is_null() {
+        misuse(Misuse::BadObject, FUNC);
+        return EINVAL.to_errno();
+    }
+    // SAFETY: Function safety requirement.
+    let wants = match unsafe { wants(n, bitmap, list, FUNC) } {
+        Ok(w) => w,
+        Err(e) => return e.to_errno(),
+    };
+    let callback = UserCallback {
+        func,
+        param,
+        extra,
+        direct: cb.direct != 0,
+        wq: cb.wq,
+    };
+    let publish = |p: *mut ResourceSet| {
+        // SAFETY: `pprset` is valid for writes (function safety
+        // requirement).
+        unsafe { pprset.write_volatile(p.cast()) }
+    };
+    match ResourceSet::acquire(wants, Mode::Async(locked), Some(callback), FUNC, publish) {
+        Ok(a) => {
+            if a.granted {
+                ResourceSet::grant_now(a.core);
+            }
+            0
+        }
+        Err(e) => e.to_errno(),
+    }
+}
+
+/// C: `struct kds_resource_set *kds_waitall(int number_resources,
+/// unsigned long *exclusive_access_bitmap, struct kds_resource **resource_list,
+/// unsigned long jiffies_timeout)`.
+///
+/// # Safety
+///
+/// The request as for [`wants`].
+#[no_mangle]
+pub(crate) unsafe extern "C" fn kds_waitall(
+    n: c_int,
+    bitmap: *const c_ulong,
+    list: *const *mut RawResource,
+    timeout: c_ulong,
+) -> *mut RawSet {
+    const FUNC: &CStr = c"kds_waitall";
+    kernel::task::might_sleep();
+    // SAFETY: Function safety requirement.
+    let wants = match unsafe { wants(n, bitmap, list, FUNC) } {
+        Ok(w) => w,
+        Err(e) => return e.to_ptr(),
+    };
+    let mode = if timeout == 0 { Mode::Try } else { Mode::Sync };
+    let a = match ResourceSet::acquire(wants, mode, None, FUNC, |_| {}) {
+        Ok(a) => a,
+        Err(e) if e == EAGAIN => return core::ptr::null_mut(),
+        Err(e) => return e.to_ptr(),
+    };
+    if a.granted {
+        ResourceSet::grant_now(a.core);
+        return a.set.cast();
+    }
+    let t = c_long::try_from(timeout).unwrap_or(c_long::MAX);
+    // SAFETY: The set's fence is alive while `a.core` is.
+    let r = unsafe { kds_fence_wait_timeout(a.core.fence().as_raw(), true, t) };
+    if r > 0 {
+        return a.set.cast();
+    }
+    // SAFETY: Only this call knows the set (no callback, no `pprset`).
+    unsafe { KBox::from_raw(a.set) }.release(false);
+    if r == 0 {
+        core::ptr::null_mut()
+    } else {
+        Error::from_errno(r as c_int).to_ptr()
+    }
+}
+
+/// Takes the set behind a C pointer, or reports misuse by `func`.
+///
+/// # Safety
+///
+/// `rset` must be a set from `kds_waitall()` or `kds_async_waitall()` that
+/// the caller has not released yet.
+unsafe fn take_set(rset: *mut RawSet, func: &CStr) -> Option<KBox<ResourceSet>> {
+    if rset.is_null() {
+        return None;
+    }
+    let p = rset.cast::<ResourceSet>();
+    // SAFETY: `rset` is a live set (function safety requirement).
+    if !unsafe { &*p }.magic_ok() {
+        misuse(Misuse::BadObject, func);
+        return None;
+    }
+    // SAFETY: The set came from `KBox::into_raw` and the caller gives up
+    // its ownership.
+    Some(unsafe { KBox::from_raw(p) })
+}
+
+/// Internal to `kds_exports.c`: releases a set taken out of `*pprset`.
+///
+/// # Safety
+///
+/// As [`take_set`]; with `sync`, the caller may sleep.
+#[no_mangle]
+pub(crate) unsafe extern "C" fn kds_rset_release(rset: *mut RawSet, sync: bool) {
+    let func = if sync {
+        c"kds_resource_set_release_sync"
+    } else {
+        c"kds_resource_set_release"
+    };
+    // SAFETY: Function safety requirement.
+    if let Some(set) = unsafe { take_set(rset, func) } {
+        set.release(sync);
+    }
+}
+
+/// C: `struct kds_fence *kds_resource_set_fence(struct kds_resource_set *rset)`.
+///
+/// # Safety
+///
+/// `rset` must be NULL or a set the caller has not released.
+#[no_mangle]
+pub(crate) unsafe extern "C" fn kds_resource_set_fence(rset: *mut RawSet) -> *mut RawFence {
+    const FUNC: &CStr = c"kds_resource_set_fence";
+    if rset.is_null() {
+        misuse(Misuse::Null, FUNC);
+        return core::ptr::null_mut();
+    }
+    // SAFETY: `rset` is a live set (function safety requirement).
+    let set = unsafe { &*rset.cast::<ResourceSet>() };
+    if !set.magic_ok() {
+        misuse(Misuse::BadObject, FUNC);
+        return core::ptr::null_mut();
+    }
+    let f = set.core().fence().clone();
+    f.user_get();
+    Arc::into_raw(f).cast_mut().cast()
+}
