@@ -609,32 +609,30 @@ void kds_callback_term(struct kds_callback *cb)
 }
 EXPORT_SYMBOL_GPL(kds_callback_term);
 
-void kds_resource_set_release(struct kds_resource_set **pprset)
+/* Whoever takes the pointer releases the set: cancel versus grant. */
+static void kds_rset_take_and_release(struct kds_resource_set **pprset, bool sync,
+				      const char *func)
 {
 	struct kds_resource_set *rset;
 
 	if (!pprset) {
-		kds_misuse(KDS_MISUSE_NULL, __func__);
+		kds_misuse(KDS_MISUSE_NULL, func);
 		return;
 	}
-	/* Whoever takes the pointer releases the set: cancel versus grant. */
 	rset = xchg(pprset, NULL);
 	if (rset)
-		kds_rset_release(rset, false);
+		kds_rset_release(rset, sync);
+}
+
+void kds_resource_set_release(struct kds_resource_set **pprset)
+{
+	kds_rset_take_and_release(pprset, false, __func__);
 }
 EXPORT_SYMBOL_GPL(kds_resource_set_release);
 
 void kds_resource_set_release_sync(struct kds_resource_set **pprset)
 {
-	struct kds_resource_set *rset;
-
 	might_sleep();
-	if (!pprset) {
-		kds_misuse(KDS_MISUSE_NULL, __func__);
-		return;
-	}
-	rset = xchg(pprset, NULL);
-	if (rset)
-		kds_rset_release(rset, true);
+	kds_rset_take_and_release(pprset, true, __func__);
 }
 EXPORT_SYMBOL_GPL(kds_resource_set_release_sync);

@@ -19,14 +19,6 @@ use kernel::ffi::{c_long, c_void};
 use kernel::prelude::*;
 use kernel::sync::{Arc, Mutex};
 
-extern "C" {
-    fn kds_fence_wait_timeout(
-        f: *mut crate::fence::RawFence,
-        intr: bool,
-        timeout: c_long,
-    ) -> c_long;
-}
-
 /// The most nodes in one graph.
 pub(crate) const MAX_NODES: usize = 4096;
 
@@ -140,20 +132,13 @@ impl Graph {
 
         // Everything is allocated before anything is queued: on failure,
         // the items are dropped unqueued and nothing runs.
-        let mut works: KVec<Option<Arc<AsyncWork>>> = KVec::with_capacity(n, GFP_KERNEL)?;
+        let mut works: KVec<Arc<AsyncWork>> = KVec::with_capacity(n, GFP_KERNEL)?;
         for node in nodes.iter() {
             works.push(
-                Some(AsyncWork::new(node.func, node.data, GFP_KERNEL)?),
+                AsyncWork::new(node.func, node.data, GFP_KERNEL)?,
                 GFP_KERNEL,
             )?;
         }
-        let works: KVec<Arc<AsyncWork>> = {
-            let mut v = KVec::with_capacity(n, GFP_KERNEL)?;
-            for w in works.iter_mut() {
-                v.push(w.take().ok_or(EINVAL)?, GFP_KERNEL)?;
-            }
-            v
-        };
         for (i, ds) in deps.iter().enumerate() {
             for &j in ds.iter() {
                 works[i].after(works[j].done(), GFP_KERNEL)?;
@@ -164,8 +149,7 @@ impl Graph {
         }
         drop(nodes);
         for w in works.iter() {
-            // SAFETY: The fence is alive while `w` is.
-            unsafe { kds_fence_wait_timeout(w.done().as_raw(), false, c_long::MAX) };
+            w.done().wait_timeout(false, c_long::MAX);
         }
         Ok(())
     }

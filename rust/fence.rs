@@ -516,6 +516,28 @@ impl Fence {
         }
     }
 
+    /// Sleeps until the fence is done, for at most `timeout` jiffies
+    /// (`c_long::MAX`: no limit), interruptibly with `intr`: C's
+    /// `kds_fence_wait_timeout()` (in `kds_exports.c`). Returns what it
+    /// returns: > 0 done, 0 timed out, `-ERESTARTSYS`. It calls
+    /// `might_sleep()`.
+    pub(crate) fn wait_timeout(
+        &self,
+        intr: bool,
+        timeout: kernel::ffi::c_long,
+    ) -> kernel::ffi::c_long {
+        extern "C" {
+            fn kds_fence_wait_timeout(
+                f: *mut RawFence,
+                intr: bool,
+                timeout: kernel::ffi::c_long,
+            ) -> kernel::ffi::c_long;
+        }
+        // SAFETY: `self` is a live fence for the whole call; the C function
+        // only borrows it (it adds and removes a callback of its own).
+        unsafe { kds_fence_wait_timeout(self.as_raw(), intr, timeout) }
+    }
+
     /// The fence's pointer as C sees it.
     pub(crate) fn as_raw(&self) -> *mut RawFence {
         ptr::from_ref(self).cast_mut().cast()

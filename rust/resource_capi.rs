@@ -17,10 +17,6 @@ use kernel::ffi::{c_int, c_long, c_ulong, c_void};
 use kernel::prelude::*;
 use kernel::sync::Arc;
 
-extern "C" {
-    fn kds_fence_wait_timeout(f: *mut RawFence, intr: bool, timeout: c_long) -> c_long;
-}
-
 /// `struct kds_resource` as C sees it: opaque.
 #[repr(C)]
 pub(crate) struct RawResource {
@@ -266,8 +262,7 @@ pub(crate) unsafe extern "C" fn kds_waitall(
         return a.set.cast();
     }
     let t = c_long::try_from(timeout).unwrap_or(c_long::MAX);
-    // SAFETY: The set's fence is alive while `a.core` is.
-    let r = unsafe { kds_fence_wait_timeout(a.core.fence().as_raw(), true, t) };
+    let r = a.core.fence().wait_timeout(true, t);
     if r > 0 {
         return a.set.cast();
     }
