@@ -18,6 +18,8 @@
 #include <linux/dma-resv.h>
 #include <linux/export.h>
 #include <linux/gfp.h>
+#include <linux/irq_work.h>
+#include <linux/mm.h>
 #include <linux/module.h>
 #include <linux/printk.h>
 #include <linux/sched.h>
@@ -25,6 +27,7 @@
 #include <linux/slab.h>
 #include <linux/spinlock.h>
 #include <linux/stddef.h>
+#include <linux/vmalloc.h>
 #include <linux/workqueue.h>
 
 #include <kds.h>
@@ -74,6 +77,7 @@ EXPORT_SYMBOL_GPL(kds_async_graph_destroy);
 
 /* Workers that sleep on behalf of fences (completions have no callbacks). */
 static struct workqueue_struct *kds_wq;
+static struct workqueue_struct *kds_direct_wq;
 
 /**
  * kds_c_init() - Load-time checks of the C ABI; called by the Rust module init.
@@ -121,6 +125,16 @@ int kds_c_init(void)
 	kds_wq = alloc_workqueue("kds", WQ_UNBOUND, WQ_MAX_ACTIVE);
 	if (!kds_wq)
 		return -ENOMEM;
+	/*
+	 * Direct grant callbacks deferred from hard IRQ: their own queue, so
+	 * that kds_callback_term() can wait for them without waiting for
+	 * anything else kds runs.
+	 */
+	kds_direct_wq = alloc_workqueue("kds_direct", WQ_UNBOUND | WQ_HIGHPRI, 0);
+	if (!kds_direct_wq) {
+		destroy_workqueue(kds_wq);
+		return -ENOMEM;
+	}
 	return 0;
 }
 
@@ -129,6 +143,7 @@ int kds_c_init(void)
  */
 void kds_c_exit(void)
 {
+	destroy_workqueue(kds_direct_wq);
 	destroy_workqueue(kds_wq);
 	/*
 	 * Signalled exported dma_fences drop their ops, but a reader may still
@@ -147,6 +162,17 @@ void kds_c_exit(void)
 struct workqueue_struct *kds_workqueue(void)
 {
 	return kds_wq;
+}
+
+/**
+ * kds_direct_workqueue() - Where direct grant callbacks granted in hard IRQ
+ * run; kds_callback_term() flushes it.
+ *
+ * Return: the queue, valid between kds_c_init() and kds_c_exit().
+ */
+struct workqueue_struct *kds_direct_workqueue(void)
+{
+	return kds_direct_wq;
 }
 
 /**
@@ -318,6 +344,45 @@ bool kds_in_hardirq(void)
 	return in_hardirq();
 }
 
+static void kds_vfree_fn(struct work_struct *work)
+{
+	vfree(work);
+}
+
+/*
+ * Frees kvmalloc() memory in any context but NMI. vfree() may sleep, and
+ * vfree_atomic() is not exported: like it, use the dead buffer itself (a
+ * vmalloc() buffer is at least a page) to defer the vfree() to kds's
+ * workqueue, which module exit flushes.
+ */
+void kds_kvfree_atomic(const void *p)
+{
+	struct work_struct *work;
+
+	if (!is_vmalloc_addr(p)) {
+		kfree(p);
+		return;
+	}
+	work = (struct work_struct *)p;
+	INIT_WORK(work, kds_vfree_fn);
+	queue_work(kds_wq, work);
+}
+
+bool kds_module_get(void)
+{
+	return try_module_get(THIS_MODULE);
+}
+
+void kds_module_put(void)
+{
+	module_put(THIS_MODULE);
+}
+
+unsigned int kds_irq_level(void)
+{
+	return in_nmi() ? 3 : in_hardirq() ? 2 : in_serving_softirq() ? 1 : 0;
+}
+
 struct kds_fence_waiter {
 	struct kds_fence_cb cb;
 	struct task_struct *task;
@@ -336,6 +401,10 @@ long kds_fence_wait_timeout(struct kds_fence *f, bool intr, long timeout)
 	might_sleep();
 	if (!kds_fence_check(f, __func__))
 		return -EINVAL;
+	if (timeout < 0) {	/* as dma_fence_wait_timeout() */
+		kds_misuse(KDS_MISUSE_BAD_ARGUMENT, __func__);
+		return -EINVAL;
+	}
 	if (kds_fence_done(f))
 		return ret;
 	if (!timeout)
@@ -437,10 +506,19 @@ void kds_dma_fence_timed_out(struct dma_fence *dma, u64 waiter, unsigned long ti
  * Exported dma_fences. No release and no wait operation: once signalled,
  * the dma-fence core drops the ops and the fence no longer needs kds.ko;
  * dma_fence_free() frees it (so the dma_fence must come first).
+ *
+ * A kds fence completes in any context: hard IRQ, under a caller's raw
+ * spinlock, and with interrupts off on PREEMPT_RT. The dma_fence's lock is
+ * a spinlock_t, which may sleep on PREEMPT_RT and which lockdep's
+ * wait-context check refuses in those contexts. So the kds callback only
+ * queues an irq_work, which signals the dma_fence, as dma_fence_array and
+ * dma_fence_chain do: it runs in a per-CPU thread on PREEMPT_RT, and in
+ * the irq_work interrupt elsewhere, where lockdep treats it as threaded.
  */
 struct kds_dma_export {
 	struct dma_fence base;
 	struct kds_fence_cb cb;
+	struct irq_work work;
 	struct kds_fence *fence;	/* until signalled, under base's lock */
 	char name[32];
 };
@@ -460,10 +538,10 @@ static const struct dma_fence_ops kds_dma_fence_ops = {
 	.get_timeline_name = kds_dma_timeline_name,
 };
 
-static void kds_dma_export_signal(struct kds_fence *f, struct kds_fence_cb *cb)
+/* Context: where a spinlock_t may be taken. */
+static void kds_dma_export_signal(struct kds_dma_export *e)
 {
-	struct kds_dma_export *e = container_of(cb, struct kds_dma_export, cb);
-	int status = kds_fence_get_status(f);
+	int status = kds_fence_get_status(e->fence);
 	struct kds_fence *held;
 	unsigned long flags;
 	bool cookie;
@@ -478,9 +556,26 @@ static void kds_dma_export_signal(struct kds_fence *f, struct kds_fence_cb *cb)
 	dma_fence_unlock_irqrestore(&e->base, flags);
 	dma_fence_end_signalling(cookie);
 
-	kds_fence_put(held);		/* f stays: its caller holds it */
+	kds_fence_put(held);
 	dma_fence_put(&e->base);	/* kds's reference */
 	module_put(THIS_MODULE);	/* kds_c_exit() waits for RCU */
+}
+
+static void kds_dma_export_signal_work(struct irq_work *work)
+{
+	/*
+	 * On PREEMPT_RT this runs preemptible in the irq_work thread: the RCU
+	 * read section lets kds_c_exit()'s synchronize_rcu() wait for it
+	 * after the module_put() above.
+	 */
+	rcu_read_lock();
+	kds_dma_export_signal(container_of(work, struct kds_dma_export, work));
+	rcu_read_unlock();
+}
+
+static void kds_dma_export_done(struct kds_fence *f, struct kds_fence_cb *cb)
+{
+	irq_work_queue(&container_of(cb, struct kds_dma_export, cb)->work);
 }
 
 struct dma_fence *kds_fence_export_dma_fence(struct kds_fence *f, gfp_t gfp)
@@ -498,10 +593,16 @@ struct dma_fence *kds_fence_export_dma_fence(struct kds_fence *f, gfp_t gfp)
 	}
 	snprintf(e->name, sizeof(e->name), "kds-fence-%llu", kds_fence_id(f));
 	dma_fence_init(&e->base, &kds_dma_fence_ops, NULL, dma_fence_context_alloc(1), 1);
+	init_irq_work(&e->work, kds_dma_export_signal_work);
 	dma_fence_get(&e->base);	/* kds's reference, until signalled */
 	e->fence = kds_fence_get(f);
-	if (kds_fence_add_callback(f, &e->cb, kds_dma_export_signal) == -ENOENT)
-		kds_dma_export_signal(f, &e->cb);
+	if (kds_fence_add_callback(f, &e->cb, kds_dma_export_done) == -ENOENT) {
+		/* A caller that may sleep may take a spinlock_t: signal now. */
+		if (gfpflags_allow_blocking(gfp))
+			kds_dma_export_signal(e);
+		else
+			irq_work_queue(&e->work);
+	}
 	return &e->base;
 }
 EXPORT_SYMBOL_GPL(kds_fence_export_dma_fence);
@@ -542,6 +643,7 @@ static void kds_completion_wait_fn(struct work_struct *work)
 	kds_fence_complete(w->fence);
 	kds_fence_put(w->fence);
 	kfree(w);
+	module_put(THIS_MODULE);	/* exit flushes kds_wq after this */
 }
 
 int kds_fence_await_completion(struct kds_fence *f, struct completion *c, gfp_t gfp)
@@ -568,6 +670,13 @@ int kds_fence_await_completion(struct kds_fence *f, struct completion *c, gfp_t 
 		kfree(w);
 		kds_fence_complete(f);
 		return 0;
+	}
+	/* A parked waiter holds kds: rmmod fails rather than hangs. */
+	if (!try_module_get(THIS_MODULE)) {
+		kfree(w);
+		kds_fence_set_error(f, -ENODEV);
+		kds_fence_complete(f);
+		return -ENODEV;
 	}
 	w->fence = kds_fence_get(f);
 	w->c = c;
@@ -604,6 +713,8 @@ void kds_callback_term(struct kds_callback *cb)
 	}
 	if (cb->wq)
 		destroy_workqueue(cb->wq);	/* runs what is queued first */
+	else if (cb->direct)
+		flush_workqueue(kds_direct_wq);	/* calls deferred from hard IRQ */
 	cb->wq = NULL;
 	cb->user_cb = NULL;
 }

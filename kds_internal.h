@@ -24,6 +24,7 @@ void kds_c_exit(void);
 void kds_misuse(unsigned int kind, const char *func);
 unsigned int kds_gfp_class(gfp_t gfp);
 struct workqueue_struct *kds_workqueue(void);
+struct workqueue_struct *kds_direct_workqueue(void);
 struct dma_fence *kds_dma_fence_get(struct dma_fence *fence);
 void kds_dma_fence_put(struct dma_fence *fence);
 bool kds_dma_fence_is_signaled(struct dma_fence *fence);
@@ -45,6 +46,10 @@ void kds_raw_spin_lock_ordered(raw_spinlock_t *lock);
 bool kds_raw_spin_trylock_ordered(raw_spinlock_t *lock);
 void kds_raw_spin_unlock(raw_spinlock_t *lock);
 bool kds_in_hardirq(void);
+unsigned int kds_irq_level(void);
+void kds_kvfree_atomic(const void *p);
+bool kds_module_get(void);
+void kds_module_put(void);
 
 /* Kinds of API misuse; the same numbers as Misuse in rust/cglue.rs. */
 enum kds_misuse {

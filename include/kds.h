@@ -267,7 +267,7 @@ bool kds_fence_done(struct kds_fence *f);
  * Return: the remaining jiffies (at least 1) when the fence is done; with
  * @timeout 0, 1 when done and 0 when not; 0 when the wait timed out;
  * -ERESTARTSYS when a signal interrupted an @intr wait; -EINVAL for a NULL
- * @f.
+ * @f or a negative @timeout.
  */
 long kds_fence_wait_timeout(struct kds_fence *f, bool intr, long timeout);
 
@@ -298,10 +298,23 @@ int kds_fence_add_callback(struct kds_fence *f, struct kds_fence_cb *cb,
  * @f: the fence @cb was added to.
  * @cb: the callback structure.
  *
- * When it returns false, the callback has been called and has returned:
- * if it was running on another CPU, this waits for it. So @cb may be freed
- * either way once this returns. Called from within a callback of the same
- * fence, it does not wait (that would deadlock) and returns false.
+ * When it returns true, @cb was removed before it was called, and it will
+ * never be called. When it returns false, the callback has been called and
+ * has returned: if it was running on another CPU, this waits for it. So @cb
+ * may be freed either way once this returns.
+ *
+ * Called from within @f's callbacks, directly or nested (a callback that
+ * completes another fence, whose callback removes @cb from @f), it never
+ * waits: a @cb of @f that has not been called yet is removed (true); one
+ * that has been called, or is the callback running it, gives false.
+ *
+ * Like timer_delete_sync(), it may wait for a callback running on another
+ * CPU, so it must not be called where that callback waits for the caller:
+ * two callbacks, running on two CPUs, that remove each other's callbacks
+ * from two fences wait for each other for ever.
+ *
+ * Removing a @cb that was never passed to kds_fence_add_callback() (a
+ * zeroed one) warns once and returns false.
  *
  * Context: Any context, including hard IRQ.
  * Return: true when @cb was removed before it was called.
@@ -325,6 +338,11 @@ bool kds_fence_remove_callback(struct kds_fence *f, struct kds_fence_cb *cb);
  * context. If the last user reference to @f is put while nothing else can
  * observe it (no callback, no fence awaiting it), the timer is cancelled
  * and everything is freed at once.
+ *
+ * An armed timer holds a reference to kds.ko until it has fired or been
+ * cancelled, and so does every dma_fence and completion kds awaits until
+ * it has signalled (or timed out): meanwhile ``rmmod kds`` fails with
+ * -EBUSY, and no such source ever runs after kds.ko is gone.
  *
  * Context: Any context; may sleep if @gfp allows.
  * Return: 1 when added, 0 when @expires has already passed, -ENOMEM,
@@ -359,9 +377,14 @@ int kds_fence_await_hrtimer(struct kds_fence *f, ktime_t expires, clockid_t cloc
  * signals it holds a reference to the kds fence and to kds.ko; once
  * signalled it is independent of kds (it has no release or wait operation,
  * so the dma-fence core drops its ops), and lives as long as its own
- * references. kds signals it from the kds fence's callback, inside
- * dma_fence_begin_signalling(), without allocating or taking a dma_resv
- * lock.
+ * references. When the kds fence completes, its callback queues an
+ * irq_work that signals the dma_fence, inside dma_fence_begin_signalling(),
+ * without allocating or taking a dma_resv lock (as dma_fence_array and
+ * dma_fence_chain do): the dma_fence's lock is a spinlock_t, which kds
+ * cannot take in every context where a kds fence may complete (hard IRQ,
+ * under a raw spinlock, with interrupts off on PREEMPT_RT). So the
+ * dma_fence signals shortly after the kds fence is done, not before
+ * kds_fence_complete() returns: wait for it with dma_fence_wait().
  */
 
 /**
@@ -408,9 +431,10 @@ int kds_fence_await_dma_resv(struct kds_fence *f, struct dma_resv *resv,
  * @f: the fence.
  * @gfp: allocation flags.
  *
- * The dma_fence signals with @f's error, if any, once @f is done (at once
- * if it is done already). See "dma-fence bridge" above for its names,
- * context and lifetime.
+ * The dma_fence signals with @f's error, if any, once @f is done (see
+ * "dma-fence bridge" above: from an irq_work). If @f is done already and
+ * @gfp allows blocking, it is returned signalled. See "dma-fence bridge"
+ * above for its names, context and lifetime.
  *
  * Context: Any context; may sleep if @gfp allows.
  * Return: The dma_fence, with one reference for the caller (dma_fence_put()
@@ -438,7 +462,13 @@ struct dma_fence *kds_fence_export_dma_fence(struct kds_fence *f, gfp_t gfp);
  * the set is granted at once (before it returns, after *@pprset is set),
  * otherwise inside the kds_resource_set_release() (or _sync) that granted
  * it, in that caller's context, which may be atomic; from hard IRQ context
- * it is deferred to kds's workqueue instead. It never runs with a
+ * it is deferred to a kds workqueue instead (kds_callback_term() waits for
+ * such deferred calls). A grant made *inside* a direct callback (the
+ * callback releases its set, which grants the next one, or asks for a set
+ * that is granted at once) runs its direct callback in the same context
+ * right after the running callback returns, not nested inside it: so a
+ * chain of any length of callbacks that release their own sets runs on a
+ * bounded stack, in grant order. It never runs with a
  * kds lock held, but it does run under any lock the *releasing* caller
  * holds. A *queued* callback (direct == 0) always runs from a workqueue,
  * never in the caller's context; use it unless you know every context that
@@ -669,7 +699,10 @@ struct kds_fence *kds_resource_set_fence(struct kds_resource_set *rset);
  * the phases of a driver's probe. A domain created with
  * KDS_ASYNC_DETERMINISTIC runs its work one item at a time, in queue order;
  * a graph run in one runs its nodes in a stable topological order (ties
- * broken by the order they were added), the same every run.
+ * broken by the order they were added), the same every run. That order is
+ * not a dependency: an item cancelled by a failed prerequisite does not
+ * cancel the items queued after it, only those that declared a dependency
+ * on it.
  */
 
 /* kds_async_domain_create(): one item at a time, in queue order. */
@@ -857,8 +890,10 @@ int kds_async_graph_add(struct kds_async_graph *g, const char *name,
  * graph can be run again.
  *
  * Context: Process context; sleeps.
- * Return: 0; -ENOENT for an unknown name; -EDEADLK for a cycle; -ENOMEM,
- * in which case nothing has run.
+ * Return: 0 when every node has run; -ENOENT for an unknown name; -EDEADLK
+ * for a cycle; -ENOMEM, in which case nothing has run; the error of a node
+ * that did not run because the domain could not order it (its work's fence
+ * status, for example -ENOMEM from a failed barrier), after the others ran.
  */
 int kds_async_graph_run(struct kds_async_graph *g, struct kds_async_domain *d);
 

@@ -334,6 +334,44 @@ static void async_error_cancels_dependents(struct kunit *test)
 	kds_fence_put(f);
 }
 
+/*
+ * In a deterministic domain, queue order is an order, not a dependency:
+ * an item whose prerequisite failed is cancelled, and so is an item that
+ * declared a dependency on it, but the items queued after it still run, in
+ * order.
+ */
+static void async_deterministic_error_stays_local(struct kunit *test)
+{
+	struct kds_async_domain *d = new_domain(test, KDS_ASYNC_DETERMINISTIC);
+	struct kds_fence *f = new_fence(test);
+	struct call a = {}, b = {}, c = {}, e = {};
+	struct kds_async_work *wa = new_work(test, &a), *wb = new_work(test, &b);
+	struct kds_async_work *wc = new_work(test, &c), *we = new_work(test, &e);
+
+	KUNIT_EXPECT_EQ(test, kds_async_work_after(wa, f, GFP_KERNEL), 1);
+	KUNIT_EXPECT_EQ(test, kds_async_work_after(wc, kds_async_work_fence(wa), GFP_KERNEL), 1);
+	KUNIT_ASSERT_NE(test, kds_async_queue(d, wa), 0ULL);
+	KUNIT_ASSERT_NE(test, kds_async_queue(d, wb), 0ULL);
+	KUNIT_ASSERT_NE(test, kds_async_queue(d, wc), 0ULL);
+	KUNIT_ASSERT_NE(test, kds_async_queue(d, we), 0ULL);
+	kds_fence_set_error(f, -EIO);
+	kds_fence_complete(f);
+	kds_async_synchronize(d);
+	KUNIT_EXPECT_EQ(test, atomic_read(&a.runs), 0);
+	KUNIT_EXPECT_EQ(test, atomic_read(&b.runs), 1);
+	KUNIT_EXPECT_EQ(test, atomic_read(&c.runs), 0);
+	KUNIT_EXPECT_EQ(test, atomic_read(&e.runs), 1);
+	KUNIT_EXPECT_EQ(test, kds_fence_get_status(kds_async_work_fence(wa)), -EIO);
+	KUNIT_EXPECT_EQ(test, kds_fence_get_status(kds_async_work_fence(wb)), 1);
+	KUNIT_EXPECT_EQ(test, kds_fence_get_status(kds_async_work_fence(wc)), -EIO);
+	KUNIT_EXPECT_EQ(test, kds_fence_get_status(kds_async_work_fence(we)), 1);
+	kds_async_work_put(wa);
+	kds_async_work_put(wb);
+	kds_async_work_put(wc);
+	kds_async_work_put(we);
+	kds_fence_put(f);
+}
+
 /* A work item put without being queued is cancelled: its waiters do not hang. */
 static void async_unqueued_work_cancels(struct kunit *test)
 {
@@ -595,6 +633,9 @@ static void async_graph_deterministic(struct kunit *test)
  */
 static void async_allocation_failure(struct kunit *test)
 {
+#ifndef CONFIG_FAILSLAB
+	kunit_skip(test, "needs CONFIG_FAILSLAB (the debug flavour has it)");
+#else
 	struct kds_async_graph *g = new_graph(test);
 	struct gnode n[3] = {};
 	void *probe;
@@ -622,6 +663,75 @@ static void async_allocation_failure(struct kunit *test)
 	/* And with memory, it runs. */
 	KUNIT_EXPECT_EQ(test, kds_async_graph_run(g, NULL), 0);
 	KUNIT_EXPECT_EQ(test, atomic_read(&n[2].runs), 1);
+#endif
+}
+
+/*
+ * A barrier that cannot be ordered after the previous one (its edge
+ * allocation fails) fails the work behind it, and a graph run behind it
+ * says so; the next barrier is a fresh start: work and graph runs behind
+ * it run. Which allocation fails is current->fail_nth, tried from 1 up (a
+ * debug kernel counts kmemleak's own allocations too); at least one try
+ * must hit the edge.
+ */
+static void async_failed_barrier_fails_only_its_epoch(struct kunit *test)
+{
+#ifndef CONFIG_FAULT_INJECTION
+	kunit_skip(test, "needs CONFIG_FAULT_INJECTION (the debug flavour has it)");
+#else
+	struct kds_async_graph *g = new_graph(test);
+	struct gnode n = {};
+	int nth, failed = 0;
+
+	graph_add(test, g, &n, "n", "");
+	for (nth = 1; nth <= 8; nth++) {
+		struct kds_async_domain *d = new_domain(test, 0);
+		struct kds_fence *hold = new_fence(test);
+		struct call a = {}, b = {}, z = {};
+		struct kds_async_work *wa = new_work(test, &a), *wb = new_work(test, &b);
+		struct kds_async_work *wz = new_work(test, &z);
+		int before, ret;
+
+		/* A first barrier that stays pending: work before it waits. */
+		KUNIT_EXPECT_EQ(test, kds_async_work_after(wz, hold, GFP_KERNEL), 1);
+		KUNIT_ASSERT_NE(test, kds_async_queue(d, wz), 0ULL);
+		kds_async_barrier(d);
+		current->fail_nth = nth;
+		kds_async_barrier(d);
+		current->fail_nth = 0;
+		KUNIT_ASSERT_NE(test, kds_async_queue(d, wa), 0ULL);
+		kds_fence_complete(hold);
+		before = atomic_read(&n.runs);
+		ret = kds_async_graph_run(g, d);
+		kds_async_synchronize(d);
+		if (kds_fence_get_status(kds_async_work_fence(wa)) == -ENOMEM) {
+			/* The second barrier failed: its epoch did not run. */
+			failed++;
+			KUNIT_EXPECT_EQ(test, atomic_read(&a.runs), 0);
+			KUNIT_EXPECT_EQ(test, ret, -ENOMEM);
+			KUNIT_EXPECT_EQ(test, atomic_read(&n.runs), before);
+		} else {
+			KUNIT_EXPECT_EQ(test, atomic_read(&a.runs), 1);
+			KUNIT_EXPECT_EQ(test, ret, 0);
+			KUNIT_EXPECT_EQ(test, atomic_read(&n.runs), before + 1);
+		}
+		/* The next barrier starts afresh. */
+		kds_async_barrier(d);
+		KUNIT_ASSERT_NE(test, kds_async_queue(d, wb), 0ULL);
+		before = atomic_read(&n.runs);
+		KUNIT_EXPECT_EQ(test, kds_async_graph_run(g, d), 0);
+		kds_async_synchronize(d);
+		KUNIT_EXPECT_EQ(test, atomic_read(&b.runs), 1);
+		KUNIT_EXPECT_EQ(test, atomic_read(&n.runs), before + 1);
+		KUNIT_EXPECT_EQ(test, atomic_read(&z.runs), 1);
+		kds_async_work_put(wa);
+		kds_async_work_put(wb);
+		kds_async_work_put(wz);
+		kds_fence_put(hold);	/* (this file's new_fence() does not) */
+	}
+	kunit_info(test, "the barrier failed for %d of 8 allocation failures\n", failed);
+	KUNIT_EXPECT_GT(test, failed, 0);
+#endif
 }
 
 static void noop_fn(void *data, u64 cookie)
@@ -668,6 +778,8 @@ static struct kunit_case kds_async_cases[] = {
 	KUNIT_CASE(async_barrier_16),
 	KUNIT_CASE(async_barrier_back_to_back),
 	KUNIT_CASE(async_error_cancels_dependents),
+	KUNIT_CASE(async_deterministic_error_stays_local),
+	KUNIT_CASE(async_failed_barrier_fails_only_its_epoch),
 	KUNIT_CASE(async_unqueued_work_cancels),
 	KUNIT_CASE(async_more_blocked_than_cpus),
 	KUNIT_CASE(async_misuse),

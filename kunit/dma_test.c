@@ -11,6 +11,7 @@
 #include <linux/dma-fence.h>
 #include <linux/dma-resv.h>
 #include <linux/file.h>
+#include <linux/hrtimer.h>
 #include <linux/jiffies.h>
 #include <linux/kthread.h>
 #include <linux/slab.h>
@@ -191,9 +192,8 @@ static void dma_export_signals_after_dependencies(struct kunit *test)
 	KUNIT_EXPECT_EQ(test, dma_fence_wait_timeout(d, true, 2), 0L);
 	kds_fence_set_error(dep, -EPIPE);
 	kds_fence_complete(dep);
-	KUNIT_EXPECT_TRUE(test, dma_fence_is_signaled(d));
-	KUNIT_EXPECT_EQ(test, dma_fence_get_status(d), -EPIPE);
 	KUNIT_EXPECT_GT(test, dma_fence_wait_timeout(d, true, HZ), 0L);
+	KUNIT_EXPECT_EQ(test, dma_fence_get_status(d), -EPIPE);
 	dma_fence_put(d);
 }
 
@@ -244,7 +244,7 @@ static void dma_export_outlives_kds(struct kunit *test)
 	rcu_read_unlock();
 	kds_fence_complete(f);
 	kds_fence_put(f);
-	KUNIT_EXPECT_TRUE(test, dma_fence_is_signaled(d));
+	KUNIT_EXPECT_GT(test, dma_fence_wait_timeout(d, false, HZ), 0L);
 	KUNIT_EXPECT_EQ(test, dma_fence_get_status(d), 1);
 	dma_fence_put(d);
 }
@@ -256,9 +256,53 @@ static void dma_export_of_done_fence(struct kunit *test)
 
 	kds_fence_set_error(f, -EBADF);
 	kds_fence_complete(f);
+	/* A caller that may sleep gets it signalled on return... */
 	d = kds_fence_export_dma_fence(f, GFP_KERNEL);
 	KUNIT_ASSERT_NOT_NULL(test, d);
+	KUNIT_EXPECT_TRUE(test, dma_fence_is_signaled(d));
 	KUNIT_EXPECT_EQ(test, dma_fence_get_status(d), -EBADF);
+	dma_fence_put(d);
+	/* ...an atomic one shortly after, from the irq_work. */
+	d = kds_fence_export_dma_fence(f, GFP_ATOMIC);
+	KUNIT_ASSERT_NOT_NULL(test, d);
+	KUNIT_EXPECT_GT(test, dma_fence_wait_timeout(d, false, HZ), 0L);
+	KUNIT_EXPECT_EQ(test, dma_fence_get_status(d), -EBADF);
+	dma_fence_put(d);
+}
+
+struct dma_irq_completer {
+	struct hrtimer timer;
+	struct kds_fence *f;
+};
+
+static enum hrtimer_restart dma_irq_complete_fn(struct hrtimer *t)
+{
+	struct dma_irq_completer *c = container_of(t, struct dma_irq_completer, timer);
+
+	WARN_ON_ONCE(!in_hardirq());
+	kds_fence_set_error(c->f, -ETIME);
+	kds_fence_complete(c->f);
+	return HRTIMER_NORESTART;
+}
+
+/*
+ * A kds fence completed in a hard-IRQ hrtimer, where a spinlock_t may not
+ * be taken (PREEMPT_RT or not): its export signals, with the error, and
+ * without a splat.
+ */
+static void dma_export_completed_from_hardirq(struct kunit *test)
+{
+	struct dma_irq_completer c = { .f = kfence(test) };
+	struct dma_fence *d = kds_fence_export_dma_fence(c.f, GFP_KERNEL);
+
+	KUNIT_ASSERT_NOT_NULL(test, d);
+	hrtimer_setup_on_stack(&c.timer, dma_irq_complete_fn, CLOCK_MONOTONIC,
+			       HRTIMER_MODE_REL_HARD);
+	hrtimer_start(&c.timer, ms_to_ktime(2), HRTIMER_MODE_REL_HARD);
+	KUNIT_EXPECT_GT(test, dma_fence_wait_timeout(d, false, 10 * HZ), 0L);
+	hrtimer_cancel(&c.timer);
+	destroy_hrtimer_on_stack(&c.timer);
+	KUNIT_EXPECT_EQ(test, dma_fence_get_status(d), -ETIME);
 	dma_fence_put(d);
 }
 
@@ -273,7 +317,7 @@ static void dma_export_in_sync_file(struct kunit *test)
 	KUNIT_ASSERT_NOT_NULL(test, sf);
 	KUNIT_EXPECT_PTR_EQ(test, sf->fence, d);
 	kds_fence_complete(f);
-	KUNIT_EXPECT_TRUE(test, dma_fence_is_signaled(sf->fence));
+	KUNIT_EXPECT_GT(test, dma_fence_wait_timeout(sf->fence, false, HZ), 0L);
 	fput(sf->file);
 	dma_fence_put(d);
 }
@@ -294,7 +338,7 @@ static void dma_export_cycle_detected(struct kunit *test)
 	KUNIT_EXPECT_EQ(test, kds_fence_await_dma_fence(f, e, 0, GFP_KERNEL), -EDEADLK);
 	kds_fence_complete(f);
 	kds_fence_complete(g);
-	KUNIT_EXPECT_TRUE(test, dma_fence_is_signaled(e));
+	KUNIT_EXPECT_GT(test, dma_fence_wait_timeout(e, false, HZ), 0L);
 	dma_fence_put(e);
 	dma_fence_put(d);
 }
@@ -387,6 +431,7 @@ static struct kunit_case kds_dma_cases[] = {
 	KUNIT_CASE(dma_export_wait_timeout),
 	KUNIT_CASE(dma_export_outlives_kds),
 	KUNIT_CASE(dma_export_of_done_fence),
+	KUNIT_CASE(dma_export_completed_from_hardirq),
 	KUNIT_CASE(dma_export_in_sync_file),
 	KUNIT_CASE(dma_export_cycle_detected),
 	KUNIT_CASE(dma_resv_usage),

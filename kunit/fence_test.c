@@ -18,6 +18,8 @@
 
 #include <kds.h>
 
+#include "test_scale.h"
+
 KUNIT_DEFINE_ACTION_WRAPPER(kds_fence_put_action, kds_fence_put, struct kds_fence *);
 
 /* A fence that is put when the test ends, whatever happens. */
@@ -173,9 +175,10 @@ static void fence_chain_4096(struct kunit *test)
 	fence_chain(test, 4096);
 }
 
-static void fence_chain_100000(struct kunit *test)
+/* 100,000 links; 20,000 under KASAN (see test_scale.h). */
+static void fence_chain_long(struct kunit *test)
 {
-	fence_chain(test, 100000);
+	fence_chain(test, kds_test_rounds(100000));
 }
 
 static void fence_cycles_rejected(struct kunit *test)
@@ -440,6 +443,99 @@ static void fence_callbacks(struct kunit *test)
 	KUNIT_EXPECT_FALSE(test, kds_fence_remove_callback(f, &a.cb));
 }
 
+/*
+ * A callback in kmalloc'd memory, which the remover frees once
+ * kds_fence_remove_callback() returns, as the header allows either way: a
+ * wrong "false" (called) for a callback that has not run lets it run on
+ * freed memory, which KASAN reports, and counts a call.
+ */
+struct victim_cb {
+	struct kds_fence_cb cb;
+	int *calls;
+};
+
+static void victim_fn(struct kds_fence *f, struct kds_fence_cb *cb)
+{
+	(*container_of(cb, struct victim_cb, cb)->calls)++;
+}
+
+struct remover_cb {
+	struct kds_fence_cb cb;
+	struct kds_fence *from;		/* the fence the victim is on */
+	struct victim_cb *victim;
+	struct kds_fence *complete;	/* completed first, if set */
+	int removed;
+};
+
+static void remover_fn(struct kds_fence *f, struct kds_fence_cb *cb)
+{
+	struct remover_cb *r = container_of(cb, struct remover_cb, cb);
+
+	if (r->complete) {
+		kds_fence_complete(r->complete);
+		return;
+	}
+	r->removed = kds_fence_remove_callback(r->from, &r->victim->cb);
+	kfree(r->victim);
+}
+
+static struct victim_cb *new_victim(struct kunit *test, int *calls)
+{
+	struct victim_cb *v = kzalloc_obj(*v, GFP_KERNEL);
+
+	KUNIT_ASSERT_NOT_NULL(test, v);
+	v->calls = calls;
+	return v;
+}
+
+/* cb1 removes cb2, which has not run yet: true, and cb2 never runs. */
+static void fence_remove_pending_callback_from_callback(struct kunit *test)
+{
+	struct kds_fence *f = new_fence(test);
+	int calls = 0;
+	struct remover_cb r = { .from = f, .victim = new_victim(test, &calls) };
+
+	KUNIT_ASSERT_EQ(test, kds_fence_add_callback(f, &r.cb, remover_fn), 0);
+	KUNIT_ASSERT_EQ(test, kds_fence_add_callback(f, &r.victim->cb, victim_fn), 0);
+	kds_fence_complete(f);
+	KUNIT_EXPECT_EQ(test, r.removed, 1);
+	KUNIT_EXPECT_EQ(test, calls, 0);
+}
+
+/* cb1 removes cb2, which ran before it: false, and cb2 ran once. */
+static void fence_remove_called_callback_from_callback(struct kunit *test)
+{
+	struct kds_fence *f = new_fence(test);
+	int calls = 0;
+	struct remover_cb r = { .from = f, .victim = new_victim(test, &calls) };
+
+	KUNIT_ASSERT_EQ(test, kds_fence_add_callback(f, &r.victim->cb, victim_fn), 0);
+	KUNIT_ASSERT_EQ(test, kds_fence_add_callback(f, &r.cb, remover_fn), 0);
+	kds_fence_complete(f);
+	KUNIT_EXPECT_EQ(test, r.removed, 0);
+	KUNIT_EXPECT_EQ(test, calls, 1);
+}
+
+/*
+ * Through another fence: cb1 on F completes G, whose callback removes cb2
+ * from F. cb2 has not run: true, and it never runs.
+ */
+static void fence_remove_callback_through_another_fence(struct kunit *test)
+{
+	struct kds_fence *f = new_fence(test), *g = new_fence(test);
+	int calls = 0;
+	struct remover_cb first = { .complete = g };
+	struct remover_cb r = { .from = f, .victim = new_victim(test, &calls) };
+
+	KUNIT_ASSERT_EQ(test, kds_fence_add_callback(g, &r.cb, remover_fn), 0);
+	KUNIT_ASSERT_EQ(test, kds_fence_add_callback(f, &first.cb, remover_fn), 0);
+	KUNIT_ASSERT_EQ(test, kds_fence_add_callback(f, &r.victim->cb, victim_fn), 0);
+	kds_fence_complete(f);
+	KUNIT_EXPECT_TRUE(test, kds_fence_done(g));
+	KUNIT_EXPECT_EQ(test, r.removed, 1);
+	KUNIT_EXPECT_EQ(test, calls, 0);
+}
+
 /* The callback holds the last reference to its fence and drops it. */
 static void fence_callback_drops_last_reference(struct kunit *test)
 {
@@ -656,6 +752,14 @@ static void fence_misuse_bad_arguments(struct kunit *test)
 		kds_fence_set_error(f, -5000);
 		KUNIT_EXPECT_SUPPRESSED_WARNING_COUNT(test, 13);
 	}
+	kunit_warning_suppress(test) {
+		/* As dma_fence_wait_timeout(): a negative timeout is -EINVAL. */
+		KUNIT_EXPECT_EQ(test, kds_fence_wait_timeout(f, false, -5), -EINVAL);
+		/* A zeroed callback that was never added: no links to undo. */
+		KUNIT_EXPECT_FALSE(test, kds_fence_remove_callback(f, &t.cb));
+		KUNIT_EXPECT_SUPPRESSED_WARNING_COUNT(test, 2);
+	}
+	KUNIT_EXPECT_EQ(test, t.calls, 0);
 	KUNIT_EXPECT_EQ(test, kds_fence_get_status(f), 0);
 	kds_fence_complete(f);
 	KUNIT_EXPECT_EQ(test, kds_fence_get_status(f), 1);
@@ -697,7 +801,7 @@ static struct kunit_case kds_fence_cases[] = {
 	KUNIT_CASE(fence_fan_in),
 	KUNIT_CASE(fence_fan_out),
 	KUNIT_CASE(fence_chain_4096),
-	KUNIT_CASE_SLOW(fence_chain_100000),
+	KUNIT_CASE_SLOW(fence_chain_long),
 	KUNIT_CASE(fence_cycles_rejected),
 	KUNIT_CASE(fence_triangle_rejected),
 	KUNIT_CASE(fence_diamond_accepted),
@@ -715,6 +819,9 @@ static struct kunit_case kds_fence_cases[] = {
 	KUNIT_CASE(fence_ordering_publishes_data),
 	KUNIT_CASE_SLOW(fence_concurrent_completion),
 	KUNIT_CASE(fence_complete_from_hardirq),
+	KUNIT_CASE(fence_remove_pending_callback_from_callback),
+	KUNIT_CASE(fence_remove_called_callback_from_callback),
+	KUNIT_CASE(fence_remove_callback_through_another_fence),
 	KUNIT_CASE(fence_misuse_over_complete),
 	KUNIT_CASE(fence_misuse_await_done),
 	KUNIT_CASE(fence_misuse_bad_arguments),

@@ -23,6 +23,8 @@
 
 #include <kds.h>
 
+#include "test_scale.h"
+
 /* The order in which grant callbacks ran. */
 struct grant_log {
 	spinlock_t lock;	/* protects ids and n */
@@ -639,7 +641,7 @@ static void res_cancel_races_grant(struct kunit *test)
 	get_task_struct(task);
 	wake_up_process(task);
 
-	for (i = 1; i <= 2000; i++) {
+	for (i = 1; i <= kds_test_rounds(2000); i++) {
 		struct kds_fence *f;
 		int status;
 
@@ -678,6 +680,285 @@ static void res_cancel_races_grant(struct kunit *test)
 	res_ctx_term(test, ctx);
 }
 
+/*
+ * *pprset is published before the set is queued, and the header allows
+ * releasing through it from any thread. A racer releases it the moment it
+ * appears, while kds_async_waitall() is still queueing, in rounds that
+ * grant, wait behind a holder, or are refused (KDS_FLAG_LOCKED_FAIL with a
+ * kds_waitall() holder: -EBUSY). Afterwards nothing may be left queued: a
+ * kds_waitall() of every resource succeeds at once and every resource
+ * terminates. A set freed twice is a KASAN report.
+ */
+struct pub_race {
+	struct kds_resource_set *rset;
+	atomic_t ready;
+	int round, returned, done_round;
+	bool stop;
+	wait_queue_head_t wq;
+};
+
+static int pub_race_fn(void *arg)
+{
+	struct pub_race *rc = arg;
+	int seen = 0;
+
+	for (;;) {
+		wait_event(rc->wq, READ_ONCE(rc->round) != seen || READ_ONCE(rc->stop));
+		if (READ_ONCE(rc->stop))
+			break;
+		seen = READ_ONCE(rc->round);
+		atomic_inc(&rc->ready);
+		while (!READ_ONCE(rc->rset) && READ_ONCE(rc->returned) != seen)
+			cpu_relax();
+		kds_resource_set_release(&rc->rset);
+		/* Pairs with the test's smp_load_acquire(): the release is seen. */
+		smp_store_release(&rc->done_round, seen);
+		wake_up(&rc->wq);
+	}
+	return 0;
+}
+
+static void count_cb(void *param, void *extra)
+{
+	atomic_inc(param);
+}
+
+static void res_release_races_async_waitall(struct kunit *test)
+{
+	struct res_ctx *ctx = res_ctx(test);
+	struct kds_resource *both[2] = { &ctx->r[0], &ctx->r[1] };
+	struct pub_race *rc = kunit_kzalloc(test, sizeof(*rc), GFP_KERNEL);
+	struct kds_callback direct, queued;
+	struct kds_resource_set *holder, *all;
+	struct task_struct *task;
+	unsigned long excl = 3;
+	atomic_t calls = ATOMIC_INIT(0);
+	int i, outcome[3] = {};
+
+	KUNIT_ASSERT_NOT_NULL(test, rc);
+	if (num_online_cpus() < 2)
+		kunit_skip(test, "needs 2 CPUs");
+	KUNIT_ASSERT_EQ(test, kds_callback_init(&direct, 1, count_cb), 0);
+	KUNIT_ASSERT_EQ(test, kds_callback_init(&queued, 0, count_cb), 0);
+	init_waitqueue_head(&rc->wq);
+	task = kthread_create(pub_race_fn, rc, "kds_pub_race");
+	KUNIT_ASSERT_FALSE(test, IS_ERR(task));
+	kthread_bind(task, 1);
+	get_task_struct(task);
+	wake_up_process(task);
+
+	for (i = 1; i <= kds_test_rounds(5000); i++) {
+		int kind = i % 3, ret;
+
+		/* 0: granted at once; 1: waits behind a holder; 2: refused. */
+		holder = NULL;
+		if (kind) {
+			holder = kds_waitall(1, &excl, &both[1], KDS_WAIT_BLOCKING);
+			KUNIT_ASSERT_FALSE(test, IS_ERR_OR_NULL(holder));
+		}
+		atomic_set(&rc->ready, 0);
+		WRITE_ONCE(rc->round, i);
+		wake_up(&rc->wq);
+		while (!atomic_read(&rc->ready))
+			cpu_relax();
+		ret = kds_async_waitall(&rc->rset, kind == 2 ? KDS_FLAG_LOCKED_FAIL :
+					KDS_FLAG_LOCKED_WAIT, i & 4 ? &direct : &queued,
+					&calls, NULL, 2, &excl, both);
+		WRITE_ONCE(rc->returned, i);
+		/* Pairs with the racer's smp_store_release(). */
+		wait_event(rc->wq, smp_load_acquire(&rc->done_round) == i);
+		if (ret == -EBUSY)
+			outcome[2]++;
+		else if (ret == 0)
+			outcome[kind == 0 ? 0 : 1]++;
+		else
+			KUNIT_FAIL(test, "round %d: kds_async_waitall() returned %d", i, ret);
+		KUNIT_EXPECT_NULL(test, rc->rset);
+		if (holder)
+			kds_resource_set_release(&holder);
+	}
+	WRITE_ONCE(rc->stop, true);
+	wake_up(&rc->wq);
+	kthread_stop(task);
+	put_task_struct(task);
+	kds_callback_term(&direct);
+	kds_callback_term(&queued);
+	kunit_info(test, "%d granted, %d queued, %d refused; %d callbacks ran\n",
+		   outcome[0], outcome[1], outcome[2], atomic_read(&calls));
+	/* Nothing is left queued: both resources are free at once. */
+	all = kds_waitall(2, &excl, both, 0);
+	KUNIT_EXPECT_FALSE(test, IS_ERR_OR_NULL(all));
+	if (!IS_ERR_OR_NULL(all))
+		kds_resource_set_release(&all);
+	res_ctx_term(test, ctx);
+}
+
+/*
+ * Chains of direct callbacks, the usual KDS pattern: each callback
+ * releases its own set. Every callback records its frame address; the
+ * chain must run on a bounded stack (nesting one level per set would
+ * overflow the stack long before 1,000 sets), in grant order.
+ */
+#define CHAIN_SETS 1000
+
+struct chain;
+
+struct chain_link {
+	struct chain *ch;
+	int i;
+};
+
+struct chain {
+	struct kds_resource_set *rset[CHAIN_SETS];
+	struct chain_link link[CHAIN_SETS];
+	struct kds_resource *r;
+	struct kds_callback cb;
+	unsigned long lo, hi;	/* frame addresses seen */
+	int calls;
+	bool in_order;
+	bool ask_next;		/* each callback also asks for the next set */
+};
+
+static void chain_cb(void *param, void *extra)
+{
+	struct chain_link *l = param;
+	struct chain *ch = l->ch;
+	unsigned long fp = (unsigned long)__builtin_frame_address(0);
+	unsigned long excl = 1;
+
+	ch->lo = min(ch->lo, fp);
+	ch->hi = max(ch->hi, fp);
+	if (ch->calls++ != l->i)
+		ch->in_order = false;
+	kds_resource_set_release(&ch->rset[l->i]);
+	/* Granted at once: the resource is free again. */
+	if (ch->ask_next && l->i + 1 < CHAIN_SETS)
+		kds_async_waitall(&ch->rset[l->i + 1], KDS_FLAG_LOCKED_WAIT, &ch->cb,
+				  &ch->link[l->i + 1], NULL, 1, &excl, &ch->r);
+}
+
+static struct chain *chain_new(struct kunit *test, struct kds_resource *r, bool ask_next)
+{
+	struct chain *ch = kunit_kzalloc(test, sizeof(*ch), GFP_KERNEL);
+	int i;
+
+	KUNIT_ASSERT_NOT_NULL(test, ch);
+	KUNIT_ASSERT_EQ(test, kds_callback_init(&ch->cb, 1, chain_cb), 0);
+	ch->r = r;
+	ch->lo = ULONG_MAX;
+	ch->in_order = true;
+	ch->ask_next = ask_next;
+	for (i = 0; i < CHAIN_SETS; i++)
+		ch->link[i] = (struct chain_link){ .ch = ch, .i = i };
+	return ch;
+}
+
+static void chain_check(struct kunit *test, struct chain *ch)
+{
+	int i;
+
+	kds_callback_term(&ch->cb);
+	KUNIT_EXPECT_EQ(test, ch->calls, CHAIN_SETS);
+	KUNIT_EXPECT_TRUE(test, ch->in_order);
+	kunit_info(test, "%d callbacks, frames within %lu bytes\n", ch->calls, ch->hi - ch->lo);
+	KUNIT_EXPECT_LT(test, ch->hi - ch->lo, 1024UL);
+	for (i = 0; i < CHAIN_SETS; i++)
+		KUNIT_EXPECT_NULL(test, ch->rset[i]);
+}
+
+/* Releasing the holder grants a queue of 1,000 self-releasing sets. */
+static void res_direct_chain_of_releases(struct kunit *test)
+{
+	struct res_ctx *ctx = res_ctx(test);
+	struct kds_resource *r = &ctx->r[0];
+	struct chain *ch = chain_new(test, r, false);
+	struct kds_resource_set *holder;
+	unsigned long excl = 1;
+	int i;
+
+	holder = kds_waitall(1, &excl, &r, KDS_WAIT_BLOCKING);
+	KUNIT_ASSERT_FALSE(test, IS_ERR_OR_NULL(holder));
+	for (i = 0; i < CHAIN_SETS; i++)
+		KUNIT_ASSERT_EQ(test, kds_async_waitall(&ch->rset[i], KDS_FLAG_LOCKED_WAIT,
+							&ch->cb, &ch->link[i], NULL,
+							1, &excl, &r), 0);
+	KUNIT_EXPECT_EQ(test, ch->calls, 0);
+	kds_resource_set_release(&holder);
+	chain_check(test, ch);
+	res_ctx_term(test, ctx);
+}
+
+/*
+ * The same through immediate grants: each callback releases its set and
+ * asks for the next, which kds_async_waitall() grants at once.
+ */
+static void res_direct_chain_of_immediate_grants(struct kunit *test)
+{
+	struct res_ctx *ctx = res_ctx(test);
+	struct kds_resource *r = &ctx->r[0];
+	struct chain *ch = chain_new(test, r, true);
+	unsigned long excl = 1;
+
+	KUNIT_ASSERT_EQ(test, kds_async_waitall(&ch->rset[0], KDS_FLAG_LOCKED_WAIT, &ch->cb,
+						&ch->link[0], NULL, 1, &excl, &r), 0);
+	chain_check(test, ch);
+	res_ctx_term(test, ctx);
+}
+
+struct slow_direct {
+	struct hrtimer timer;
+	struct kds_resource_set *holder;
+	atomic_t calls;
+};
+
+static void slow_direct_cb(void *param, void *extra)
+{
+	struct slow_direct *s = param;
+
+	mdelay(20);
+	atomic_inc(&s->calls);
+}
+
+static enum hrtimer_restart slow_direct_release(struct hrtimer *timer)
+{
+	struct slow_direct *s = container_of(timer, struct slow_direct, timer);
+
+	kds_resource_set_release(&s->holder);
+	return HRTIMER_NORESTART;
+}
+
+/*
+ * A direct callback granted in hard IRQ is deferred to a workqueue; right
+ * after the grant, kds_callback_term() must still "run the queued calls
+ * that have not run yet, and wait for them".
+ */
+static void res_term_waits_for_deferred_direct_callback(struct kunit *test)
+{
+	struct res_ctx *ctx = res_ctx(test);
+	struct kds_resource *r = &ctx->r[0];
+	struct kds_resource_set *rset;
+	struct kds_callback cb;
+	unsigned long excl = 1;
+	struct slow_direct s = {};
+
+	KUNIT_ASSERT_EQ(test, kds_callback_init(&cb, 1, slow_direct_cb), 0);
+	s.holder = kds_waitall(1, &excl, &r, KDS_WAIT_BLOCKING);
+	KUNIT_ASSERT_FALSE(test, IS_ERR_OR_NULL(s.holder));
+	KUNIT_ASSERT_EQ(test, kds_async_waitall(&rset, KDS_FLAG_LOCKED_WAIT, &cb, &s, NULL,
+						1, &excl, &r), 0);
+	hrtimer_setup_on_stack(&s.timer, slow_direct_release, CLOCK_MONOTONIC,
+			       HRTIMER_MODE_REL_HARD);
+	hrtimer_start(&s.timer, ms_to_ktime(1), HRTIMER_MODE_REL_HARD);
+	while (READ_ONCE(s.holder))
+		usleep_range(100, 200);
+	hrtimer_cancel(&s.timer);
+	destroy_hrtimer_on_stack(&s.timer);
+	kds_callback_term(&cb);
+	KUNIT_EXPECT_EQ(test, atomic_read(&s.calls), 1);
+	kds_resource_set_release(&rset);
+	res_ctx_term(test, ctx);
+}
+
 static void res_misuse_bad_arguments(struct kunit *test)
 {
 	struct res_ctx *ctx = res_ctx(test);
@@ -709,7 +990,15 @@ static void res_misuse_bad_arguments(struct kunit *test)
 		kds_resource_set_release(NULL);
 		KUNIT_EXPECT_NULL(test, kds_resource_set_fence(NULL));
 		KUNIT_EXPECT_EQ(test, kds_resource_term(raw), -EINVAL);
-		KUNIT_EXPECT_SUPPRESSED_WARNING_COUNT(test, 13);
+		/* "*pprset is reset to NULL on failure", whatever failed. */
+		c.rset = ERR_PTR(-EFAULT);
+		KUNIT_EXPECT_EQ(test, kds_async_waitall(&c.rset, 0, &ctx->direct, &c, NULL,
+							0, NULL, &r), -EINVAL);
+		KUNIT_EXPECT_NULL(test, c.rset);
+		c.rset = ERR_PTR(-EFAULT);
+		KUNIT_EXPECT_EQ(test, kds_async_waitall(&c.rset, 0, NULL, &c, NULL,
+							1, NULL, &r), -EINVAL);
+		KUNIT_EXPECT_SUPPRESSED_WARNING_COUNT(test, 15);
 	}
 	KUNIT_EXPECT_NULL(test, c.rset);
 	KUNIT_EXPECT_EQ(test, atomic_read(&c.calls), 0);
@@ -791,8 +1080,7 @@ static int abba_fn(void *arg)
  * Two threads take {A,B} and {B,A} exclusively, over and over: no
  * deadlock, and never both at once. Every round of each thread contends
  * with the other; under TCG with KASAN and lockdep a round costs about
- * 3 ms, so the default is 10,000 rounds each (5,000 took 32 s; 100,000
- * each would take about 11 minutes).
+ * 3 ms, so there it runs a fifth of the rounds (see test_scale.h).
  */
 #define ABBA_ROUNDS 10000
 struct abba_state {
@@ -819,7 +1107,7 @@ static void res_abba(struct kunit *test)
 		t->r[0] = &st->r[i];
 		t->r[1] = &st->r[1 - i];
 		t->h = &st->h;
-		t->rounds = ABBA_ROUNDS;
+		t->rounds = kds_test_rounds(ABBA_ROUNDS);
 		t->violations = &st->violations;
 		init_completion(&t->finished);
 		task = kthread_run(abba_fn, t, "kds_abba%d", i);
@@ -835,7 +1123,7 @@ static void res_abba(struct kunit *test)
 					     i, before, READ_ONCE(st->t[i].done_rounds));
 		}
 	}
-	kunit_info(test, "2 x %d acquisitions in %u ms\n", ABBA_ROUNDS,
+	kunit_info(test, "2 x %d acquisitions in %u ms\n", kds_test_rounds(ABBA_ROUNDS),
 		   jiffies_to_msecs(jiffies - start));
 	KUNIT_EXPECT_EQ(test, atomic_read(&st->violations), 0);
 	KUNIT_EXPECT_EQ(test, kds_resource_term(&st->r[0]), 0);
@@ -897,7 +1185,7 @@ static void res_ring(struct kunit *test)
 		m[i].r[1] = &r[(i + 1) % RING];
 		m[i].h[0] = &h[i];
 		m[i].h[1] = &h[(i + 1) % RING];
-		m[i].rounds = 1000;
+		m[i].rounds = kds_test_rounds(1000);
 		m[i].violations = &violations;
 		init_completion(&m[i].finished);
 		task = kthread_run(ring_fn, &m[i], "kds_ring%d", i);
@@ -1033,7 +1321,7 @@ static void res_random_stress(struct kunit *test)
 
 		t[i].st = st;
 		t[i].seed = seed + i;
-		t[i].rounds = 1500;
+		t[i].rounds = kds_test_rounds(1500);
 		init_completion(&t[i].finished);
 		task = kthread_run(stress_fn, &t[i], "kds_stress%d", i);
 		KUNIT_ASSERT_FALSE(test, IS_ERR(task));
@@ -1054,6 +1342,10 @@ static void res_random_stress(struct kunit *test)
 
 static struct kunit_case kds_resource_cases[] = {
 	KUNIT_CASE(res_exclusive_fifo),
+	KUNIT_CASE_SLOW(res_release_races_async_waitall),
+	KUNIT_CASE(res_term_waits_for_deferred_direct_callback),
+	KUNIT_CASE_SLOW(res_direct_chain_of_releases),
+	KUNIT_CASE_SLOW(res_direct_chain_of_immediate_grants),
 	KUNIT_CASE(res_shared_holders_together),
 	KUNIT_CASE(res_writer_waits_for_readers),
 	KUNIT_CASE(res_readers_granted_in_one_pass),

@@ -304,7 +304,7 @@ pub(crate) unsafe extern "C" fn kds_async_barrier(d: *mut RawDomain) {
     // SAFETY: Function safety requirement.
     if let Some(d) = unsafe { domain(d, c"kds_async_barrier") } {
         if d.barrier().is_err() {
-            pr_warn!("kds: out of memory for a barrier; later work is cancelled\n");
+            pr_warn!("out of memory for a barrier: the work queued before the next barrier is cancelled\n");
         }
     }
 }

@@ -230,8 +230,18 @@ impl AsyncWork {
             };
             (cookie, st.barrier.clone(), prev)
         };
-        for f in [barrier, prev].iter().flatten() {
-            if let Err(e) = Fence::await_fence(&this.gate, f, GFP_KERNEL) {
+        // A barrier passes its error on (see `Domain::barrier`); the
+        // previous item of a deterministic domain only orders this one: its
+        // failure is not this item's.
+        let edges = [(barrier, true), (prev, false)];
+        for (f, inherit) in edges {
+            let Some(f) = f else { continue };
+            let res = if inherit {
+                Fence::await_fence(&this.gate, &f, GFP_KERNEL)
+            } else {
+                Fence::await_order(&this.gate, &f, GFP_KERNEL)
+            };
+            if let Err(e) = res {
                 // Without the edge the order would not hold: cancel.
                 let _ = this.gate.set_error(e.to_errno());
             }
@@ -337,8 +347,11 @@ impl Domain {
             let prev = st.barrier.replace(closed.clone());
             (closed, prev)
         };
+        // Barriers are ordered, not dependent: a barrier that failed (below)
+        // fails the work behind it, but not the next barrier, nor the work
+        // behind that one.
         let res = match prev {
-            Some(p) => Fence::await_fence(&closed, &p, GFP_KERNEL).map(|_| ()),
+            Some(p) => Fence::await_order(&closed, &p, GFP_KERNEL).map(|_| ()),
             None => Ok(()),
         };
         if let Err(e) = &res {

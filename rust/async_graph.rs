@@ -151,7 +151,12 @@ impl Graph {
         for w in works.iter() {
             w.done().wait_timeout(false, c_long::MAX);
         }
-        Ok(())
+        // A node that did not run (a barrier of the domain failed, or
+        // the domain's order could not be kept) says so.
+        match works.iter().map(|w| w.done().status()).find(|&s| s < 0) {
+            Some(e) => Err(Error::from_errno(e)),
+            None => Ok(()),
+        }
     }
 
     /// A stable topological order: Kahn's algorithm, always taking the

@@ -19,6 +19,35 @@ extern "C" {
     fn kds_c_exit();
     fn kds_misuse(kind: c_uint, func: *const c_char);
     fn kds_gfp_class(gfp: kernel::bindings::gfp_t) -> c_uint;
+    fn kds_module_get() -> bool;
+    fn kds_module_put();
+}
+
+/// A reference to kds.ko, held by every source kds arms that can fire
+/// later on its own (an hrtimer, a `dma_fence` callback and its timeout, a
+/// completion waiter), from arming until it has fired or been cancelled.
+/// So `rmmod kds` fails with `-EBUSY` while one is armed, and no source
+/// ever runs kds code after the module is gone. (kds's own work items need
+/// none: module exit flushes kds's workqueues.)
+pub(crate) struct ModuleRef(());
+
+impl ModuleRef {
+    /// Takes a reference; fails with `ENODEV` while kds is being unloaded.
+    pub(crate) fn new() -> Result<Self> {
+        // SAFETY: Always safe to call while kds code runs.
+        if unsafe { kds_module_get() } {
+            Ok(ModuleRef(()))
+        } else {
+            Err(ENODEV)
+        }
+    }
+}
+
+impl Drop for ModuleRef {
+    fn drop(&mut self) {
+        // SAFETY: `self` holds the reference `new` took.
+        unsafe { kds_module_put() }
+    }
 }
 
 /// Runs the C side's load-time checks of the ABI between the Rust core and

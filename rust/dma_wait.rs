@@ -22,7 +22,7 @@
 //! do. Each of the two holds its own reference to the [`DmaWait`], so the
 //! second to finish frees it, whichever order they come in.
 
-use crate::cglue::{gfp_flags, misuse, Misuse};
+use crate::cglue::{gfp_flags, misuse, Misuse, ModuleRef};
 use crate::dma_fence::{self, DmaFence, DmaFenceCallback, DmaFenceCb};
 use crate::fence::{Event, Fence};
 use crate::rawlock::{new_raw_spinlock_irq, RawSpinLockIrq};
@@ -35,6 +35,7 @@ use kernel::workqueue::{DelayedWork, Queue, WorkItem};
 
 extern "C" {
     fn kds_workqueue() -> *mut bindings::workqueue_struct;
+    fn kds_direct_workqueue() -> *mut bindings::workqueue_struct;
     fn kds_kick_delayed_work(dwork: *mut bindings::delayed_work) -> bool;
     fn kds_dma_fence_timed_out(dma: *mut bindings::dma_fence, waiter: u64, timeout: usize);
     fn kds_dma_fence_source(dma: *mut bindings::dma_fence) -> *mut crate::fence::RawFence;
@@ -45,6 +46,13 @@ pub(crate) fn kds_queue() -> &'static Queue {
     // SAFETY: `kds_workqueue()` is valid from module init to module exit,
     // and kds's code only runs in between.
     unsafe { Queue::from_raw(kds_workqueue()) }
+}
+
+/// The workqueue of direct grant callbacks deferred from hard IRQ, which
+/// `kds_callback_term()` flushes.
+pub(crate) fn kds_direct_queue() -> &'static Queue {
+    // SAFETY: As for `kds_queue()`.
+    unsafe { Queue::from_raw(kds_direct_workqueue()) }
 }
 
 /// One kds event waiting for one `dma_fence`.
@@ -61,6 +69,8 @@ pub(crate) struct DmaWait {
     waiter: u64,
     /// Jiffies, 0 for none.
     timeout: usize,
+    /// Holds kds.ko while the callback or the timeout can still fire.
+    _module: ModuleRef,
 }
 
 kernel::impl_has_delayed_work! {
@@ -126,18 +136,22 @@ impl DmaWait {
             f.inherit(dma.status());
             return Ok(false);
         }
-        let event = Fence::add_event(f)?;
+        let module = ModuleRef::new()?;
+        // Allocated before the event is added: a failure leaves the fence
+        // as it was (dropping an event would complete it, -ECANCELED).
         let w = Arc::pin_init(
             try_pin_init!(DmaWait {
                 cb <- DmaFenceCb::new(),
                 work <- kernel::new_delayed_work!("kds_dma_wait"),
-                event <- new_raw_spinlock_irq!(Some(event), c"kds_dma_wait"),
+                event <- new_raw_spinlock_irq!(None, c"kds_dma_wait"),
                 dma: dma.to_owned(),
                 waiter: f.id(),
                 timeout,
+                _module: module,
             }),
             flags,
         )?;
+        *w.event.lock() = Some(Fence::add_event(f)?);
         if timeout != 0 && kds_queue().enqueue_delayed(w.clone(), timeout).is_err() {
             // A fresh work item cannot be queued already.
             return Err(EINVAL);

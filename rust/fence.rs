@@ -35,13 +35,18 @@ use crate::cglue::{misuse, Misuse};
 use crate::graph::{Graph, Growth, Insert, NIL};
 use crate::rawlock::{new_raw_spinlock_irq, RawSpinLockIrq, RawSpinLockIrqBackend};
 use core::ptr;
-use kernel::alloc::Flags;
+use kernel::alloc::{flags::GFP_KERNEL, Flags};
 use kernel::bindings;
 use kernel::prelude::*;
 use kernel::sync::atomic::{ordering, Atomic};
 use kernel::sync::lock::{GlobalGuard, GlobalLock, GlobalLockBackend};
 use kernel::sync::{Arc, ArcBorrow, LockClassKey};
 use kernel::types::Opaque;
+
+extern "C" {
+    fn kds_in_hardirq() -> bool;
+    fn kds_kvfree_atomic(p: *const kernel::ffi::c_void);
+}
 
 /// The first field of every fence; `kds_fence_*` refuse other pointers.
 pub(crate) const FENCE_MAGIC: u32 = 0x6b64_7366;
@@ -101,6 +106,13 @@ pub(crate) fn exit() {
 
 /// Locks the graph with room for `nodes` more nodes and `edges` more edges,
 /// allocating with `flags` (unlocked) when needed.
+///
+/// The graph's vectors come from `kvmalloc()`, which falls back to
+/// `vmalloc()` above a page; `vmalloc()` must not run in hard IRQ (it
+/// `BUG()`s), so there a growth above a page fails with `ENOMEM`. The
+/// vectors a growth replaces are freed after the lock is dropped, and by a
+/// caller that may not sleep (`flags` without `GFP_KERNEL`) with
+/// `vfree_atomic()`: `vfree()` may sleep.
 fn lock_graph(nodes: usize, edges: usize, flags: Flags) -> Result<GlobalGuard<GraphLock>> {
     loop {
         let g = GRAPH.lock();
@@ -108,17 +120,31 @@ fn lock_graph(nodes: usize, edges: usize, flags: Flags) -> Result<GlobalGuard<Gr
             return Ok(g);
         };
         drop(g);
+        // SAFETY: `kds_in_hardirq` only reads the preempt count.
+        if Growth::largest_bytes(want) > kernel::page::PAGE_SIZE && unsafe { kds_in_hardirq() } {
+            return Err(ENOMEM);
+        }
         let grown = Growth::alloc(want, flags)?;
-        // The replaced vectors are freed after the lock is dropped: freeing
-        // vmalloc memory may sleep.
         let old = GRAPH.lock().grow(grown);
-        drop(old);
+        if flags.contains(GFP_KERNEL) {
+            drop(old);
+        } else {
+            for p in old.into_buffers() {
+                // SAFETY: `p` is NULL or a buffer `kvmalloc()` allocated
+                // that nothing refers to any more (the graph replaced it).
+                unsafe { kds_kvfree_atomic(p.cast()) };
+            }
+        }
     }
 }
 
 /// A fence that awaits the fence whose [`EdgeList`] holds this node.
 struct EdgeNode {
     waiter: Arc<Fence>,
+    /// Whether the waiter inherits the awaited fence's error
+    /// ([`Fence::await_fence`]) or is only ordered after it
+    /// ([`Fence::await_order`]).
+    inherit: bool,
     next: Option<KBox<EdgeNode>>,
 }
 
@@ -449,6 +475,28 @@ impl Fence {
     /// Fails with `EDEADLK` when `signaler` awaits `this`, directly or not
     /// (nothing changes), `EINVAL` when `this` is done, `ENOMEM`.
     pub(crate) fn await_fence(this: &Arc<Fence>, signaler: &Fence, flags: Flags) -> Result<bool> {
+        Self::await_edge(this, signaler, true, flags)
+    }
+
+    /// Like [`Fence::await_fence`], but `this` does not inherit the error
+    /// of `signaler`: it is only ordered after it. (A deterministic async
+    /// domain runs its items in queue order; the order is not a data
+    /// dependency, and one item's failure must not cancel the next.)
+    pub(crate) fn await_order(this: &Arc<Fence>, signaler: &Fence, flags: Flags) -> Result<bool> {
+        Self::await_edge(this, signaler, false, flags)
+    }
+
+    fn await_edge(
+        this: &Arc<Fence>,
+        signaler: &Fence,
+        inherit: bool,
+        flags: Flags,
+    ) -> Result<bool> {
+        let inherit_from = |s: &Fence| {
+            if inherit {
+                this.inherit_error(s.error());
+            }
+        };
         if this.is_done() {
             return Err(EINVAL);
         }
@@ -457,12 +505,13 @@ impl Fence {
             return Err(EDEADLK);
         }
         if signaler.is_done() {
-            this.inherit_error(signaler.error());
+            inherit_from(signaler);
             return Ok(false);
         }
         let edge = KBox::new(
             EdgeNode {
                 waiter: this.clone(),
+                inherit,
                 next: None,
             },
             flags,
@@ -473,7 +522,7 @@ impl Fence {
         if st.done {
             drop(st);
             drop(g);
-            this.inherit_error(signaler.error());
+            inherit_from(signaler);
             return Ok(false);
         }
         let s = Self::graph_node(signaler, &mut g)?;
@@ -585,7 +634,7 @@ impl Fence {
         let mut ready = EdgeList::new();
         loop {
             while let Some(edge) = todo.pop() {
-                match edge.waiter.retire_one(error) {
+                match edge.waiter.retire_one(if edge.inherit { error } else { 0 }) {
                     Ok(true) => ready.push(edge),
                     Ok(false) => drop(edge),
                     Err(_) => {
@@ -630,15 +679,16 @@ impl Fence {
         Ok(())
     }
 
-    /// Removes a C callback; returns whether it was removed before it ran.
-    /// Otherwise waits until it has returned, unless called from within this
-    /// fence's callbacks.
+    /// Removes a C callback; returns whether it was removed before it ran
+    /// (it then never runs). Otherwise it has been called, and this waits
+    /// until it has returned, unless called from within it.
     ///
     /// # Safety
     ///
     /// `cb` must have been passed to [`Fence::add_callback`] of this fence
     /// (or initialised by it failing with `ENOENT`), and still be valid.
     pub(crate) unsafe fn remove_callback(&self, cb: *mut RawCb) -> bool {
+        let this = kernel::cpu::CpuId::current().as_u32() as i32;
         {
             let st = self.state.lock();
             if !st.done {
@@ -649,14 +699,31 @@ impl Fence {
                 unsafe { list_del_init(&raw mut (*cb).node) };
                 return true;
             }
+            if self.cb_cpu.load(ordering::Relaxed) == this {
+                // This CPU is running the fence's callbacks, with
+                // interrupts off (see `retire`), so we are inside one of
+                // them, however deeply nested (a callback that completes
+                // another fence whose callback removes `cb`). Those still
+                // to run are on the private list of that run, which only
+                // this CPU touches and which `run_callbacks` re-reads
+                // after every call: a `cb` still linked there has not been
+                // called, and unlinking it means it never will be. One
+                // that has been called was unlinked before its call.
+                // SAFETY: `cb` is valid; its node is on that private list
+                // or empty, and no other CPU touches either.
+                unsafe {
+                    if !list_empty(&raw mut (*cb).node) {
+                        list_del_init(&raw mut (*cb).node);
+                        return true;
+                    }
+                }
+                return false;
+            }
         }
-        // Done: the callbacks were taken off the fence and are running or
-        // have run. Wait for the CPU running them, unless it is this one,
-        // which means we are inside one of them.
-        let this = kernel::cpu::CpuId::current().as_u32() as i32;
+        // Done: the callbacks were taken off the fence and have run, or are
+        // running on another CPU: wait for that CPU to finish them all.
         loop {
-            let cpu = self.cb_cpu.load(ordering::Acquire);
-            if cpu < 0 || cpu == this {
+            if self.cb_cpu.load(ordering::Acquire) < 0 {
                 return false;
             }
             kernel::processor::cpu_relax();

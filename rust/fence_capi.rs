@@ -301,6 +301,13 @@ pub(crate) unsafe extern "C" fn kds_fence_remove_callback(
         misuse(Misuse::Null, FUNC);
         return false;
     }
+    // SAFETY: `cb` is valid for reads (function safety requirement). A
+    // callback that kds_fence_add_callback() never saw may be zeroed: its
+    // node has no links, and unlinking it would oops.
+    if unsafe { (*cb).node.next.is_null() || (*cb).node.prev.is_null() } {
+        misuse(Misuse::BadArgument, FUNC);
+        return false;
+    }
     // SAFETY: `cb` was added to `f` (function safety requirement).
     unsafe { f.remove_callback(cb) }
 }

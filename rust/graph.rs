@@ -737,6 +737,16 @@ impl Graph {
             self.make_room(at);
             (lo, hi, next) = self.gap_after(at);
         }
+        if hi - lo < 2 {
+            // At the top of the label space `make_room` can leave the last
+            // node at `u64::MAX - 1`, where no label fits after it (the
+            // new node would share its label, and the search would accept
+            // a cycle). Relabelling everything spaces the labels `GAP`
+            // apart from `GAP` on, far below the top (fewer than 2^32
+            // nodes).
+            self.relabel_all();
+            (lo, hi, next) = self.gap_after(at);
+        }
         let node = self.node_mut(n);
         node.label = lo + (hi - lo) / 2;
         node.prev = at;
@@ -785,12 +795,15 @@ impl Graph {
             if count + 1 > DENSITY[bits as usize] {
                 continue;
             }
-            let step = size / (count + 1);
+            // (`saturating_add`: never 0, so no division-by-zero panic path,
+            // which objtool does not know as a dead end.)
+            let step = size / count.saturating_add(1);
+            // The k-th label is `base + k * step` < `base + size`, which
+            // fits even in the topmost range (a running sum's last step
+            // would overflow there).
             let mut n = start;
-            let mut l = base + step;
-            for _ in 0..count {
-                self.node_mut(n).label = l;
-                l += step;
+            for k in 1..=count {
+                self.node_mut(n).label = base + k * step;
                 n = self.node(n).next;
             }
             self.stats.relabelled += count;
@@ -845,6 +858,27 @@ impl Graph {
 }
 
 impl Growth {
+    /// The bytes [`Growth::alloc`] allocates for `want`, in its largest
+    /// vector: above a page, `kvmalloc()` may fall back to `vmalloc()`.
+    pub(crate) fn largest_bytes(want: (usize, usize)) -> usize {
+        (want.0 * core::mem::size_of::<Node>()).max(want.1 * core::mem::size_of::<Edge>())
+    }
+
+    /// Gives up the vectors without freeing them: their buffers, which
+    /// `kvmalloc()` allocated (NULL for none), and which hold plain data
+    /// with nothing to drop. The caller frees them.
+    pub(crate) fn into_buffers(mut self) -> [*mut u8; 2] {
+        let n = self
+            .nodes
+            .take()
+            .map_or(core::ptr::null_mut(), |v| v.into_raw_parts().0.cast::<u8>());
+        let e = self
+            .edges
+            .take()
+            .map_or(core::ptr::null_mut(), |v| v.into_raw_parts().0.cast::<u8>());
+        [n, e]
+    }
+
     /// Allocates the capacities [`Graph::shortfall`] asked for, unlocked.
     pub(crate) fn alloc(want: (usize, usize), gfp: Flags) -> Result<Self> {
         let nodes = match want.0 {
@@ -861,6 +895,21 @@ impl Growth {
 
 #[kunit_tests(kds_graph)]
 mod tests {
+    /// A node appended after one labelled `u64::MAX - 1` (reachable after
+    /// about 2^32 appends while one node stays alive) gets a label of its
+    /// own: the labels stay strictly increasing.
+    #[test]
+    fn appending_at_the_top_of_the_label_space() {
+        let (mut g, ids) = graph_with(3);
+        let last = ids[2];
+        g.node_mut(last).label = u64::MAX - 1;
+        room(&mut g, 1, 0);
+        let n = g.add_node().expect("node");
+        assert!(g.check());
+        assert!(g.node(n).label > g.node(last).label);
+        assert!(g.node(n).label < u64::MAX);
+    }
+
     use super::*;
     use kernel::alloc::flags::GFP_KERNEL;
 

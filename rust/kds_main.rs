@@ -50,6 +50,7 @@ impl kernel::Module for Kds {
     fn init(_module: &'static ThisModule) -> Result<Self> {
         cglue::init()?;
         fence::init();
+        resource::init();
         if let Err(e) = async_capi::init() {
             cglue::exit();
             fence::exit();

@@ -17,14 +17,17 @@
 //! The static inline functions are wrapped in `kds_exports.c`.
 
 use kernel::bindings;
-use kernel::ffi::{c_char, c_ulong};
+use kernel::ffi::{c_char, c_ulong, c_void};
 use kernel::sync::lock::{Backend, Lock};
 
 extern "C" {
+    // `key` is a `struct lock_class_key *`, passed opaquely: without
+    // lockdep that struct is empty, and rustc rightly refuses a pointer to
+    // a zero-sized type in a C signature (`improper_ctypes`).
     fn kds_raw_spin_lock_init(
         lock: *mut bindings::raw_spinlock_t,
         name: *const c_char,
-        key: *mut bindings::lock_class_key,
+        key: *mut c_void,
     );
     fn kds_raw_spin_lock_irqsave(lock: *mut bindings::raw_spinlock_t) -> c_ulong;
     fn kds_raw_spin_unlock_irqrestore(lock: *mut bindings::raw_spinlock_t, flags: c_ulong);
@@ -60,7 +63,7 @@ unsafe impl Backend for RawSpinLockIrqBackend {
     unsafe fn init(ptr: *mut Self::State, name: *const c_char, key: *mut bindings::lock_class_key) {
         // SAFETY: `ptr` is valid for writes; `name` and `key` are valid
         // forever (trait safety requirements).
-        unsafe { kds_raw_spin_lock_init(ptr, name, key) }
+        unsafe { kds_raw_spin_lock_init(ptr, name, key.cast()) }
     }
 
     unsafe fn lock(ptr: *mut Self::State) -> Self::GuardState {
@@ -145,7 +148,7 @@ unsafe impl Backend for OrderedRawSpinLockBackend {
     unsafe fn init(ptr: *mut Self::State, name: *const c_char, key: *mut bindings::lock_class_key) {
         // SAFETY: `ptr` is valid for writes; `name` and `key` are valid
         // forever (trait safety requirements).
-        unsafe { kds_raw_spin_lock_init(ptr, name, key) }
+        unsafe { kds_raw_spin_lock_init(ptr, name, key.cast()) }
     }
 
     unsafe fn lock(ptr: *mut Self::State) -> Self::GuardState {

@@ -37,7 +37,8 @@
 use crate::cglue::{misuse, Misuse};
 use crate::fence::{Event, Fence};
 use crate::rawlock::{
-    new_raw_spinlock_irq, OrderScope, OrderedRawSpinLock, OrderedRawSpinLockBackend, RawSpinLockIrq,
+    new_raw_spinlock_irq, OrderScope, OrderedRawSpinLock, OrderedRawSpinLockBackend,
+    RawSpinLockIrq, RawSpinLockIrqBackend,
 };
 use core::ptr::NonNull;
 use kernel::alloc::flags::GFP_KERNEL;
@@ -47,12 +48,14 @@ use kernel::list::TryNewListArc;
 use kernel::list::{AtomicTracker, List, ListArc, ListLinks};
 use kernel::prelude::*;
 use kernel::sync::atomic::{ordering, Atomic};
-use kernel::sync::lock::Guard;
+use kernel::sync::lock::{GlobalLock, GlobalLockBackend, Guard};
+use kernel::sync::LockClassKey;
 use kernel::sync::{Arc, Completion};
 use kernel::workqueue::{Queue as WorkQueue, Work, WorkItem};
 
 extern "C" {
     fn kds_in_hardirq() -> bool;
+    fn kds_irq_level() -> kernel::ffi::c_uint;
 }
 
 /// The `magic` of an initialised resource.
@@ -217,6 +220,125 @@ impl Link {
     }
 }
 
+/// How many contexts may run direct grant callbacks at once; past that,
+/// direct callbacks are deferred to the workqueue of deferred direct
+/// callbacks, as in hard IRQ.
+const TRAMPOLINES: usize = 64;
+
+/// A context that is running direct grant callbacks ([`run_direct`]).
+struct Trampoline {
+    /// The context's key ([`context_key`]); 0 when the slot is free.
+    key: usize,
+    /// Sets granted by releases (or immediate grants) made inside the
+    /// callback that context is running: it runs them, in order, once that
+    /// callback has returned.
+    ready: List<SetCore, 1>,
+}
+
+/// Every context running direct grant callbacks.
+pub(crate) struct Trampolines([Trampoline; TRAMPOLINES]);
+
+/// The backend of [`DIRECT`].
+pub(crate) enum DirectLock {}
+
+impl GlobalLockBackend for DirectLock {
+    const NAME: &'static CStr = c"kds_direct";
+    type Item = Trampolines;
+    type Backend = RawSpinLockIrqBackend;
+    fn get_lock_class() -> Pin<&'static LockClassKey> {
+        kernel::static_lock_class!()
+    }
+}
+
+/// The contexts running direct grant callbacks, each with the grants made
+/// inside its running callback.
+static DIRECT: GlobalLock<DirectLock> = {
+    const FREE: Trampoline = Trampoline {
+        key: 0,
+        ready: List::new(),
+    };
+    // SAFETY: `DIRECT` is the only lock with this backend type, and it is
+    // initialised (`resource::init`) in module init before any use.
+    unsafe { GlobalLock::new(Trampolines([FREE; TRAMPOLINES])) }
+};
+
+/// Initialises resource sets; call once, from module init.
+pub(crate) fn init() {
+    // SAFETY: Called once, before any use of `DIRECT`.
+    unsafe { DIRECT.init() };
+}
+
+/// The current context: the task, plus the interrupt level it is at (a
+/// softirq that interrupts a task is another context than the task).
+fn context_key() -> usize {
+    let task = kernel::task::Task::current_raw() as usize;
+    // SAFETY: `kds_irq_level` only reads the preempt count.
+    let level = unsafe { kds_irq_level() } as usize;
+    // A `task_struct` is aligned to more than 4 bytes: its low bits are
+    // free for the level (0 to 3).
+    task | (level & 3)
+}
+
+/// Runs the direct callback of a set just granted in this context, on a
+/// bounded stack.
+///
+/// A direct callback typically releases its own set, which grants the next
+/// set on its resources, whose direct callback would run inside that
+/// release, and so on: a chain of N sets would nest N deep. Instead, the
+/// first context to run a direct callback registers itself in [`DIRECT`];
+/// a grant made inside that callback (by a release or an immediate grant in
+/// `kds_async_waitall()`) finds the registration and queues its set there;
+/// and the registered context runs the queued sets one after another once
+/// its callback has returned, as [`Fence`] completion processes its
+/// waiters. The callbacks still run in the granting context, in grant
+/// order; only their nesting is flattened.
+fn run_direct(this: Arc<SetCore>) {
+    let key = context_key();
+    {
+        let mut t = DIRECT.lock();
+        if let Some(slot) = t.0.iter_mut().find(|s| s.key == key) {
+            // Inside a direct callback of this context: run after it.
+            match ListArc::try_from_arc(this) {
+                Ok(l) => slot.ready.push_back(l),
+                Err(this) => {
+                    // Cannot happen: a set is granted once, and only a
+                    // ready list holds it. Defer rather than nest.
+                    drop(t);
+                    let _ = crate::dma_wait::kds_direct_queue().enqueue(this);
+                }
+            }
+            return;
+        }
+        match t.0.iter_mut().find(|s| s.key == 0) {
+            Some(slot) => slot.key = key,
+            None => {
+                drop(t);
+                let _ = crate::dma_wait::kds_direct_queue().enqueue(this);
+                return;
+            }
+        }
+    }
+    let mut next = this;
+    loop {
+        next.run_callback();
+        let mut t = DIRECT.lock();
+        let Some(slot) = t.0.iter_mut().find(|s| s.key == key) else {
+            // Cannot happen: only this context frees its slot.
+            return;
+        };
+        match slot.ready.pop_front() {
+            Some(l) => {
+                drop(t);
+                next = l.into_arc();
+            }
+            None => {
+                slot.key = 0;
+                return;
+            }
+        }
+    }
+}
+
 /// What to do about a resource that a synchronous set holds or waits for
 /// (`KDS_FLAG_LOCKED_*`).
 #[derive(Clone, Copy, PartialEq, Eq)]
@@ -333,7 +455,7 @@ impl SetCore {
             None => return,
             // SAFETY: `kds_in_hardirq` only reads the preempt count.
             Some(cb) if cb.direct && !unsafe { kds_in_hardirq() } => {
-                this.run_callback();
+                run_direct(this);
                 return;
             }
             // In hard IRQ even a direct callback is deferred to kds's
@@ -341,7 +463,7 @@ impl SetCore {
             // IRQ context must not (they sleep on PREEMPT_RT), and waking
             // a `release_sync()` waiter with `complete_all()` is not
             // allowed there either.
-            Some(cb) if cb.direct => crate::dma_wait::kds_queue(),
+            Some(cb) if cb.direct => crate::dma_wait::kds_direct_queue(),
             // SAFETY: `cb.wq` is the workqueue of a `struct kds_callback`
             // which its driver keeps until `kds_callback_term()`, and that
             // flushes it first.
@@ -438,11 +560,45 @@ impl Want {
     }
 }
 
+/// Sorts a request by resource address, the global lock order: insertion
+/// sort, O(n^2) for n up to [`MAX_RESOURCES`], and the fastest for the few
+/// resources of a typical set. (`core`'s sorts end in a panic on an
+/// inconsistent order, a call objtool does not know never returns.)
+fn sort_by_address(wants: &mut [Want]) {
+    for i in 1..wants.len() {
+        let mut j = i;
+        while j > 0 && wants[j - 1].res.addr() > wants[j].res.addr() {
+            wants.swap(j - 1, j);
+            j -= 1;
+        }
+    }
+}
+
+/// Where [`ResourceSet::acquire`] puts a set for its driver.
+pub(crate) trait Publish {
+    /// Stores the set's address where the driver keeps it.
+    fn publish(&self, set: *mut ResourceSet);
+    /// Takes the address back (leaving NULL); returns whether it was still
+    /// there, i.e. nobody took it to release the set.
+    fn take_back(&self) -> bool;
+}
+
+/// [`Publish`] for a set only its caller knows (`kds_waitall()`).
+pub(crate) struct Unpublished;
+
+impl Publish for Unpublished {
+    fn publish(&self, _set: *mut ResourceSet) {}
+    fn take_back(&self) -> bool {
+        true
+    }
+}
+
 /// The outcome of [`ResourceSet::acquire`].
 pub(crate) struct Acquired {
     /// The queued set, owned by whoever holds it now (the driver, through
     /// the pointer `publish` was given): a callback run on another CPU may
-    /// release it at any time.
+    /// release it at any time. NULL when it was released before it was
+    /// queued.
     pub(crate) set: *mut ResourceSet,
     /// The set's shared part.
     pub(crate) core: Arc<SetCore>,
@@ -465,11 +621,17 @@ impl ResourceSet {
     /// Queues a set of `wants` atomically, on behalf of the C function
     /// `func` (for warnings).
     ///
-    /// `publish` is called with the set's address before the set is queued
-    /// (so that a callback run by another CPU finds it where the driver
-    /// keeps it), and with NULL if the set is not queued after all. Fails
-    /// with `EINVAL` for a resource named twice or not initialised, `EBUSY`
-    /// for [`Locked::Fail`] when a synchronous set is on one of the
+    /// `publish.publish()` is called with the set's address before the set
+    /// is queued, so that a callback run by another CPU finds it where the
+    /// driver keeps it. From then on the driver may release the set through
+    /// that pointer, on any thread, even before it is queued: then nothing
+    /// is queued (the releaser frees the set), and this returns the set as
+    /// not granted. If the set is refused, `publish.take_back()` takes the
+    /// pointer back, and the set is freed only if it was still there (if
+    /// not, whoever took it releases and frees it).
+    ///
+    /// Fails with `EINVAL` for a resource named twice or not initialised,
+    /// `EBUSY` for [`Locked::Fail`] when a synchronous set is on one of the
     /// resources and, in [`Mode::Try`], `EAGAIN` when the set cannot be
     /// granted at once (nothing is queued then), `ENOMEM`.
     pub(crate) fn acquire(
@@ -477,14 +639,14 @@ impl ResourceSet {
         mode: Mode,
         callback: Option<UserCallback>,
         func: &CStr,
-        publish: impl Fn(*mut ResourceSet),
+        publish: &dyn Publish,
     ) -> Result<Acquired> {
         let n = wants.len();
         if n == 0 || n > MAX_RESOURCES {
             misuse(Misuse::BadArgument, func);
             return Err(EINVAL);
         }
-        wants.sort_unstable_by_key(|w| w.res.addr());
+        sort_by_address(&mut wants);
         for i in 0..n {
             if !wants[i].res.get().magic_ok() {
                 misuse(Misuse::BadObject, func);
@@ -544,7 +706,7 @@ impl ResourceSet {
             GFP_KERNEL,
         )?;
         let set = KBox::into_raw(set);
-        publish(set);
+        publish.publish(set);
 
         let res = {
             let scope = OrderScope::begin();
@@ -562,6 +724,12 @@ impl ResourceSet {
             }
             let refuse = match mode {
                 _ if full => Some(ENOMEM),
+                // Released through the published pointer before it was
+                // queued. A release cancels the set before it unlinks any
+                // link under that link's resource lock, and we hold all of
+                // them: a release that unlinked nothing yet either cancelled
+                // before we locked (seen here) or will find our links.
+                _ if core.state.load(ordering::Relaxed) == CANCELLED => Some(ECANCELED),
                 Mode::Async(Locked::Fail) if guards.iter().any(|q| q.locked > 0) => Some(EBUSY),
                 Mode::Try
                     if guards
@@ -597,11 +765,18 @@ impl ResourceSet {
         };
         match res {
             Ok(granted) => Ok(Acquired { set, core, granted }),
+            // The releaser owns `set` and frees it; nothing was queued.
+            Err(e) if e == ECANCELED => Ok(Acquired {
+                set: core::ptr::null_mut(),
+                core,
+                granted: false,
+            }),
             Err(e) => {
-                publish(core::ptr::null_mut());
-                // SAFETY: `set` came from `KBox::into_raw` above and was
-                // never queued, so nothing else can own it.
-                drop(unsafe { KBox::from_raw(set) });
+                if publish.take_back() {
+                    // SAFETY: `set` came from `KBox::into_raw` above and was
+                    // never queued, and we took the only pointer to it back.
+                    drop(unsafe { KBox::from_raw(set) });
+                }
                 Err(e)
             }
         }

@@ -10,11 +10,14 @@
 
 use crate::cglue::{misuse, Misuse};
 use crate::fence::RawFence;
-use crate::resource::{Locked, Mode, Resource, ResourceSet, UserCallback, Want, MAX_RESOURCES};
+use crate::resource::{
+    Locked, Mode, Publish, Resource, ResourceSet, Unpublished, UserCallback, Want, MAX_RESOURCES,
+};
 use core::ptr::NonNull;
 use kernel::bindings;
 use kernel::ffi::{c_int, c_long, c_ulong, c_void};
 use kernel::prelude::*;
+use kernel::sync::atomic::{ordering, Atomic};
 use kernel::sync::Arc;
 
 /// `struct kds_resource` as C sees it: opaque.
@@ -178,7 +181,14 @@ pub(crate) unsafe extern "C" fn kds_async_waitall(
 ) -> c_int {
     const FUNC: &CStr = c"kds_async_waitall";
     kernel::task::might_sleep();
-    if pprset.is_null() || cb.is_null() {
+    if pprset.is_null() {
+        misuse(Misuse::Null, FUNC);
+        return EINVAL.to_errno();
+    }
+    // SAFETY: `pprset` is valid for writes (function safety requirement).
+    // The header promises NULL there on every failure.
+    unsafe { pprset.write_volatile(core::ptr::null_mut()) };
+    if cb.is_null() {
         misuse(Misuse::Null, FUNC);
         return EINVAL.to_errno();
     }
@@ -214,12 +224,8 @@ pub(crate) unsafe extern "C" fn kds_async_waitall(
         direct: cb.direct != 0,
         wq: cb.wq,
     };
-    let publish = |p: *mut ResourceSet| {
-        // SAFETY: `pprset` is valid for writes (function safety
-        // requirement).
-        unsafe { pprset.write_volatile(p.cast()) }
-    };
-    match ResourceSet::acquire(wants, Mode::Async(locked), Some(callback), FUNC, publish) {
+    let publish = DriverSlot(pprset);
+    match ResourceSet::acquire(wants, Mode::Async(locked), Some(callback), FUNC, &publish) {
         Ok(a) => {
             if a.granted {
                 ResourceSet::grant_now(a.core);
@@ -227,6 +233,37 @@ pub(crate) unsafe extern "C" fn kds_async_waitall(
             0
         }
         Err(e) => e.to_errno(),
+    }
+}
+
+/// `*pprset` of `kds_async_waitall()`: the driver's slot for its set, which
+/// `kds_resource_set_release()` empties with `xchg()` on any thread.
+///
+/// # Invariants
+///
+/// The pointer is valid for atomic reads and writes for the duration of
+/// the `kds_async_waitall()` call.
+struct DriverSlot(*mut *mut RawSet);
+
+impl DriverSlot {
+    fn slot(&self) -> &Atomic<*mut RawSet> {
+        // SAFETY: Valid and aligned for the call (type invariant); every
+        // other access to it is atomic (`xchg()` in C) or the driver's own,
+        // made after it has seen the set.
+        unsafe { Atomic::from_ptr(self.0) }
+    }
+}
+
+impl Publish for DriverSlot {
+    fn publish(&self, set: *mut ResourceSet) {
+        self.slot().store(set.cast(), ordering::Release);
+    }
+
+    fn take_back(&self) -> bool {
+        !self
+            .slot()
+            .xchg(core::ptr::null_mut(), ordering::Full)
+            .is_null()
     }
 }
 
@@ -252,7 +289,7 @@ pub(crate) unsafe extern "C" fn kds_waitall(
         Err(e) => return e.to_ptr(),
     };
     let mode = if timeout == 0 { Mode::Try } else { Mode::Sync };
-    let a = match ResourceSet::acquire(wants, mode, None, FUNC, |_| {}) {
+    let a = match ResourceSet::acquire(wants, mode, None, FUNC, &Unpublished) {
         Ok(a) => a,
         Err(e) if e == EAGAIN => return core::ptr::null_mut(),
         Err(e) => return e.to_ptr(),

@@ -26,6 +26,7 @@
 //! to own its reference and cancellation never to wait (a fence may be
 //! abandoned from within a timer callback or in atomic context).
 
+use crate::cglue::ModuleRef;
 use crate::fence::{Cancel, Event, Fence};
 use crate::rawlock::{new_raw_spinlock_irq, RawSpinLockIrq};
 use core::marker::PhantomData;
@@ -46,6 +47,8 @@ pub(crate) struct TimerSource<M: HrTimerMode + 'static> {
     timer: HrTimer<TimerSource<M>>,
     #[pin]
     event: RawSpinLockIrq<Option<Event>>,
+    /// Holds kds.ko while the source lives (it lives while armed).
+    _module: ModuleRef,
     _mode: PhantomData<fn() -> M>,
 }
 
@@ -64,6 +67,10 @@ impl<M: HrTimerMode + 'static> RawHrTimerCallback for TimerRef<TimerSource<M>> {
     type CallbackTarget<'a> = Arc<TimerSource<M>>;
 
     unsafe extern "C" fn run(ptr: *mut bindings::hrtimer) -> bindings::hrtimer_restart {
+        // Dropping `this` may drop the source's module reference: module
+        // exit's synchronize_rcu() then waits until this function is past
+        // that (on PREEMPT_RT, soft hrtimers run preemptible in a thread).
+        let _rcu = kernel::sync::rcu::read_lock();
         let timer = ptr.cast::<HrTimer<TimerSource<M>>>();
         // SAFETY: The timer is the `timer` field of a `TimerSource<M>` that
         // `start` leaked one `Arc` reference into; the hrtimer core calls
@@ -111,9 +118,11 @@ impl<M: HrTimerMode + 'static> Cancel for TimerSource<M> {
             // SAFETY: The timer was armed and will not run: the reference
             // `start` leaked into it is ours.
             let this = unsafe { Arc::from_raw(ptr) };
-            // Drops the event (completing it with -ECANCELED) and the
-            // timer's reference.
-            drop(this.event.lock().take());
+            // Taken in a statement of its own, so that the lock guard is
+            // gone before the event completes (with -ECANCELED) and runs
+            // the fence's callbacks and dependants.
+            let event = this.event.lock().take();
+            drop(event);
         }
     }
 }
@@ -131,12 +140,14 @@ fn start<M: HrTimerMode + 'static>(
     if passed {
         return Ok(false);
     }
+    let module = ModuleRef::new()?;
     let src: Arc<TimerSource<M>> = Arc::pin_init(
-        pin_init!(TimerSource::<M> {
+        try_pin_init!(TimerSource::<M> {
             timer <- HrTimer::new(),
             event <- new_raw_spinlock_irq!(None, c"kds_timer"),
+            _module: module,
             _mode: PhantomData,
-        }),
+        }? Error),
         flags,
     )?;
     // In the fence's list first (allocating), then the event: a failure
