@@ -2,24 +2,33 @@
 #
 # kds - user-facing targets. Kbuild itself reads ./Kbuild and kunit/Kbuild.
 #
-#   make            build kds.ko and kds_test.ko (sets up everything first)
-#   make check      build (with clippy), rustfmt and checkpatch, then boot the
-#                   dev kernel in QEMU and run every KUnit suite
-#                   (KUNIT_FILTER='kds_fence*' to pick suites or cases)
+#   make            build kds.ko, kds_test.ko and the sample against the
+#                   dev kernel of KDS_FLAVOUR (debug; or prod, rt), setting
+#                   everything up first
+#   make check      host checks (set-up test, rustfmt, checkpatch,
+#                   shellcheck), then for each of KDS_FLAVOURS (debug,prod):
+#                   build with clippy, build README's driver, boot the guest
+#                   and run every KUnit suite; then a virtme-ng smoke boot.
+#                   KUNIT_FILTER='kds_fence*' picks suites or cases.
 #   make run        boot the dev kernel, load kds.ko and run the demo
-#   make shell      the same guest with an interactive shell
-#   make lint       rustfmt --check, clippy, checkpatch, kernel-doc
+#   make shell      boot the debug kernel with virtme-ng on the host's files
+#   make shell-busybox  the test guest's busybox initramfs, interactively
+#   make driver M=/path/to/driver   build your module against kds
+#   make torture DURATION=600 [SEED=n]   run kds_torture that long (debug)
+#   make lint       rustfmt --check, clippy, checkpatch, kernel-doc, shellcheck
 #   make rustfmt-fix  reformat the Rust sources
-#   make clean      remove build/ (the module build)
-#   make distclean  also remove the cache: kernel source, dev kernel, tools
+#   make clean      remove build/ (the module builds)
+#   make distclean  also remove the cache: kernel source, dev kernels, tools
 #
 # KDIR=/path/to/kernel/build builds against your own kernel instead of the
 # cached dev kernel. See README.md.
 
 SHELL := /bin/bash
-export KDIR KUNIT_FILTER KDS_CACHE KDS_KERNEL_DEB_VERSION
+export KDIR KUNIT_FILTER KDS_CACHE KDS_KERNEL_DEB_VERSION KDS_FLAVOUR KDS_FLAVOURS \
+	DURATION SEED THREADS FAILSLAB
 
-.PHONY: all modules check run shell lint rustfmt rustfmt-fix clippy checkpatch clean distclean
+.PHONY: all modules check run shell shell-busybox driver torture lint rustfmt \
+	rustfmt-fix clippy checkpatch shellcheck clean distclean
 
 all: modules
 
@@ -27,16 +36,25 @@ modules:
 	@scripts/prepare.sh
 	@scripts/build-modules.sh
 
-check: modules rustfmt checkpatch
-	@qemu-test/run.sh check
+check:
+	@scripts/check.sh
 
 run: modules
 	@qemu-test/run.sh demo
 
 shell: modules
+	@scripts/vng.sh shell
+
+shell-busybox: modules
 	@qemu-test/run.sh shell
 
-lint: rustfmt clippy checkpatch
+driver: modules
+	@scripts/build-driver.sh "$(M)"
+
+torture: modules
+	@qemu-test/run.sh torture
+
+lint: rustfmt clippy checkpatch shellcheck
 
 rustfmt:
 	@scripts/prepare.sh
@@ -52,6 +70,10 @@ clippy:
 checkpatch:
 	@scripts/prepare.sh
 	@scripts/lint.sh checkpatch
+
+shellcheck:
+	@scripts/setup.sh
+	@scripts/lint.sh shellcheck
 
 clean:
 	rm -rf build

@@ -3,13 +3,19 @@
 # Boot the kds dev kernel in QEMU with kds's modules in a busybox initramfs.
 #
 # Usage: qemu-test/run.sh check|demo|shell
-#   check  load kds.ko and the test modules, collect every KUnit suite,
-#          unload, scan for leaks; print a summary and `N passed, N failed`;
-#          exit non-zero on any failure, missing suite or kernel splat.
+#   check  load kds.ko, the test modules and README's example driver,
+#          collect every KUnit suite, unload, scan for leaks; print a
+#          summary and `flavour F: N passed, N failed`; write the counts to
+#          build/<flavour>/qemu/counts; exit non-zero on any failure,
+#          missing suite or kernel splat.
 #   demo   load kds.ko and show what it does (make run).
-#   shell  an interactive busybox shell on the serial console (make shell).
+#   shell  an interactive busybox shell on the serial console (`make shell`
+#          boots with virtme-ng instead; this one needs no host files).
+#   torture  kds_torture for DURATION seconds (default 60; SEED, THREADS,
+#          FAILSLAB=0 to turn failing allocations off), then a verdict.
 #
-# Environment: KUNIT_FILTER (kunit.filter_glob, default 'kds*'),
+# Environment: KDS_FLAVOUR (debug, prod or rt; default debug), or KDIR for
+# your own kernel build; KUNIT_FILTER (kunit.filter_glob, default 'kds*'),
 # KDS_QEMU_TIMEOUT (seconds, default 1200), KDS_QEMU_MEM (default 1G),
 # KDS_ACCEL (kvm or tcg; default: probe once whether KVM boots a guest).
 set -euo pipefail
@@ -17,16 +23,20 @@ here=$(cd "$(dirname "$0")" && pwd)
 . "$here/../scripts/lib.sh"
 
 mode=${1:-check}
+OUT=$(kds_out_dir)
 KDIR=${KDIR:-$(kds_kbuild_dir)}
-OUT=$KDS_ROOT/build
+label=${KDS_FLAVOUR}
+[ "$OUT" = "$KDS_ROOT/build/kdir" ] && label=kdir
 RUN=$OUT/qemu
 mkdir -p "$RUN"
 KERNEL=$KDIR/arch/x86/boot/bzImage
-[ -f "$KERNEL" ] || kds_die "no kernel at $KERNEL (run make first)"
+[ -f "$KERNEL" ] || kds_die "no kernel at $KERNEL (run make KDS_FLAVOUR=$KDS_FLAVOUR first)"
 
-# The modules, in load order. kds_test depends on kds.
+# The modules, in load order. kds_test and README's example driver
+# (scripts/readme-driver.sh builds it as README says) depend on kds.
 MODULES=(kds kds_test)
 declare -A KO=([kds]=$OUT/kds/kds.ko [kds_test]=$OUT/kunit/kds_test.ko)
+[ -f "$OUT/mydrv/mydrv.ko" ] && { MODULES+=(mydrv); KO[mydrv]=$OUT/mydrv/mydrv.ko; }
 # The sample driver is loaded by the demo only.
 [ -f "$OUT/samples/kds_demo.ko" ] && { MODULES+=(kds_demo); KO[kds_demo]=$OUT/samples/kds_demo.ko; }
 
@@ -37,6 +47,11 @@ mkdir -p "$root"/{bin,dev,proc,sys,tmp,lib/modules/kds}
 cp /bin/busybox "$root/bin/busybox"
 cp "$here/init" "$root/init"
 cp "$here/demo.sh" "$root/demo.sh"
+# Loaded by /init's torture and unload-with-armed-sources phases, not in
+# load-order.
+for extra in kunit/kds_unload_test.ko torture/kds_torture.ko; do
+	[ -f "$OUT/$extra" ] && cp "$OUT/$extra" "$root/lib/modules/kds/"
+done
 for m in "${MODULES[@]}"; do
 	cp "${KO[$m]}" "$root/lib/modules/kds/"
 	[ "$m" = kds_demo ] || echo "$m" >>"$root/lib/modules/kds/load-order"
@@ -58,7 +73,7 @@ probe_kvm() {
 }
 accel=${KDS_ACCEL:-}
 if [ -z "$accel" ]; then
-	probe_file=$KDS_CACHE/kvm-probe-$(kds_cache_key)
+	probe_file=$KDS_CACHE/kvm-probe-$label-$(kds_cache_key 2>/dev/null || echo kdir)
 	if [ -f "$probe_file" ]; then
 		accel=$(cat "$probe_file")
 	else
@@ -69,7 +84,7 @@ fi
 if [ "$accel" = kvm ]; then
 	qemu_accel=(-accel kvm -cpu host)
 else
-	qemu_accel=(-accel tcg -cpu max,la57=off)
+	qemu_accel=(-accel tcg -cpu "max,la57=off")
 fi
 
 # Every kds suite is named kds_*; the filter also keeps the kernel's own
@@ -83,7 +98,7 @@ shell)
 		-serial mon:stdio -serial null ;;
 demo)
 	log=$RUN/demo.log
-	kds_log "booting the dev kernel ($accel); guest log: $log"
+	kds_log "booting the $label kernel ($accel); guest log: $log"
 	set +e
 	timeout "${KDS_QEMU_TIMEOUT:-600}" "$QEMU" "${qemu_base[@]}" "${qemu_accel[@]}" \
 		-append "$cmdline quiet kunit.enable=0" -serial stdio -serial null </dev/null |
@@ -96,7 +111,7 @@ check)
 	log=$RUN/console.log
 	results=$RUN/results.txt
 	rm -f "$log" "$results"
-	kds_log "booting the dev kernel ($accel, -smp 2) to run KUnit${KUNIT_FILTER:+ (filter: $KUNIT_FILTER)}"
+	kds_log "booting the $label kernel ($accel, -smp 2) to run KUnit${KUNIT_FILTER:+ (filter: $KUNIT_FILTER)}"
 	start=$SECONDS
 	set +e
 	timeout "${KDS_QEMU_TIMEOUT:-1200}" "$QEMU" "${qemu_base[@]}" "${qemu_accel[@]}" \
@@ -108,10 +123,32 @@ check)
 	kds_log "results:   $results"
 	ko_args=()
 	for m in "${MODULES[@]}"; do ko_args+=(--module "$m=${KO[$m]}"); done
+	# A kernel without kmemleak (prod, rt) cannot scan: that check skips.
+	leak_args=()
+	grep -qx CONFIG_DEBUG_KMEMLEAK=y "$KDIR/.config" 2>/dev/null && leak_args=(--expect-kmemleak)
 	exec python3 "$here/collect.py" --console "$log" --results "$results" \
-		--ksrc "$KDS_KSRC" --qemu-rc "$qrc" \
+		--ksrc "$KDS_KSRC" --qemu-rc "$qrc" --label "$label" \
+		--counts "$RUN/counts" "${leak_args[@]}" \
 		${KUNIT_FILTER:+--filtered} "${ko_args[@]}"
 	;;
+torture)
+	log=$RUN/torture-console.log
+	results=$RUN/torture-results.txt
+	rm -f "$log" "$results"
+	duration=${DURATION:-60}
+	targs="duration=$duration${SEED:+,seed=$SEED}${THREADS:+,threads=$THREADS}"
+	grep -qx CONFIG_FAILSLAB=y "$KDIR/.config" && targs+=",failslab=${FAILSLAB:-1}"
+	kds_log "booting the $label kernel ($accel, -smp 2): kds_torture $targs"
+	set +e
+	timeout $((duration + 600)) "$QEMU" "${qemu_base[@]}" "${qemu_accel[@]}" \
+		-append "${cmdline/kds.mode=torture/kds.mode=torture kds.torture=$targs} kunit.enable=0" \
+		-serial "file:$log" -serial "file:$results" </dev/null
+	qrc=$?
+	set -e
+	grep -E 'kds_torture: ' "$log" | sed 's/^\[ *[0-9.]*\] //' || true
+	exec python3 "$here/collect.py" --console "$log" --results "$results" \
+		--qemu-rc "$qrc" --label "$label" --torture --module "kds=${KO[kds]}"
+	;;
 *)
-	kds_die "unknown mode '$mode' (check, demo or shell)" ;;
+	kds_die "unknown mode '$mode' (check, demo, shell or torture)" ;;
 esac

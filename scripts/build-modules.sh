@@ -5,12 +5,16 @@
 # source tree stays clean.
 #
 # Usage: build-modules.sh [make arguments, e.g. CLIPPY=1 or clean]
+# Against the kernel of $KDS_FLAVOUR (default debug) into build/<flavour>/,
+# or against KDIR (your own kernel build) into build/kdir/.
 set -euo pipefail
 . "$(dirname "$0")/lib.sh"
 
+OUT=$(kds_out_dir)
 KDIR=${KDIR:-$(kds_kbuild_dir)}
-OUT=$KDS_ROOT/build
-mkdir -p "$OUT/kds" "$OUT/kunit" "$OUT/samples"
+[ -f "$KDIR/Module.symvers" ] ||
+	kds_die "no kernel build at $KDIR (make builds the dev kernel; KDIR= must name a built kernel tree)"
+mkdir -p "$OUT/kds" "$OUT/kunit" "$OUT/samples" "$OUT/torture"
 # Clippy runs as part of every build when Debian's clippy-driver is there
 # (KDS_CLIPPY=0 turns it off); Kbuild makes its warnings, like rustc's and
 # the C compiler's, errors for kds.
@@ -18,10 +22,23 @@ clippy=()
 if [ "${KDS_CLIPPY:-1}" = 1 ] && [ -x "$KDS_CLIPPY_DRIVER" ]; then
 	clippy=(CLIPPY=1)
 fi
-mmake() { make -C "$KDIR" "${KDS_KMAKE_FLAGS[@]}" "${clippy[@]}" "$@"; }
+# Warning-free means every tool: rustc, clippy and the C compiler fail the
+# build themselves (-Dwarnings, -Werror), but objtool and modpost only
+# print, so their warnings fail it here.
+log=$OUT/build.log
+: >"$log"
+mmake() {
+	make -C "$KDIR" "${KDS_KMAKE_FLAGS[@]}" "${clippy[@]}" "$@" 2>&1 | tee -a "$log"
+	return "${PIPESTATUS[0]}"
+}
 
-mmake M="$KDS_ROOT" MO="$OUT/kds" "$@"
-for dir in kunit samples; do
+mmake M="$KDS_ROOT" MO="$OUT/kds" "$@" ||
+	kds_die "building kds.ko against $KDIR failed (see above)"
+for dir in kunit samples torture; do
 	mmake M="$KDS_ROOT/$dir" MO="$OUT/$dir" \
-		KBUILD_EXTRA_SYMBOLS="$OUT/kds/Module.symvers" "$@"
+		KBUILD_EXTRA_SYMBOLS="$OUT/kds/Module.symvers" "$@" ||
+		kds_die "building $dir/ against $KDIR failed (see above)"
 done
+if grep -E '(warning|WARNING):' "$log"; then
+	kds_die "the module build printed warnings (above; log: $log)"
+fi

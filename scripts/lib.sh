@@ -25,23 +25,51 @@ KDS_RUSTDOC=${KDS_RUSTDOC:-/usr/bin/rustdoc}
 KDS_CLIPPY_DRIVER=${KDS_CLIPPY_DRIVER:-/usr/bin/clippy-driver}
 KDS_RUSTFMT=${KDS_RUSTFMT:-/usr/bin/rustfmt}
 KDS_BINDGEN=${KDS_BINDGEN:-$KDS_CACHE/tools/bin/bindgen}
-KDS_RUST_LIB_SRC=${KDS_RUST_LIB_SRC:-$(ls -d /usr/src/rustc-*/library 2>/dev/null | sort -V | tail -n1)}
+# Found lazily: on a fresh machine rust-web-src is not installed yet when
+# this file is sourced, and setup.sh must still get to install it.
+kds_rust_lib_src() {
+	local d
+	for d in /usr/src/rustc-*/library; do
+		if [ -d "$d/core" ]; then echo "$d"; fi
+	done | sort -V | tail -n1
+}
+KDS_RUST_LIB_SRC=${KDS_RUST_LIB_SRC:-$(kds_rust_lib_src)}
 
 KDS_KMAKE_FLAGS=(ARCH=x86_64 LLVM=$KDS_LLVM_SUFFIX
 	RUSTC=$KDS_RUSTC RUSTDOC=$KDS_RUSTDOC HOSTRUSTC=$KDS_RUSTC
 	BINDGEN=$KDS_BINDGEN RUST_LIB_SRC=$KDS_RUST_LIB_SRC
 	CLIPPY_DRIVER=$KDS_CLIPPY_DRIVER)
 
-KDS_FRAGMENTS=("$KDS_ROOT"/scripts/config/*.config)
+# Kernel flavours: one source, one cache, one build directory each.
+#   debug  lockdep, KASAN, kmemleak, failslab, Rust debug assertions, and
+#          what virtme-ng needs (make shell); the default
+#   prod   what distributions ship: none of the debugging above (and
+#          virtio and 9p, for virtme-ng)
+#   rt     PREEMPT_RT with lockdep
+KDS_ALL_FLAVOURS=(debug prod rt)
+KDS_FLAVOUR=${KDS_FLAVOUR:-debug}
+kds_fragments() {
+	local c=$KDS_ROOT/scripts/config
+	case "${1:-$KDS_FLAVOUR}" in
+	debug) echo "$c/base.config $c/kunit.config $c/debug.config $c/vng.config" ;;
+	prod) echo "$c/base.config $c/kunit.config $c/prod.config $c/vng.config" ;;
+	rt) echo "$c/base.config $c/kunit.config $c/rt.config" ;;
+	*) kds_die "unknown kernel flavour '$1' (one of: ${KDS_ALL_FLAVOURS[*]})" ;;
+	esac
+}
 
 kds_log() { printf '[kds] %s\n' "$*" >&2; }
+# Every failure ends in one line: what failed, then what to do about it.
 kds_die() { printf '[kds] error: %s\n' "$*" >&2; exit 1; }
 
-# The cache key: what the built kernel depends on, and nothing else.
+# The cache key of a flavour: what its built kernel depends on, and
+# nothing else.
 kds_cache_key() {
+	local f=${1:-$KDS_FLAVOUR}
 	{
-		echo "$KDS_KERNEL_PKG $KDS_KERNEL_DEB_VERSION"
-		cat "${KDS_FRAGMENTS[@]}"
+		echo "$KDS_KERNEL_PKG $KDS_KERNEL_DEB_VERSION $f"
+		# shellcheck disable=SC2046 # a list of paths without spaces
+		cat $(kds_fragments "$f")
 		echo "${KDS_KMAKE_FLAGS[@]}"
 		"$KDS_RUSTC" --version
 		"clang$KDS_LLVM_SUFFIX" --version | head -n1
@@ -49,10 +77,19 @@ kds_cache_key() {
 	} | sha256sum | cut -c1-16
 }
 
-# One build directory, rebuilt in place when the key changes: Kbuild embeds
-# the directory's absolute path in every command it records, so a copy
-# under another name would rebuild from scratch; in place, a change of
-# config fragments rebuilds only what it touches (a new toolchain, all).
+# One build directory per flavour, rebuilt in place when its key changes:
+# Kbuild embeds the directory's absolute path in every command it records,
+# so a copy under another name would rebuild from scratch; in place, a
+# change of config fragments rebuilds only what it touches (a new
+# toolchain, all). Building one flavour never touches another's directory.
 # .kds-complete holds the key of the finished build.
-kds_kbuild_dir() { echo "$KDS_CACHE/build/linux-7.3"; }
-kds_kbuild_current() { [ "$(cat "$(kds_kbuild_dir)/.kds-complete" 2>/dev/null)" = "$(kds_cache_key)" ]; }
+kds_kbuild_dir() { echo "$KDS_CACHE/build/linux-7.3-${1:-$KDS_FLAVOUR}"; }
+kds_kbuild_current() {
+	[ "$(cat "$(kds_kbuild_dir "${1:-}")/.kds-complete" 2>/dev/null)" = "$(kds_cache_key "${1:-}")" ]
+}
+
+# Where a flavour's modules and guest files go: build/<flavour>/, or
+# build/kdir/ when KDIR names your own kernel build.
+kds_out_dir() {
+	if [ -n "${KDIR:-}" ]; then echo "$KDS_ROOT/build/kdir"; else echo "$KDS_ROOT/build/${1:-$KDS_FLAVOUR}"; fi
+}

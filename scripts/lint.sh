@@ -6,6 +6,7 @@
 #   lint.sh clippy      rebuild the modules with CLIPPY=1 (warnings fail)
 #   lint.sh checkpatch  scripts/checkpatch.pl on every C file and header, and
 #                       scripts/kernel-doc -Wall on them (kernel-doc warnings fail)
+#   lint.sh shellcheck  shellcheck on every shell script of the project
 set -euo pipefail
 . "$(dirname "$0")/lib.sh"
 cd "$KDS_ROOT"
@@ -26,17 +27,24 @@ clippy)
 	KDS_CLIPPY=1 "$KDS_ROOT/scripts/build-modules.sh"
 	kds_log "clippy: clean" ;;
 checkpatch)
-	files=$(git ls-files --cached --others --exclude-standard '*.c' '*.h' 2>/dev/null ||
+	mapfile -t files < <(git ls-files --cached --others --exclude-standard '*.c' '*.h' 2>/dev/null ||
 		find . -name '*.[ch]' -not -path './build/*')
+	mapfile -t others < <(printf '%s\n' "${files[@]}" | grep -vx kds_exports.c)
 	cp=("$KDS_KSRC/scripts/checkpatch.pl" --no-tree --strict --terse --show-types
 	    --ignore FILE_PATH_CHANGES)
 	# kds_exports.c exports functions that are defined in Rust, so its
 	# EXPORT_SYMBOL_GPL()s cannot follow their definitions.
 	"${cp[@]}" --ignore EXPORT_SYMBOL -f kds_exports.c
-	"${cp[@]}" -f $(echo "$files" | grep -vx kds_exports.c)
-	kdoc=$("$KDS_KSRC/scripts/kernel-doc" -Wall -none $files 2>&1)
-	[ -z "$kdoc" ] || { echo "$kdoc"; kds_die "kernel-doc warnings"; }
+	"${cp[@]}" -f "${others[@]}"
+	kdoc=$("$KDS_KSRC/scripts/kernel-doc" -Wall -none "${files[@]}" 2>&1)
+	[ -z "$kdoc" ] || { echo "$kdoc"; kds_die "kernel-doc warnings (see above)"; }
 	kds_log "checkpatch, kernel-doc: clean" ;;
+shellcheck)
+	command -v shellcheck >/dev/null || kds_die "shellcheck not found (apt-get install shellcheck)"
+	mapfile -t sh < <(grep -rlE '^#!(/usr/bin/env bash|/bin/(ba)?sh|/bin/busybox sh)' \
+		scripts qemu-test .ci)
+	shellcheck -x -P SCRIPTDIR "${sh[@]}" || kds_die "shellcheck found problems (see above)"
+	kds_log "shellcheck: clean (${#sh[@]} scripts)" ;;
 *)
-	kds_die "usage: lint.sh rustfmt|clippy|checkpatch" ;;
+	kds_die "usage: lint.sh rustfmt|rustfmt-fix|clippy|checkpatch|shellcheck" ;;
 esac

@@ -13,7 +13,8 @@ PKGS=(rustc-web rust-web-src rust-web-clippy rustfmt-web
       clang-19 lld-19 llvm-19 libclang-19-dev
       qemu-system-x86 busybox-static
       flex bison bc libelf-dev libssl-dev cpio kmod
-      make gcc python3 rsync xz-utils ca-certificates)
+      make gcc python3 python3-venv rsync xz-utils ca-certificates
+      shellcheck)
 
 missing=()
 for p in "${PKGS[@]}"; do
@@ -30,8 +31,11 @@ if ((${#missing[@]})); then
 	apt-get install -y -q --no-install-recommends "${missing[@]}" >/dev/null
 fi
 
-[ -n "$KDS_RUST_LIB_SRC" ] && [ -d "$KDS_RUST_LIB_SRC/core" ] ||
-	kds_die "rust-web-src did not provide /usr/src/rustc-*/library"
+# lib.sh looked before the install above; look again.
+[ -n "$KDS_RUST_LIB_SRC" ] || KDS_RUST_LIB_SRC=$(kds_rust_lib_src)
+if [ -z "$KDS_RUST_LIB_SRC" ] || ! [ -d "$KDS_RUST_LIB_SRC/core" ]; then
+	kds_die "no Rust library source in /usr/src/rustc-*/library (apt-get install rust-web-src)"
+fi
 
 if ! [ -x "$KDS_BINDGEN" ] ||
    [ "$("$KDS_BINDGEN" --version 2>/dev/null)" != "bindgen $KDS_BINDGEN_VERSION" ]; then
