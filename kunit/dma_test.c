@@ -19,6 +19,8 @@
 
 #include <kds.h>
 
+#include "test_scale.h"
+
 KUNIT_DEFINE_ACTION_WRAPPER(dma_kds_put_action, kds_fence_put, struct kds_fence *);
 KUNIT_DEFINE_ACTION_WRAPPER(dma_fence_put_action, dma_fence_put, struct dma_fence *);
 
@@ -293,8 +295,11 @@ static enum hrtimer_restart dma_irq_complete_fn(struct hrtimer *t)
 static void dma_export_completed_from_hardirq(struct kunit *test)
 {
 	struct dma_irq_completer c = { .f = kfence(test) };
-	struct dma_fence *d = kds_fence_export_dma_fence(c.f, GFP_KERNEL);
+	struct dma_fence *d;
 
+	if (IS_ENABLED(CONFIG_PREEMPT_RT))
+		kunit_skip(test, KDS_RT_HARDIRQ_SKIP);
+	d = kds_fence_export_dma_fence(c.f, GFP_KERNEL);
 	KUNIT_ASSERT_NOT_NULL(test, d);
 	hrtimer_setup_on_stack(&c.timer, dma_irq_complete_fn, CLOCK_MONOTONIC,
 			       HRTIMER_MODE_REL_HARD);

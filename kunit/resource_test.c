@@ -570,6 +570,8 @@ static void res_release_from_hardirq(struct kunit *test)
 	struct irq_release t = {};
 	struct client c;
 
+	if (IS_ENABLED(CONFIG_PREEMPT_RT))
+		kunit_skip(test, KDS_RT_HARDIRQ_SKIP);
 	t.rset = kds_waitall(1, &excl, &r, KDS_WAIT_BLOCKING);
 	KUNIT_ASSERT_FALSE(test, IS_ERR_OR_NULL(t.rset));
 	client_init(&c, 0, NULL);
@@ -941,6 +943,8 @@ static void res_term_waits_for_deferred_direct_callback(struct kunit *test)
 	unsigned long excl = 1;
 	struct slow_direct s = {};
 
+	if (IS_ENABLED(CONFIG_PREEMPT_RT))
+		kunit_skip(test, KDS_RT_HARDIRQ_SKIP);
 	KUNIT_ASSERT_EQ(test, kds_callback_init(&cb, 1, slow_direct_cb), 0);
 	s.holder = kds_waitall(1, &excl, &r, KDS_WAIT_BLOCKING);
 	KUNIT_ASSERT_FALSE(test, IS_ERR_OR_NULL(s.holder));

@@ -22,4 +22,11 @@ static inline int kds_test_rounds(int rounds)
 	return IS_ENABLED(CONFIG_KASAN) ? max(rounds / 5, 1) : rounds;
 }
 
+/*
+ * On PREEMPT_RT, completing, putting or releasing may free memory, and the
+ * allocator's locks sleep there: not from a non-threaded hard IRQ (as
+ * dma_fence_signal() is not). Cases that do it from a hard hrtimer skip.
+ */
+#define KDS_RT_HARDIRQ_SKIP "PREEMPT_RT: kds may free memory, which hard IRQ context may not"
+
 #endif /* KDS_TEST_SCALE_H */

@@ -696,7 +696,12 @@ impl ResourceSet {
             links.push(l.clone_arc(), GFP_KERNEL)?;
             new_links.push(l, GFP_KERNEL)?;
         }
-        let guards = KVec::with_capacity(n, GFP_KERNEL)?;
+        // Room for the guards, allocated before interrupts go off and freed
+        // after they are back on (on PREEMPT_RT the allocator may not run
+        // with them off). Outside the lock scope it is always empty, so its
+        // element type carries no lifetime there.
+        let guard_room =
+            KVec::<Guard<'static, Queue, OrderedRawSpinLockBackend>>::with_capacity(n, GFP_KERNEL)?;
         let set = KBox::new(
             ResourceSet {
                 magic: SET_MAGIC,
@@ -708,9 +713,14 @@ impl ResourceSet {
         let set = KBox::into_raw(set);
         publish.publish(set);
 
-        let res = {
+        let (res, guard_buf) = {
             let scope = OrderScope::begin();
-            let mut guards = guards;
+            let (ptr, _, cap) = guard_room.into_raw_parts();
+            // SAFETY: The parts of an empty vector of the same allocator and
+            // element type (`Guard`'s layout does not depend on its
+            // lifetime); the guards it will hold borrow `scope` and `wants`,
+            // and it is emptied again before they go.
+            let mut guards = unsafe { KVec::<Guard<'_, Queue, _>>::from_raw_parts(ptr, 0, cap) };
             let mut full = false;
             for w in wants.iter() {
                 // Address order: the global lock order of resources.
@@ -741,7 +751,7 @@ impl ResourceSet {
                 }
                 _ => None,
             };
-            match refuse {
+            let res = match refuse {
                 Some(e) => Err(e),
                 None => {
                     let mut granted = 0;
@@ -760,9 +770,30 @@ impl ResourceSet {
                     // locks, so this is the final count of this call.
                     Ok(core.pending.fetch_sub(granted, ordering::Relaxed) == granted)
                 }
-            }
-            // The guards go before the scope.
+            };
+            // Unlock every resource while interrupts are still off; the
+            // emptied vector's buffer is freed after the scope, because
+            // on PREEMPT_RT kfree() may not run with interrupts off.
+            guards.clear();
+            let (ptr, _, cap) = guards.into_raw_parts();
+            (
+                res,
+                (
+                    ptr.cast::<Guard<'static, Queue, OrderedRawSpinLockBackend>>(),
+                    cap,
+                ),
+            )
         };
+        // SAFETY: The parts come from `into_raw_parts` of the vector just
+        // emptied, with the same allocator and element type (`Guard`'s
+        // layout does not depend on its lifetime); it holds no element.
+        drop(unsafe {
+            KVec::<Guard<'static, Queue, OrderedRawSpinLockBackend>>::from_raw_parts(
+                guard_buf.0,
+                0,
+                guard_buf.1,
+            )
+        });
         match res {
             Ok(granted) => Ok(Acquired { set, core, granted }),
             // The releaser owns `set` and frees it; nothing was queued.

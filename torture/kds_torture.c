@@ -673,6 +673,9 @@ static int torture_fn(void *arg)
 	return 0;
 }
 
+static const enum hrtimer_mode hard_mode =
+	IS_ENABLED(CONFIG_PREEMPT_RT) ? HRTIMER_MODE_REL_SOFT : HRTIMER_MODE_REL_HARD;
+
 static int __init kds_torture_init(void)
 {
 	struct tthread *t;
@@ -695,9 +698,13 @@ static int __init kds_torture_init(void)
 		goto out;
 	}
 	T.end = jiffies + duration * HZ;
-	hrtimer_setup(&T.hard, hard_fn, CLOCK_MONOTONIC, HRTIMER_MODE_REL_HARD);
+	/*
+	 * On PREEMPT_RT kds may not be called from hard IRQ (it may free
+	 * memory): both timers are soft there.
+	 */
+	hrtimer_setup(&T.hard, hard_fn, CLOCK_MONOTONIC, hard_mode);
 	hrtimer_setup(&T.soft, soft_fn, CLOCK_MONOTONIC, HRTIMER_MODE_REL_SOFT);
-	hrtimer_start(&T.hard, us_to_ktime(200), HRTIMER_MODE_REL_HARD);
+	hrtimer_start(&T.hard, us_to_ktime(200), hard_mode);
 	hrtimer_start(&T.soft, us_to_ktime(300), HRTIMER_MODE_REL_SOFT);
 	for (i = 0; i < n; i++) {
 		init_completion(&t[i].finished);
