@@ -468,7 +468,10 @@ struct dma_fence *kds_fence_export_dma_fence(struct kds_fence *f, gfp_t gfp);
  * that is granted at once) runs its direct callback in the same context
  * right after the running callback returns, not nested inside it: so a
  * chain of any length of callbacks that release their own sets runs on a
- * bounded stack, in grant order. It never runs with a
+ * bounded stack, in grant order. (A direct callback must therefore not
+ * wait for a callback its own release grants. While 64 contexts are
+ * running direct callbacks at once, a further one is deferred to the kds
+ * workqueue, as from hard IRQ.) It never runs with a
  * kds lock held, but it does run under any lock the *releasing* caller
  * holds. A *queued* callback (direct == 0) always runs from a workqueue,
  * never in the caller's context; use it unless you know every context that

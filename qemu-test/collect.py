@@ -221,10 +221,18 @@ def main():
     missing = [m for m in modules if m not in rec["insmod"] and m != "kds_demo"]
     v.check(not missing, "guest: every module was loaded", ", ".join(missing))
 
+    if not args.torture:
+        # Both phases of /init must have run (their modules were built).
+        v.check(bool(rec["torture"]), "guest: kds_torture ran", "no result")
+        v.check(rec["armed"] is not None, "guest: the unload-with-armed-sources phase ran",
+                "no result")
     if rec["armed"] is not None:
         rc, tries = rec["armed"]
         v.check(rc == 0, "guest: a module armed an hrtimer chain in kds and unloaded",
                 f"insmod kds_unload_test: exit {rc}")
+        # The armed timer holds kds.ko: the first rmmod must be refused.
+        v.check(tries > 0, "guest: rmmod kds refused while a timer was armed",
+                "kds unloaded at once")
         print(f"  unload with armed sources: rmmod kds refused {tries} times "
               f"(0.1 s apart) while the timer was armed")
 

@@ -688,9 +688,11 @@ impl Fence {
     /// `cb` must have been passed to [`Fence::add_callback`] of this fence
     /// (or initialised by it failing with `ENOENT`), and still be valid.
     pub(crate) unsafe fn remove_callback(&self, cb: *mut RawCb) -> bool {
-        let this = kernel::cpu::CpuId::current().as_u32() as i32;
         {
             let st = self.state.lock();
+            // Read with the lock held, which keeps interrupts off: a task
+            // that read it before could have moved to another CPU since.
+            let this = kernel::cpu::CpuId::current().as_u32() as i32;
             if !st.done {
                 // SAFETY: Not done, so `cb` is still on `callbacks` (it is
                 // only taken off when the fence is done or by this

@@ -47,14 +47,21 @@ step() {
 start=$SECONDS
 scripts/setup.sh
 
-# The set-up test prints one "ok"/"not ok" line per check.
+# The set-up test prints one "ok"/"not ok" line per check, three in all;
+# fewer means it died on the way, which is a failure too.
+setup_lines=0
 while IFS= read -r line; do
 	echo "$line"
 	case "$line" in
-	"ok "*) count host 1 0 0 ;;
-	"not ok "*) count host 0 1 0; failures+=("host: ${line#not ok }") ;;
+	"ok "*) count host 1 0 0; setup_lines=$((setup_lines + 1)) ;;
+	"not ok "*) count host 0 1 0; setup_lines=$((setup_lines + 1))
+		failures+=("host: ${line#not ok }") ;;
 	esac
-done < <(scripts/test-setup.sh || true)
+done < <(scripts/test-setup.sh 2>&1 || true)
+if [ "$setup_lines" != 3 ]; then
+	count host 0 1 0
+	failures+=("host: the set-up test reported $setup_lines of its 3 checks")
+fi
 
 [ -n "${KDIR:-}" ] || scripts/fetch-kernel.sh
 step host "rustfmt" scripts/lint.sh rustfmt

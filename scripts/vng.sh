@@ -70,7 +70,7 @@ smoke)
 	# vng's own exit status is 255 here: without udev in the guest there
 	# is no /dev/virtio-ports for the script's status, so the script runs
 	# on the console, and the markers in the log are the verdict.
-	if [ $rc != 124 ] && grep -q KDS-VNG-LOADED "$log" && grep -q KDS-VNG-UNLOADED "$log"; then
+	if [ $rc != 124 ] && grep -q '^KDS-VNG-LOADED' "$log" && grep -q '^KDS-VNG-UNLOADED' "$log"; then
 		python3 "$KDS_ROOT/qemu-test/collect.py" --splats-only --console "$log" >/dev/null ||
 			kds_die "virtme-ng boot: the guest log has a splat (see $log)"
 		kds_log "virtme-ng: booted, loaded and unloaded kds.ko (log: $log)"
