@@ -21,6 +21,13 @@ extern "C" {
     fn kds_gfp_class(gfp: kernel::bindings::gfp_t) -> c_uint;
     fn kds_module_get() -> bool;
     fn kds_module_put();
+    fn kds_in_hardirq() -> bool;
+}
+
+/// Whether the caller runs in hard IRQ context (C's `in_hardirq()`).
+pub(crate) fn in_hardirq() -> bool {
+    // SAFETY: `kds_in_hardirq` only reads the preempt count.
+    unsafe { kds_in_hardirq() }
 }
 
 /// A reference to kds.ko, held by every source kds arms that can fire

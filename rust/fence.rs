@@ -44,7 +44,6 @@ use kernel::sync::{Arc, ArcBorrow, LockClassKey};
 use kernel::types::Opaque;
 
 extern "C" {
-    fn kds_in_hardirq() -> bool;
     fn kds_kvfree_atomic(p: *const kernel::ffi::c_void);
 }
 
@@ -120,8 +119,7 @@ fn lock_graph(nodes: usize, edges: usize, flags: Flags) -> Result<GlobalGuard<Gr
             return Ok(g);
         };
         drop(g);
-        // SAFETY: `kds_in_hardirq` only reads the preempt count.
-        if Growth::largest_bytes(want) > kernel::page::PAGE_SIZE && unsafe { kds_in_hardirq() } {
+        if Growth::largest_bytes(want) > kernel::page::PAGE_SIZE && crate::cglue::in_hardirq() {
             return Err(ENOMEM);
         }
         let grown = Growth::alloc(want, flags)?;

@@ -54,7 +54,6 @@ use kernel::sync::{Arc, Completion};
 use kernel::workqueue::{Queue as WorkQueue, Work, WorkItem};
 
 extern "C" {
-    fn kds_in_hardirq() -> bool;
     fn kds_irq_level() -> kernel::ffi::c_uint;
 }
 
@@ -453,8 +452,7 @@ impl SetCore {
         }
         let q = match &this.callback {
             None => return,
-            // SAFETY: `kds_in_hardirq` only reads the preempt count.
-            Some(cb) if cb.direct && !unsafe { kds_in_hardirq() } => {
+            Some(cb) if cb.direct && !crate::cglue::in_hardirq() => {
                 run_direct(this);
                 return;
             }
