@@ -28,6 +28,7 @@
 #include <linux/spinlock.h>
 #include <linux/stddef.h>
 #include <linux/vmalloc.h>
+#include <linux/wait_bit.h>
 #include <linux/workqueue.h>
 
 #include <kds.h>
@@ -103,6 +104,7 @@ int kds_c_init(void)
 		offsetof(struct kds_callback, user_cb),
 		offsetof(struct kds_callback, direct),
 		offsetof(struct kds_callback, wq),
+		offsetof(struct kds_callback, inflight),
 	};
 
 	if (memcmp(cb_layout, kds_rust_fence_cb_layout, sizeof(cb_layout))) {
@@ -376,6 +378,22 @@ bool kds_module_get(void)
 void kds_module_put(void)
 {
 	module_put(THIS_MODULE);
+}
+
+/*
+ * A grant started a call of @cb's function (counted until it returns, or
+ * until its set is released before it ran), for kds_callback_term().
+ */
+void kds_callback_call_begin(struct kds_callback *cb)
+{
+	atomic_inc(&cb->inflight);
+}
+
+/* After this, kds does not touch @cb: kds_callback_term() may return. */
+void kds_callback_call_end(struct kds_callback *cb)
+{
+	if (atomic_dec_and_test(&cb->inflight))
+		wake_up_var(&cb->inflight);	/* hashes the address only */
 }
 
 unsigned int kds_irq_level(void)
@@ -696,6 +714,7 @@ int kds_callback_init(struct kds_callback *cb, int direct, kds_callback_fn user_
 	cb->user_cb = user_cb;
 	cb->direct = direct;
 	cb->wq = NULL;
+	atomic_set(&cb->inflight, 0);
 	if (direct)
 		return 0;
 	/* As in the 2012 KDS: callbacks may sleep, and need not wait for each other. */
@@ -715,6 +734,11 @@ void kds_callback_term(struct kds_callback *cb)
 		destroy_workqueue(cb->wq);	/* runs what is queued first */
 	else if (cb->direct)
 		flush_workqueue(kds_direct_wq);	/* calls deferred from hard IRQ */
+	/*
+	 * And every call a grant started elsewhere: a direct call waiting in
+	 * another context's trampoline, or running on another task.
+	 */
+	wait_var_event(&cb->inflight, !atomic_read(&cb->inflight));
 	cb->wq = NULL;
 	cb->user_cb = NULL;
 }

@@ -50,6 +50,8 @@ unsigned int kds_irq_level(void);
 void kds_kvfree_atomic(const void *p);
 bool kds_module_get(void);
 void kds_module_put(void);
+void kds_callback_call_begin(struct kds_callback *cb);
+void kds_callback_call_end(struct kds_callback *cb);
 
 /* Kinds of API misuse; the same numbers as Misuse in rust/cglue.rs. */
 enum kds_misuse {
@@ -76,6 +78,6 @@ extern const size_t kds_rust_fence_cb_layout[3];
 /* Provided by the Rust core (rust/resource*.rs) to kds_exports.c. */
 void kds_rset_release(struct kds_resource_set *rset, bool sync);
 extern const size_t kds_rust_resource_layout[2];
-extern const size_t kds_rust_callback_layout[4];
+extern const size_t kds_rust_callback_layout[5];
 
 #endif /* _KDS_INTERNAL_H */

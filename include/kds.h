@@ -514,6 +514,8 @@ typedef void (*kds_callback_fn)(void *callback_parameter, void *callback_extra_p
  * @user_cb: the function.
  * @direct: call it in the granting context rather than from a workqueue.
  * @wq: the workqueue of a queued callback (set by kds_callback_init()).
+ * @inflight: private to kds: calls granted and not yet returned, which
+ *	kds_callback_term() waits for.
  *
  * Set up with kds_callback_init(); one &struct kds_callback serves any
  * number of sets. Keep it until kds_callback_term().
@@ -522,6 +524,7 @@ struct kds_callback {
 	kds_callback_fn user_cb;
 	int direct;
 	struct workqueue_struct *wq;
+	atomic_t inflight;
 };
 
 /**
@@ -572,8 +575,12 @@ int kds_callback_init(struct kds_callback *cb, int direct, kds_callback_fn user_
  * kds_callback_term() - Retire a grant callback.
  * @cb: the callback.
  *
- * Runs the queued calls that have not run yet, and waits for them. Every
- * set that uses @cb must have been granted or released before.
+ * Runs the queued calls that have not run yet, and waits for them and for
+ * every call of @cb that a grant has started anywhere: on a workqueue,
+ * deferred from hard IRQ, waiting behind another direct callback of the
+ * granting context, or running on another task. Every set that uses @cb
+ * must have been granted or released before. Must not be called from a
+ * call of @cb (it would wait for itself).
  *
  * Context: Process context; sleeps.
  */
@@ -635,7 +642,9 @@ struct kds_resource_set *kds_waitall(int number_resources,
  *
  * A granted set gives its resources to the next sets; a waiting one is
  * cancelled (its fence completes with -ECANCELED). A callback that has not
- * started will not run. *@pprset is taken with xchg(): when a grant
+ * started will not run; one that is running on another task keeps running
+ * while the next sets get the resources (kds_resource_set_release_sync()
+ * waits for it first). *@pprset is taken with xchg(): when a grant
  * callback and a canceller both release through the same pointer, one
  * releases and the other finds NULL and does nothing, as in the 2012 KDS.
  *
@@ -650,9 +659,12 @@ void kds_resource_set_release(struct kds_resource_set **pprset);
  * kds_resource_set_release_sync() - Release a set and wait for its callback.
  * @pprset: where the set is; set to NULL.
  *
- * As kds_resource_set_release(), and then waits until the set's callback,
- * if it is running on another task, has returned. From inside the callback
- * itself it does not wait.
+ * As kds_resource_set_release(), except that when the set's callback is
+ * running on another task, it first waits until the callback has returned,
+ * and only then gives the resources to the next sets: no other set is
+ * granted them while the callback still runs. (kds_resource_set_release()
+ * cannot wait, and hands them on at once.) From inside the callback itself
+ * it does not wait.
  *
  * Context: Process context; may sleep.
  */

@@ -18,6 +18,7 @@
 #include <linux/kthread.h>
 #include <linux/prandom.h>
 #include <linux/sched/signal.h>
+#include <linux/sched/task.h>
 #include <linux/slab.h>
 #include <linux/spinlock.h>
 
@@ -514,6 +515,130 @@ static void res_release_sync_waits_for_callback(struct kunit *test)
 	complete(&go);
 	KUNIT_ASSERT_GT(test, wait_for_completion_timeout(&t.finished, 10 * HZ), 0UL);
 	KUNIT_EXPECT_EQ(test, atomic_read(&c.calls), 1);
+	res_ctx_term(test, ctx);
+}
+
+/* A set granted after client @a: did it see @a's callback still running? */
+struct after_a {
+	struct client *a;
+	bool a_running;
+	struct completion granted;
+};
+
+static void after_a_cb(void *param, void *extra)
+{
+	struct after_a *b = param;
+
+	b->a_running = !completion_done(&b->a->granted);
+	complete(&b->granted);
+}
+
+/*
+ * kds_resource_set_release_sync() on a set whose callback runs on another
+ * task: "no other set is granted them while the callback still runs".
+ * The releaser is left until it sleeps; had it handed the resource on
+ * before waiting, B's direct callback would have run by then.
+ */
+static void res_release_sync_hands_on_after_callback(struct kunit *test)
+{
+	struct res_ctx *ctx = res_ctx(test);
+	struct kds_resource *r = &ctx->r[0];
+	struct releaser t = { .sync = true };
+	struct kds_resource_set *bset;
+	struct after_a b = {};
+	struct kds_callback bcb;
+	struct task_struct *task;
+	struct completion go;
+	unsigned long excl = 1;
+	struct client a;
+	int i;
+
+	init_completion(&go);
+	init_completion(&t.finished);
+	init_completion(&b.granted);
+	client_init(&a, 0, NULL);
+	a.go = &go;
+	b.a = &a;
+	KUNIT_ASSERT_EQ(test, kds_callback_init(&bcb, 1, after_a_cb), 0);
+	KUNIT_ASSERT_EQ(test, ask(ctx, &a, r, true, false), 0);
+	KUNIT_ASSERT_GT(test, wait_for_completion_timeout(&a.entered, 10 * HZ), 0UL);
+	KUNIT_ASSERT_EQ(test, kds_async_waitall(&bset, KDS_FLAG_LOCKED_WAIT, &bcb, &b, NULL,
+						1, &excl, &r), 0);
+	t.pprset = &a.rset;
+	task = kthread_run(releaser_fn, &t, "kds_releaser");
+	KUNIT_ASSERT_FALSE(test, IS_ERR(task));
+	get_task_struct(task);	/* it cannot exit before @go */
+	for (i = 0; i < 100000 && READ_ONCE(task->__state) != TASK_UNINTERRUPTIBLE; i++)
+		usleep_range(100, 200);
+	KUNIT_EXPECT_EQ(test, READ_ONCE(task->__state), TASK_UNINTERRUPTIBLE);
+	KUNIT_EXPECT_FALSE(test, completion_done(&b.granted));
+	complete(&go);
+	KUNIT_ASSERT_GT(test, wait_for_completion_timeout(&t.finished, 10 * HZ), 0UL);
+	KUNIT_ASSERT_GT(test, wait_for_completion_timeout(&b.granted, 10 * HZ), 0UL);
+	KUNIT_EXPECT_FALSE(test, b.a_running);
+	put_task_struct(task);
+	kds_resource_set_release(&bset);
+	kds_callback_term(&bcb);
+	res_ctx_term(test, ctx);
+}
+
+/* Set A's direct callback releases A, which grants B behind it. */
+struct trampolined {
+	struct kds_resource_set *holder, *a, *b;
+	struct completion b_granted;
+	atomic_t b_calls;
+};
+
+static void trampolined_a_cb(void *param, void *extra)
+{
+	struct trampolined *t = param;
+
+	kds_resource_set_release(&t->a);	/* B now waits for this call to return */
+	complete(&t->b_granted);
+	msleep(100);
+}
+
+static void trampolined_b_cb(void *param, void *extra)
+{
+	struct trampolined *t = param;
+
+	atomic_inc(&t->b_calls);
+}
+
+/*
+ * kds_callback_term() "waits for every call of @cb that a grant has
+ * started anywhere", here one that waits in another task's trampoline
+ * behind the direct callback that granted it.
+ */
+static void res_term_waits_for_trampolined_call(struct kunit *test)
+{
+	struct res_ctx *ctx = res_ctx(test);
+	struct kds_resource *r = &ctx->r[0];
+	struct releaser rel = {};
+	struct kds_callback acb, bcb;
+	struct trampolined t = {};
+	struct task_struct *task;
+	unsigned long excl = 1;
+
+	init_completion(&t.b_granted);
+	init_completion(&rel.finished);
+	KUNIT_ASSERT_EQ(test, kds_callback_init(&acb, 1, trampolined_a_cb), 0);
+	KUNIT_ASSERT_EQ(test, kds_callback_init(&bcb, 1, trampolined_b_cb), 0);
+	t.holder = kds_waitall(1, &excl, &r, KDS_WAIT_BLOCKING);
+	KUNIT_ASSERT_FALSE(test, IS_ERR_OR_NULL(t.holder));
+	KUNIT_ASSERT_EQ(test, kds_async_waitall(&t.a, KDS_FLAG_LOCKED_WAIT, &acb, &t, NULL,
+						1, &excl, &r), 0);
+	KUNIT_ASSERT_EQ(test, kds_async_waitall(&t.b, KDS_FLAG_LOCKED_WAIT, &bcb, &t, NULL,
+						1, &excl, &r), 0);
+	rel.pprset = &t.holder;
+	task = kthread_run(releaser_fn, &rel, "kds_releaser");
+	KUNIT_ASSERT_FALSE(test, IS_ERR(task));
+	KUNIT_ASSERT_GT(test, wait_for_completion_timeout(&t.b_granted, 10 * HZ), 0UL);
+	kds_callback_term(&bcb);
+	KUNIT_EXPECT_EQ(test, atomic_read(&t.b_calls), 1);
+	KUNIT_ASSERT_GT(test, wait_for_completion_timeout(&rel.finished, 10 * HZ), 0UL);
+	kds_resource_set_release(&t.b);
+	kds_callback_term(&acb);
 	res_ctx_term(test, ctx);
 }
 
@@ -1363,6 +1488,8 @@ static struct kunit_case kds_resource_cases[] = {
 	KUNIT_CASE(res_set_fence),
 	KUNIT_CASE(res_locked_flags),
 	KUNIT_CASE(res_release_sync_waits_for_callback),
+	KUNIT_CASE(res_release_sync_hands_on_after_callback),
+	KUNIT_CASE(res_term_waits_for_trampolined_call),
 	KUNIT_CASE(res_release_sync_from_own_callback),
 	KUNIT_CASE(res_release_from_hardirq),
 	KUNIT_CASE_SLOW(res_cancel_races_grant),

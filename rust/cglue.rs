@@ -10,7 +10,7 @@
 
 use kernel::alloc::{flags, Flags};
 use kernel::error::to_result;
-use kernel::ffi::{c_char, c_int, c_uint};
+use kernel::ffi::{c_char, c_int, c_uint, c_void};
 use kernel::prelude::*;
 use kernel::str::CStrExt;
 
@@ -22,12 +22,38 @@ extern "C" {
     fn kds_module_get() -> bool;
     fn kds_module_put();
     fn kds_in_hardirq() -> bool;
+    fn kds_callback_call_begin(cb: *mut c_void);
+    fn kds_callback_call_end(cb: *mut c_void);
 }
 
 /// Whether the caller runs in hard IRQ context (C's `in_hardirq()`).
 pub(crate) fn in_hardirq() -> bool {
     // SAFETY: `kds_in_hardirq` only reads the preempt count.
     unsafe { kds_in_hardirq() }
+}
+
+/// Counts a call of a driver's grant callback that a grant started, for
+/// `kds_callback_term()`; [`callback_call_end`] uncounts it.
+///
+/// # Safety
+///
+/// `cb` must be a `struct kds_callback` set up by `kds_callback_init()` and
+/// not yet terminated.
+pub(crate) unsafe fn callback_call_begin(cb: *mut c_void) {
+    // SAFETY: `cb` is live (function safety requirement).
+    unsafe { kds_callback_call_begin(cb) }
+}
+
+/// Uncounts a call [`callback_call_begin`] counted: it has returned, or
+/// will never be made. Afterwards `cb` may be gone.
+///
+/// # Safety
+///
+/// As for [`callback_call_begin`], with one call counted on `cb`.
+pub(crate) unsafe fn callback_call_end(cb: *mut c_void) {
+    // SAFETY: `cb` is live until this call's count is dropped, which the C
+    // side does last (function safety requirement).
+    unsafe { kds_callback_call_end(cb) }
 }
 
 /// A reference to kds.ko, held by every source kds arms that can fire

@@ -209,7 +209,10 @@ impl Link {
         if self.granted.xchg(1, ordering::Relaxed) != 0 {
             return;
         }
-        if self.set.pending.fetch_sub(1, ordering::Relaxed) == 1 {
+        // Full ordering: the grant that reaches zero must see everything
+        // the previous holders of the set's other resources did before
+        // their links were granted, under other resources' locks.
+        if self.set.pending.fetch_sub(1, ordering::Full) == 1 {
             // Only the one grant that reaches zero gets here, so the set is
             // in no ready list.
             if let Ok(l) = ListArc::try_from_arc(self.set.clone()) {
@@ -369,6 +372,9 @@ pub(crate) struct UserCallback {
     /// Run by whoever grants the set, rather than from `wq`.
     pub(crate) direct: bool,
     pub(crate) wq: *mut bindings::workqueue_struct,
+    /// The driver's `struct kds_callback`, which counts the calls that
+    /// grants started until they return, for `kds_callback_term()`.
+    pub(crate) owner: *mut c_void,
 }
 
 const PENDING: u32 = 0;
@@ -439,11 +445,24 @@ impl SetCore {
     /// Called once, by whoever brought `pending` to zero, with no kds lock
     /// held; does nothing if the set was released first.
     fn grant(this: Arc<SetCore>) {
+        // Counted before the set can be seen granted, so that the count
+        // never drops to zero (and wakes no `kds_callback_term()`) early.
+        if let Some(cb) = &this.callback {
+            // SAFETY: The driver keeps its `struct kds_callback` until
+            // `kds_callback_term()`, which waits for this count to drop:
+            // below, in `run_callback`, or in `cancel` if the call never
+            // starts.
+            unsafe { crate::cglue::callback_call_begin(cb.owner) };
+        }
         if this
             .state
             .cmpxchg(PENDING, GRANTED, ordering::Acquire)
             .is_err()
         {
+            if let Some(cb) = &this.callback {
+                // SAFETY: Counted just above; the set was released first.
+                unsafe { crate::cglue::callback_call_end(cb.owner) };
+            }
             return;
         }
         let event = this.event.lock().take();
@@ -493,6 +512,10 @@ impl SetCore {
         self.runner.store(0, ordering::Relaxed);
         self.state.store(DONE, ordering::Release);
         self.finished.complete_all();
+        // SAFETY: `grant` counted this call on `owner`, which is live until
+        // the count drops; `cancel` cannot have dropped it (the state was
+        // `RUNNING`, which it leaves alone).
+        unsafe { crate::cglue::callback_call_end(cb.owner) };
     }
 
     /// Marks the set released. Returns whether its callback is running
@@ -516,6 +539,11 @@ impl SetCore {
             // Never granted: the fence completes with -ECANCELED.
             let event = self.event.lock().take();
             drop(event);
+        } else if let Some(cb) = &self.callback {
+            // Granted, but the call will not be made now: uncount it.
+            // SAFETY: `grant` counted it (it made the state `GRANTED`), and
+            // only this transition or `run_callback` uncounts it.
+            unsafe { crate::cglue::callback_call_end(cb.owner) };
         }
         // The callback will not run; nobody waits for `finished` (only a
         // running callback is waited for).
@@ -766,7 +794,8 @@ impl ResourceSet {
                     }
                     // No other CPU can grant our links while we hold their
                     // locks, so this is the final count of this call.
-                    Ok(core.pending.fetch_sub(granted, ordering::Relaxed) == granted)
+                    // (Full ordering, as in `Link::grant`.)
+                    Ok(core.pending.fetch_sub(granted, ordering::Full) == granted)
                 }
             };
             // Unlock every resource while interrupts are still off; the
@@ -824,15 +853,16 @@ impl ResourceSet {
     /// Releases the set: a granted one gives its resources to the next
     /// waiters, a pending one is cancelled (its fence completes with
     /// `-ECANCELED` and its callback never runs). A callback that has not
-    /// started yet will not run. With `sync`, also waits until a callback
-    /// running on another task has returned.
+    /// started yet will not run. With `sync`, a callback running on another
+    /// task is waited for before the resources go to anyone else.
     pub(crate) fn release(self: KBox<Self>, sync: bool) {
         let running = self.core.cancel();
+        if sync && running {
+            // The callback still uses the resources: hand them on after.
+            self.core.finished.wait_for_completion();
+        }
         for l in self.links.iter() {
             Self::unlink(l);
-        }
-        if sync && running {
-            self.core.finished.wait_for_completion();
         }
     }
 

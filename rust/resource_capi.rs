@@ -39,16 +39,19 @@ pub(crate) struct RawCallback {
     user_cb: Option<unsafe extern "C" fn(*mut c_void, *mut c_void)>,
     direct: c_int,
     wq: *mut bindings::workqueue_struct,
+    /// An `atomic_t`, only touched by the C side.
+    inflight: c_int,
 }
 
 /// Size and field offsets of [`RawCallback`], checked against `struct
 /// kds_callback` at load time.
 #[no_mangle]
-pub(crate) static kds_rust_callback_layout: [usize; 4] = [
+pub(crate) static kds_rust_callback_layout: [usize; 5] = [
     core::mem::size_of::<RawCallback>(),
     core::mem::offset_of!(RawCallback, user_cb),
     core::mem::offset_of!(RawCallback, direct),
     core::mem::offset_of!(RawCallback, wq),
+    core::mem::offset_of!(RawCallback, inflight),
 ];
 
 /// `KDS_FLAG_LOCKED_ACTION`.
@@ -223,6 +226,7 @@ pub(crate) unsafe extern "C" fn kds_async_waitall(
         extra,
         direct: cb.direct != 0,
         wq: cb.wq,
+        owner: core::ptr::from_ref(cb).cast_mut().cast(),
     };
     let publish = DriverSlot(pprset);
     match ResourceSet::acquire(wants, Mode::Async(locked), Some(callback), FUNC, &publish) {
