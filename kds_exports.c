@@ -222,6 +222,10 @@ void kds_misuse(unsigned int kind, const char *func)
 	case KDS_MISUSE_REQUEUE:
 		WARN_ONCE(1, "kds: %s: the work item is queued already\n", func);
 		break;
+	case KDS_MISUSE_INTERNAL:
+		WARN_ONCE(1, "kds: %s: kds completes this fence itself (a resource set's or a work item's)\n",
+			  func);
+		break;
 	case KDS_MISUSE_BUSY:
 		WARN_ONCE(1, "kds: %s: resource sets are still queued on the resource\n", func);
 		break;
@@ -678,10 +682,11 @@ int kds_fence_await_completion(struct kds_fence *f, struct completion *c, gfp_t 
 	w = kmalloc_obj(*w, gfp);
 	if (!w)
 		return -ENOMEM;
-	ret = kds_fence_try_await(f);
+	ret = kds_fence_try_await(f, __func__);
 	if (ret) {
 		kfree(w);
-		kds_misuse(KDS_MISUSE_AWAIT_DONE, __func__);
+		if (ret == -EINVAL)
+			kds_misuse(KDS_MISUSE_AWAIT_DONE, __func__);
 		return ret;
 	}
 	if (try_wait_for_completion(c)) {

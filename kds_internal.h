@@ -67,12 +67,13 @@ enum kds_misuse {
 	KDS_MISUSE_DUPLICATE,
 	KDS_MISUSE_BUSY,
 	KDS_MISUSE_REQUEUE,
+	KDS_MISUSE_INTERNAL,
 };
 
 /* Provided by the Rust core (rust/fence_capi.rs) to kds_exports.c. */
 bool kds_fence_check(struct kds_fence *f, const char *func);
 u64 kds_fence_id(struct kds_fence *f);
-int kds_fence_try_await(struct kds_fence *f);
+int kds_fence_try_await(struct kds_fence *f, const char *func);
 extern const size_t kds_rust_fence_cb_layout[3];
 
 /* Provided by the Rust core (rust/resource*.rs) to kds_exports.c. */

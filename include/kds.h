@@ -35,7 +35,7 @@ struct dma_fence;
  */
 #define KDS_VERSION(a, b, c)	(((a) << 16) + ((b) << 8) + (c))
 #define KDS_VERSION_MAJOR	0
-#define KDS_VERSION_MINOR	1
+#define KDS_VERSION_MINOR	2
 #define KDS_VERSION_PATCH	0
 #define KDS_VERSION_CODE \
 	KDS_VERSION(KDS_VERSION_MAJOR, KDS_VERSION_MINOR, KDS_VERSION_PATCH)
@@ -79,7 +79,8 @@ const char *kds_version_string(void);
  * was already done (its error is inherited all the same), -EDEADLK when the
  * dependency would close a cycle of fences (nothing changes), -ENOMEM, and
  * -EINVAL for bad arguments (a NULL pointer, a waiter that is already
- * done). They never fall back to waiting synchronously.
+ * done), and -EPERM when the waiter is a fence kds completes itself (see
+ * below). They never fall back to waiting synchronously.
  *
  * Memory ordering: everything written before an event completed (before the
  * kds_fence_complete() for it, or before the completion, fence or other
@@ -95,6 +96,17 @@ const char *kds_version_string(void);
  * reference to a fence that still has callbacks or fences waiting on it,
  * and that nothing can complete any more, is a bug: kds warns once and
  * completes it with -EDEADLK so that no waiter hangs (as dma_fence does).
+ *
+ * Fences kds completes itself: the fence of a resource set
+ * (kds_resource_set_fence()) and of a work item (kds_async_work_fence()).
+ * Every function that returns a &struct kds_fence returns a reference of
+ * the caller's own, to be put with kds_fence_put(); kds holds references
+ * of its own for as long as it uses the fence, so no get/put pair of a
+ * user can affect it. Users may wait for such a fence, await it, add
+ * callbacks to it and export it, but adding an event or an error to it
+ * (kds_fence_await(), kds_fence_complete(), kds_fence_set_error(), or
+ * making it the waiter of an await) is a bug: kds warns once, changes
+ * nothing, and the functions that return an int return -EPERM.
  */
 
 /* A kds fence; opaque to C. */
@@ -796,11 +808,12 @@ int kds_async_work_before(struct kds_async_work *w, struct kds_fence *f, gfp_t g
  * @w: the work item.
  *
  * Completes after the function has returned, or with the error of a
- * prerequisite that cancelled it. Borrowed: valid while @w is referenced;
- * kds_fence_get() it to keep it longer.
+ * prerequisite that cancelled it. kds completes it: see "fences" above
+ * for what a user may do with it.
  *
  * Context: Any context.
- * Return: The fence, or NULL when @w is not a work item.
+ * Return: A reference to the fence (kds_fence_put() it), or NULL when @w
+ * is not a work item.
  */
 struct kds_fence *kds_async_work_fence(struct kds_async_work *w);
 

@@ -19,6 +19,8 @@
 
 #include <kds.h>
 
+#include "test_util.h"
+
 /* A log of which calls ran, in order. */
 struct run_log {
 	spinlock_t lock;	/* protects ids and n */
@@ -89,6 +91,18 @@ static struct kds_async_domain *new_domain(struct kunit *test, unsigned int flag
 	return d;
 }
 
+KUNIT_DEFINE_ACTION_WRAPPER(fence_put_action, kds_fence_put, struct kds_fence *);
+
+/* A work item's fence: a reference of the test's own, put when it ends. */
+static struct kds_fence *work_fence(struct kunit *test, struct kds_async_work *w)
+{
+	struct kds_fence *f = kds_async_work_fence(w);
+
+	KUNIT_ASSERT_NOT_NULL(test, f);
+	KUNIT_ASSERT_EQ(test, kunit_add_action_or_reset(test, fence_put_action, f), 0);
+	return f;
+}
+
 static struct kds_fence *new_fence(struct kunit *test)
 {
 	struct kds_fence *f = kds_fence_create(GFP_KERNEL);
@@ -137,12 +151,41 @@ static void async_after_fence(struct kunit *test)
 	KUNIT_ASSERT_NE(test, kds_async_queue(d, w), 0ULL);
 	msleep(20);
 	KUNIT_EXPECT_EQ(test, atomic_read(&c.runs), 0);
-	KUNIT_EXPECT_FALSE(test, kds_fence_done(kds_async_work_fence(w)));
+	KUNIT_EXPECT_FALSE(test, kds_fence_done(work_fence(test, w)));
 	kds_fence_complete(f);
-	KUNIT_EXPECT_GT(test, kds_fence_wait_timeout(kds_async_work_fence(w), false, 10 * HZ), 0L);
+	KUNIT_EXPECT_GT(test, kds_fence_wait_timeout(work_fence(test, w), false, 10 * HZ), 0L);
 	KUNIT_EXPECT_EQ(test, atomic_read(&c.runs), 1);
-	KUNIT_EXPECT_EQ(test, kds_fence_get_status(kds_async_work_fence(w)), 1);
+	KUNIT_EXPECT_EQ(test, kds_fence_get_status(work_fence(test, w)), 1);
 	kds_async_work_put(w);
+	kds_fence_put(f);
+}
+
+/*
+ * A work item's fence is kds's: users get references of their own, and
+ * cannot add events or errors to it (include/kds.h, "fences").
+ */
+static void async_work_fence_belongs_to_kds(struct kunit *test)
+{
+	struct kds_async_domain *d = new_domain(test, 0);
+	struct kds_fence *f = new_fence(test);
+	struct call c = {}, c2 = {};
+	struct kds_async_work *w = new_work(test, &c), *w2 = new_work(test, &c2);
+	struct kds_fence *wf = work_fence(test, w);
+
+	KUNIT_EXPECT_EQ(test, kds_async_work_after(w, f, GFP_KERNEL), 1);
+	KUNIT_ASSERT_NE(test, kds_async_queue(d, w), 0ULL);
+	kds_expect_kds_owned_fence(test, wf);
+	kunit_warning_suppress(test) {
+		KUNIT_EXPECT_EQ(test, kds_async_work_before(w2, wf, GFP_KERNEL), -EPERM);
+		KUNIT_EXPECT_SUPPRESSED_WARNING_COUNT(test, 1);
+	}
+	KUNIT_EXPECT_EQ(test, atomic_read(&c.runs), 0);
+	kds_fence_complete(f);
+	kds_async_synchronize(d);
+	KUNIT_EXPECT_EQ(test, atomic_read(&c.runs), 1);
+	KUNIT_EXPECT_EQ(test, kds_fence_get_status(wf), 1);
+	kds_async_work_put(w);
+	kds_async_work_put(w2);
 	kds_fence_put(f);
 }
 
@@ -177,7 +220,7 @@ static void async_chain_a_fence_b(struct kunit *test)
 	kds_fence_complete(f);
 	KUNIT_EXPECT_EQ(test, kds_async_work_after(wb, f, GFP_KERNEL), 1);
 	/* A after B as well as before it: a cycle, refused. */
-	KUNIT_EXPECT_EQ(test, kds_async_work_after(wa, kds_async_work_fence(wb), GFP_KERNEL),
+	KUNIT_EXPECT_EQ(test, kds_async_work_after(wa, work_fence(test, wb), GFP_KERNEL),
 			-EDEADLK);
 	/* Queue B first: the order comes from the dependencies. */
 	KUNIT_ASSERT_NE(test, kds_async_queue(d, wb), 0ULL);
@@ -319,7 +362,7 @@ static void async_error_cancels_dependents(struct kunit *test)
 	struct kds_async_work *wa = new_work(test, &a), *wb = new_work(test, &b);
 
 	KUNIT_EXPECT_EQ(test, kds_async_work_after(wa, f, GFP_KERNEL), 1);
-	KUNIT_EXPECT_EQ(test, kds_async_work_after(wb, kds_async_work_fence(wa), GFP_KERNEL), 1);
+	KUNIT_EXPECT_EQ(test, kds_async_work_after(wb, work_fence(test, wa), GFP_KERNEL), 1);
 	KUNIT_ASSERT_NE(test, kds_async_queue(d, wa), 0ULL);
 	KUNIT_ASSERT_NE(test, kds_async_queue(d, wb), 0ULL);
 	kds_fence_set_error(f, -EIO);
@@ -327,8 +370,8 @@ static void async_error_cancels_dependents(struct kunit *test)
 	kds_async_synchronize(d);
 	KUNIT_EXPECT_EQ(test, atomic_read(&a.runs), 0);
 	KUNIT_EXPECT_EQ(test, atomic_read(&b.runs), 0);
-	KUNIT_EXPECT_EQ(test, kds_fence_get_status(kds_async_work_fence(wa)), -EIO);
-	KUNIT_EXPECT_EQ(test, kds_fence_get_status(kds_async_work_fence(wb)), -EIO);
+	KUNIT_EXPECT_EQ(test, kds_fence_get_status(work_fence(test, wa)), -EIO);
+	KUNIT_EXPECT_EQ(test, kds_fence_get_status(work_fence(test, wb)), -EIO);
 	kds_async_work_put(wa);
 	kds_async_work_put(wb);
 	kds_fence_put(f);
@@ -349,7 +392,7 @@ static void async_deterministic_error_stays_local(struct kunit *test)
 	struct kds_async_work *wc = new_work(test, &c), *we = new_work(test, &e);
 
 	KUNIT_EXPECT_EQ(test, kds_async_work_after(wa, f, GFP_KERNEL), 1);
-	KUNIT_EXPECT_EQ(test, kds_async_work_after(wc, kds_async_work_fence(wa), GFP_KERNEL), 1);
+	KUNIT_EXPECT_EQ(test, kds_async_work_after(wc, work_fence(test, wa), GFP_KERNEL), 1);
 	KUNIT_ASSERT_NE(test, kds_async_queue(d, wa), 0ULL);
 	KUNIT_ASSERT_NE(test, kds_async_queue(d, wb), 0ULL);
 	KUNIT_ASSERT_NE(test, kds_async_queue(d, wc), 0ULL);
@@ -361,10 +404,10 @@ static void async_deterministic_error_stays_local(struct kunit *test)
 	KUNIT_EXPECT_EQ(test, atomic_read(&b.runs), 1);
 	KUNIT_EXPECT_EQ(test, atomic_read(&c.runs), 0);
 	KUNIT_EXPECT_EQ(test, atomic_read(&e.runs), 1);
-	KUNIT_EXPECT_EQ(test, kds_fence_get_status(kds_async_work_fence(wa)), -EIO);
-	KUNIT_EXPECT_EQ(test, kds_fence_get_status(kds_async_work_fence(wb)), 1);
-	KUNIT_EXPECT_EQ(test, kds_fence_get_status(kds_async_work_fence(wc)), -EIO);
-	KUNIT_EXPECT_EQ(test, kds_fence_get_status(kds_async_work_fence(we)), 1);
+	KUNIT_EXPECT_EQ(test, kds_fence_get_status(work_fence(test, wa)), -EIO);
+	KUNIT_EXPECT_EQ(test, kds_fence_get_status(work_fence(test, wb)), 1);
+	KUNIT_EXPECT_EQ(test, kds_fence_get_status(work_fence(test, wc)), -EIO);
+	KUNIT_EXPECT_EQ(test, kds_fence_get_status(work_fence(test, we)), 1);
 	kds_async_work_put(wa);
 	kds_async_work_put(wb);
 	kds_async_work_put(wc);
@@ -704,7 +747,7 @@ static void async_failed_barrier_fails_only_its_epoch(struct kunit *test)
 		before = atomic_read(&n.runs);
 		ret = kds_async_graph_run(g, d);
 		kds_async_synchronize(d);
-		if (kds_fence_get_status(kds_async_work_fence(wa)) == -ENOMEM) {
+		if (kds_fence_get_status(work_fence(test, wa)) == -ENOMEM) {
 			/* The second barrier failed: its epoch did not run. */
 			failed++;
 			KUNIT_EXPECT_EQ(test, atomic_read(&a.runs), 0);
@@ -769,6 +812,7 @@ static void async_noop_overhead(struct kunit *test)
 static struct kunit_case kds_async_cases[] = {
 	KUNIT_CASE(async_single_work),
 	KUNIT_CASE(async_after_fence),
+	KUNIT_CASE(async_work_fence_belongs_to_kds),
 	KUNIT_CASE(async_before_fence),
 	KUNIT_CASE(async_chain_a_fence_b),
 	KUNIT_CASE(async_pause_and_resume),

@@ -25,6 +25,7 @@
 #include <kds.h>
 
 #include "test_scale.h"
+#include "test_util.h"
 
 /* The order in which grant callbacks ran. */
 struct grant_log {
@@ -431,6 +432,33 @@ static void res_set_fence(struct kunit *test)
 	kds_fence_put(f);
 	kds_fence_put(g);
 	kds_fence_put(w);
+	res_ctx_term(test, ctx);
+}
+
+/*
+ * A set's fence is kds's: users get references of their own, and cannot
+ * add events or errors to it (include/kds.h, "fences").
+ */
+static void res_set_fence_belongs_to_kds(struct kunit *test)
+{
+	struct res_ctx *ctx = res_ctx(test);
+	struct kds_resource *r = &ctx->r[0];
+	struct client h, c;
+	struct kds_fence *g;
+
+	client_init(&h, 0, NULL);
+	client_init(&c, 1, NULL);
+	KUNIT_ASSERT_EQ(test, ask(ctx, &h, r, true, true), 0);
+	KUNIT_ASSERT_EQ(test, ask(ctx, &c, r, true, true), 0);
+	g = kds_resource_set_fence(c.rset);
+	KUNIT_ASSERT_NOT_NULL(test, g);
+	kds_expect_kds_owned_fence(test, g);
+	KUNIT_EXPECT_EQ(test, atomic_read(&c.calls), 0);
+	kds_resource_set_release(&h.rset);
+	KUNIT_EXPECT_EQ(test, kds_fence_get_status(g), 1);
+	KUNIT_EXPECT_EQ(test, atomic_read(&c.calls), 1);
+	kds_resource_set_release(&c.rset);
+	kds_fence_put(g);
 	res_ctx_term(test, ctx);
 }
 
@@ -1486,6 +1514,7 @@ static struct kunit_case kds_resource_cases[] = {
 	KUNIT_CASE(res_waitall_blocks_until_release),
 	KUNIT_CASE(res_cancel_pending),
 	KUNIT_CASE(res_set_fence),
+	KUNIT_CASE(res_set_fence_belongs_to_kds),
 	KUNIT_CASE(res_locked_flags),
 	KUNIT_CASE(res_release_sync_waits_for_callback),
 	KUNIT_CASE(res_release_sync_hands_on_after_callback),

@@ -11,7 +11,7 @@ use crate::async_domain::{AsyncFn, AsyncWork, Domain, DETERMINISTIC};
 use crate::async_graph::Graph;
 use crate::cglue::{gfp_flags, misuse, Misuse};
 use crate::fence::RawFence;
-use crate::fence_capi::{await_result, borrow};
+use crate::fence_capi::{await_result, borrow, borrow_own};
 use core::sync::atomic::{AtomicPtr, Ordering};
 use kernel::bindings::gfp_t;
 use kernel::ffi::{c_char, c_int, c_uint, c_void};
@@ -201,8 +201,12 @@ pub(crate) unsafe extern "C" fn kds_async_work_before(
 ) -> c_int {
     const FUNC: &CStr = c"kds_async_work_before";
     // SAFETY: Function safety requirement.
-    let (Some(w), Some(f)) = (unsafe { work(w, FUNC) }, unsafe { borrow(f, FUNC) }) else {
+    let (Some(w), f) = (unsafe { work(w, FUNC) }, unsafe { borrow_own(f, FUNC) }) else {
         return EINVAL.to_errno();
+    };
+    let f = match f {
+        Ok(f) => f,
+        Err(e) => return e.to_errno(),
     };
     await_result(w.before(&Arc::from(f), gfp_flags(gfp)), FUNC)
 }
@@ -216,7 +220,11 @@ pub(crate) unsafe extern "C" fn kds_async_work_before(
 pub(crate) unsafe extern "C" fn kds_async_work_fence(w: *mut RawWork) -> *mut RawFence {
     // SAFETY: Function safety requirement.
     match unsafe { work(w, c"kds_async_work_fence") } {
-        Some(w) => w.done().as_raw(),
+        Some(w) => {
+            let f = w.done().clone();
+            f.user_get();
+            Arc::into_raw(f).cast_mut().cast()
+        }
         None => core::ptr::null_mut(),
     }
 }

@@ -144,8 +144,8 @@ unsafe extern "C" fn gate_done(_f: *mut RawFence, cb: *mut RawCb) {
 impl AsyncWork {
     /// Creates a work item that calls `func(data, cookie)`.
     pub(crate) fn new(func: AsyncFn, data: *mut c_void, flags: Flags) -> Result<Arc<AsyncWork>> {
-        let gate = Fence::new(flags)?;
-        let done = Fence::new(flags)?;
+        let gate = Fence::new_internal(flags)?;
+        let done = Fence::new_internal(flags)?;
         if !Fence::await_fence(&done, &gate, flags)? {
             return Err(EINVAL);
         }
@@ -303,7 +303,7 @@ pub(crate) struct Domain {
 impl Domain {
     /// Creates a domain.
     pub(crate) fn new(flags: u32) -> Result<Arc<Domain>> {
-        let epoch = Fence::new(GFP_KERNEL)?;
+        let epoch = Fence::new_internal(GFP_KERNEL)?;
         Arc::pin_init(
             try_pin_init!(Domain {
                 magic: DOMAIN_MAGIC,
@@ -340,7 +340,7 @@ impl Domain {
     /// Work queued after this starts only once all work queued before it
     /// has finished.
     pub(crate) fn barrier(&self) -> Result {
-        let next = Fence::new(GFP_KERNEL)?;
+        let next = Fence::new_internal(GFP_KERNEL)?;
         let (closed, prev) = {
             let mut st = self.state.lock();
             let closed = core::mem::replace(&mut st.epoch, next);

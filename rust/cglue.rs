@@ -126,6 +126,8 @@ pub(crate) enum Misuse {
     Busy = 10,
     /// A work item queued (or changed) after it was queued.
     Requeue = 11,
+    /// An event or error added to a fence that kds completes itself.
+    Internal = 12,
 }
 
 /// Reports API misuse by a caller of `func`: a `WARN_ONCE` per kind.

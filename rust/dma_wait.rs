@@ -226,8 +226,9 @@ pub(crate) unsafe extern "C" fn kds_fence_await_dma_fence(
 ) -> kernel::ffi::c_int {
     const FUNC: &CStr = c"kds_fence_await_dma_fence";
     // SAFETY: Function safety requirement.
-    let Some(f) = (unsafe { crate::fence_capi::borrow(f, FUNC) }) else {
-        return EINVAL.to_errno();
+    let f = match unsafe { crate::fence_capi::borrow_own(f, FUNC) } {
+        Ok(f) => f,
+        Err(e) => return e.to_errno(),
     };
     if dma.is_null() {
         misuse(Misuse::Null, FUNC);
@@ -258,8 +259,9 @@ pub(crate) unsafe extern "C" fn kds_fence_await_dma_resv(
 ) -> kernel::ffi::c_int {
     const FUNC: &CStr = c"kds_fence_await_dma_resv";
     // SAFETY: Function safety requirement.
-    let Some(f) = (unsafe { crate::fence_capi::borrow(f, FUNC) }) else {
-        return EINVAL.to_errno();
+    let f = match unsafe { crate::fence_capi::borrow_own(f, FUNC) } {
+        Ok(f) => f,
+        Err(e) => return e.to_errno(),
     };
     if resv.is_null() {
         misuse(Misuse::Null, FUNC);

@@ -229,8 +229,12 @@ pub(crate) struct Fence {
     magic: u32,
     /// A number that names the fence in messages (and, later, debugfs).
     id: u64,
-    /// References held by users (the C API), as opposed to kds's own.
+    /// References held by users (the C API), as opposed to kds's own; an
+    /// internal fence counts one more for kds, for its whole life.
     users: Atomic<i32>,
+    /// Completed by kds itself (a resource set's or a work item's fence):
+    /// users may observe it and await it, but not add events or errors.
+    internal: bool,
     pending: Atomic<i32>,
     error: Atomic<i32>,
     status: Atomic<i32>,
@@ -257,11 +261,24 @@ pub(crate) fn valid_error(e: i32) -> bool {
 impl Fence {
     /// Creates a pending fence with its setup reference (pending count 1).
     pub(crate) fn new(flags: Flags) -> Result<Arc<Fence>> {
+        Self::create(flags, false)
+    }
+
+    /// Creates a pending fence that kds completes itself, and that users
+    /// may only observe (see [`Fence::is_internal`]). kds holds a user
+    /// count on it for its whole life, so users' get/put pairs never make
+    /// it look abandoned.
+    pub(crate) fn new_internal(flags: Flags) -> Result<Arc<Fence>> {
+        Self::create(flags, true)
+    }
+
+    fn create(flags: Flags, internal: bool) -> Result<Arc<Fence>> {
         let f = Arc::pin_init(
             try_pin_init!(Fence {
                 magic: FENCE_MAGIC,
                 id: NEXT_ID.fetch_add(1, ordering::Relaxed),
-                users: Atomic::new(0),
+                users: Atomic::new(i32::from(internal)),
+                internal,
                 pending: Atomic::new(1),
                 error: Atomic::new(0),
                 status: Atomic::new(0),
@@ -281,6 +298,12 @@ impl Fence {
         )?;
         LIVE.add(1, ordering::Relaxed);
         Ok(f)
+    }
+
+    /// Whether kds completes this fence itself: a user may wait for it,
+    /// await it and add callbacks, but not add events or set errors.
+    pub(crate) fn is_internal(&self) -> bool {
+        self.internal
     }
 
     /// Counts one more user reference.

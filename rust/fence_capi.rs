@@ -39,6 +39,23 @@ pub(crate) unsafe fn borrow<'a>(f: *mut RawFence, func: &CStr) -> Option<ArcBorr
     Some(fence)
 }
 
+/// Borrows a fence that the caller of `func` wants to add an event or an
+/// error to: `EINVAL` as [`borrow`] (warned), `EPERM` (warned) for a fence
+/// kds completes itself ([`Fence::is_internal`]).
+///
+/// # Safety
+///
+/// See [`borrow`].
+pub(crate) unsafe fn borrow_own<'a>(f: *mut RawFence, func: &CStr) -> Result<ArcBorrow<'a, Fence>> {
+    // SAFETY: Function safety requirement.
+    let f = unsafe { borrow(f, func) }.ok_or(EINVAL)?;
+    if f.is_internal() {
+        misuse(Misuse::Internal, func);
+        return Err(EPERM);
+    }
+    Ok(f)
+}
+
 /// C: `struct kds_fence *kds_fence_create(gfp_t gfp)`.
 #[no_mangle]
 pub(crate) extern "C" fn kds_fence_create(gfp: gfp_t) -> *mut RawFence {
@@ -100,7 +117,7 @@ pub(crate) unsafe extern "C" fn kds_fence_put(f: *mut RawFence) {
 #[no_mangle]
 pub(crate) unsafe extern "C" fn kds_fence_await(f: *mut RawFence) {
     // SAFETY: Function safety requirement.
-    if let Some(f) = unsafe { borrow(f, c"kds_fence_await") } {
+    if let Ok(f) = unsafe { borrow_own(f, c"kds_fence_await") } {
         if f.await_event().is_err() {
             misuse(Misuse::AwaitDone, c"kds_fence_await");
         }
@@ -115,7 +132,7 @@ pub(crate) unsafe extern "C" fn kds_fence_await(f: *mut RawFence) {
 #[no_mangle]
 pub(crate) unsafe extern "C" fn kds_fence_complete(f: *mut RawFence) {
     // SAFETY: Function safety requirement.
-    if let Some(f) = unsafe { borrow(f, c"kds_fence_complete") } {
+    if let Ok(f) = unsafe { borrow_own(f, c"kds_fence_complete") } {
         if Fence::complete(f, 0).is_err() {
             misuse(Misuse::OverComplete, c"kds_fence_complete");
         }
@@ -137,21 +154,25 @@ pub(crate) unsafe extern "C" fn kds_fence_check(f: *mut RawFence, func: *const c
 }
 
 /// Internal to `kds_exports.c`: adds one counted event like
-/// `kds_fence_await()`, but returns `-EINVAL` instead of warning when the
-/// fence is done.
+/// `kds_fence_await()` on behalf of `func`, but returns `-EINVAL` instead
+/// of warning when the fence is done; `-EPERM` (warned) for a fence kds
+/// completes itself.
 ///
 /// # Safety
 ///
-/// `f` must be a fence C holds a reference to (see [`kds_fence_check`]).
+/// `f` must be a fence C holds a reference to (see [`kds_fence_check`]);
+/// `func` a valid NUL-terminated string.
 #[no_mangle]
-pub(crate) unsafe extern "C" fn kds_fence_try_await(f: *mut RawFence) -> c_int {
+pub(crate) unsafe extern "C" fn kds_fence_try_await(f: *mut RawFence, func: *const c_char) -> c_int {
+    // SAFETY: `func` is a valid C string (function safety requirement).
+    let func = unsafe { CStr::from_char_ptr(func) };
     // SAFETY: Function safety requirement.
-    match unsafe { borrow(f, c"kds_fence_try_await") } {
-        Some(f) => match f.await_event() {
+    match unsafe { borrow_own(f, func) } {
+        Ok(f) => match f.await_event() {
             Ok(()) => 0,
             Err(e) => e.to_errno(),
         },
-        None => EINVAL.to_errno(),
+        Err(e) => e.to_errno(),
     }
 }
 
@@ -169,10 +190,14 @@ pub(crate) unsafe extern "C" fn kds_fence_await_fence(
 ) -> c_int {
     const FUNC: &CStr = c"kds_fence_await_fence";
     // SAFETY: Function safety requirement.
-    let (Some(f), Some(s)) = (unsafe { borrow(f, FUNC) }, unsafe {
+    let (f, Some(s)) = (unsafe { borrow_own(f, FUNC) }, unsafe {
         borrow(signaler, FUNC)
     }) else {
         return EINVAL.to_errno();
+    };
+    let f = match f {
+        Ok(f) => f,
+        Err(e) => return e.to_errno(),
     };
     await_result(Fence::await_fence(&Arc::from(f), &s, gfp_flags(gfp)), FUNC)
 }
@@ -212,7 +237,7 @@ pub(crate) unsafe extern "C" fn kds_fence_id(f: *mut RawFence) -> u64 {
 pub(crate) unsafe extern "C" fn kds_fence_set_error(f: *mut RawFence, error: c_int) {
     const FUNC: &CStr = c"kds_fence_set_error";
     // SAFETY: Function safety requirement.
-    if let Some(f) = unsafe { borrow(f, FUNC) } {
+    if let Ok(f) = unsafe { borrow_own(f, FUNC) } {
         if !valid_error(error) {
             misuse(Misuse::BadError, FUNC);
         } else if f.set_error(error).is_err() {
@@ -329,8 +354,9 @@ pub(crate) unsafe extern "C" fn kds_fence_await_hrtimer(
 ) -> c_int {
     const FUNC: &CStr = c"kds_fence_await_hrtimer";
     // SAFETY: Function safety requirement.
-    let Some(f) = (unsafe { borrow(f, FUNC) }) else {
-        return EINVAL.to_errno();
+    let f = match unsafe { borrow_own(f, FUNC) } {
+        Ok(f) => f,
+        Err(e) => return e.to_errno(),
     };
     let res = crate::timer::await_hrtimer(
         &Arc::from(f),

@@ -684,7 +684,7 @@ impl ResourceSet {
             }
         }
 
-        let fence = Fence::new(GFP_KERNEL)?;
+        let fence = Fence::new_internal(GFP_KERNEL)?;
         let event = Fence::add_event(&fence)?;
         // Commit: the event alone keeps the fence pending.
         Fence::complete(fence.as_arc_borrow(), 0)?;

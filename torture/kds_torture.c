@@ -573,16 +573,18 @@ static void op_async(struct rnd_state *rs)
 	kds_fence_complete(dep);
 	kds_async_synchronize(d);
 	for (i = 0; i < 4; i++) {
+		struct kds_fence *wf;
 		int want;
 
 		if (!w[i])
 			continue;
 		/* A barrier that ran out of memory cancels: allow 0 then. */
 		want = after[i] && fail ? 0 : 1;
+		wf = kds_async_work_fence(w[i]);
 		if (atomic_read(&tw[i].runs) > 1 ||
-		    (atomic_read(&tw[i].runs) != want &&
-		     kds_fence_get_status(kds_async_work_fence(w[i])) != -ENOMEM))
+		    (atomic_read(&tw[i].runs) != want && kds_fence_get_status(wf) != -ENOMEM))
 			violation("work ran %d times, expected %d", atomic_read(&tw[i].runs), want);
+		kds_fence_put(wf);
 		kds_async_work_put(w[i]);
 	}
 	kds_fence_put(dep);
