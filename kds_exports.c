@@ -15,6 +15,9 @@
 #include <linux/bug.h>
 #include <linux/completion.h>
 #include <linux/dma-fence.h>
+#include <linux/dma-fence-array.h>
+#include <linux/dma-fence-chain.h>
+#include <linux/dma-fence-unwrap.h>
 #include <linux/dma-resv.h>
 #include <linux/export.h>
 #include <linux/gfp.h>
@@ -648,6 +651,40 @@ struct kds_fence *kds_dma_fence_source(struct dma_fence *dma)
 		f = kds_fence_get(container_of(dma, struct kds_dma_export, base)->fence);
 	dma_fence_unlock_irqrestore(dma, flags);
 	return f;
+}
+
+/**
+ * kds_dma_fence_sources() - The kds fences behind the exports in a dma_fence.
+ * @dma: a dma_fence: a kds export, or a dma_fence_array or dma_fence_chain
+ *	(looked into with dma_fence_unwrap, as sync_file merging does).
+ * @out: where to store them, each a reference (kds_fence_put() it).
+ * @max: room in @out.
+ * @itself: set to whether @dma is a kds export itself.
+ *
+ * Return: how many unsignalled kds exports @dma is or contains; only the
+ * first @max are stored, the others are put.
+ */
+int kds_dma_fence_sources(struct dma_fence *dma, struct kds_fence **out, int max, bool *itself)
+{
+	struct dma_fence_unwrap iter;
+	struct dma_fence *d;
+	int n = 0;
+
+	*itself = rcu_access_pointer(dma->ops) == &kds_dma_fence_ops;
+	if (!*itself && !dma_fence_is_array(dma) && !dma_fence_is_chain(dma))
+		return 0;
+	dma_fence_unwrap_for_each(d, &iter, dma) {
+		struct kds_fence *f = kds_dma_fence_source(d);
+
+		if (!f)
+			continue;
+		if (n < max)
+			out[n] = f;
+		else
+			kds_fence_put(f);
+		n++;
+	}
+	return n;
 }
 
 struct kds_completion_wait {

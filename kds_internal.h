@@ -29,6 +29,7 @@ struct dma_fence *kds_dma_fence_get(struct dma_fence *fence);
 void kds_dma_fence_put(struct dma_fence *fence);
 bool kds_dma_fence_is_signaled(struct dma_fence *fence);
 void kds_dma_fence_timed_out(struct dma_fence *dma, u64 waiter, unsigned long timeout);
+int kds_dma_fence_sources(struct dma_fence *dma, struct kds_fence **out, int max, bool *itself);
 struct kds_fence *kds_dma_fence_source(struct dma_fence *dma);
 void kds_dma_resv_iter_begin(struct dma_resv_iter *cursor, struct dma_resv *resv,
 			     enum dma_resv_usage usage);

@@ -380,9 +380,16 @@ int kds_fence_await_hrtimer(struct kds_fence *f, ktime_t expires, clockid_t cloc
  * timeout race harmlessly: the first completes the event, the second finds
  * nothing to do, and the memory goes when both are past.
  *
- * Awaiting a dma_fence that kds exported awaits the kds fence behind it
- * directly, so cycle detection sees through the bridge: a kds fence that
- * awaits its own exported dma_fence gets -EDEADLK instead of a hang.
+ * Cycle detection sees through the bridge: a kds fence that awaits its own
+ * exported dma_fence gets -EDEADLK instead of a hang, and so does one that
+ * awaits a dma_fence_array (a merged sync_file is one) or a
+ * dma_fence_chain holding such an export, directly or through other
+ * fences. Awaiting an export without a timeout awaits the kds fence behind
+ * it directly; with a timeout, or inside an array or chain, the dma_fence
+ * is awaited as any other (the timeout holds), and kds records the
+ * dependency on the fences behind the exports for cycle detection. For an
+ * array created to signal on any of its fences, that record is
+ * conservative: an await it refuses might not have deadlocked.
  *
  * An exported dma_fence has its own fence context (one timeline per export,
  * seqno 1), driver name "kds" and timeline name "kds-fence-<id>". Until it
@@ -409,8 +416,8 @@ int kds_fence_await_hrtimer(struct kds_fence *f, ktime_t expires, clockid_t cloc
  *
  * Context: Any context but hard IRQ; may sleep if @gfp allows.
  * Return: 1 when added, 0 when @dma has already signalled (its error is
- * inherited), -EDEADLK when @dma was exported from a fence that awaits @f,
- * -ENOMEM, -EINVAL for NULL arguments or a done @f.
+ * inherited), -EDEADLK when @dma is or holds an export of a fence that
+ * awaits @f, -ENOMEM, -EINVAL for NULL arguments or a done @f.
  */
 int kds_fence_await_dma_fence(struct kds_fence *f, struct dma_fence *dma,
 			      unsigned long timeout, gfp_t gfp);

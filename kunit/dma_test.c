@@ -9,6 +9,9 @@
 #include <kunit/test.h>
 #include <linux/delay.h>
 #include <linux/dma-fence.h>
+#include <linux/dma-fence-array.h>
+#include <linux/dma-fence-chain.h>
+#include <linux/dma-fence-unwrap.h>
 #include <linux/dma-resv.h>
 #include <linux/file.h>
 #include <linux/hrtimer.h>
@@ -348,6 +351,65 @@ static void dma_export_cycle_detected(struct kunit *test)
 	dma_fence_put(d);
 }
 
+/* A timeout is honoured when the awaited dma_fence is a kds export too. */
+static void dma_export_timeout_honoured(struct kunit *test)
+{
+	struct kds_fence *src = kfence(test), *f = kfence(test), *g = kfence(test);
+	struct dma_fence *d = kds_fence_export_dma_fence(src, GFP_KERNEL);
+
+	KUNIT_ASSERT_NOT_NULL(test, d);
+	KUNIT_EXPECT_EQ(test, kds_fence_await_dma_fence(f, d, msecs_to_jiffies(20), GFP_KERNEL),
+			1);
+	kds_fence_complete(f);
+	KUNIT_EXPECT_GT(test, kds_fence_wait_timeout(f, false, 10 * HZ), 0L);
+	KUNIT_EXPECT_EQ(test, kds_fence_get_status(f), -ETIMEDOUT);
+	/* And cycle detection still sees through it: src -> g -> export(src). */
+	KUNIT_EXPECT_EQ(test, kds_fence_await_dma_fence(g, d, 100 * HZ, GFP_KERNEL), 1);
+	KUNIT_EXPECT_EQ(test, kds_fence_await_fence(src, g, GFP_KERNEL), -EDEADLK);
+	kds_fence_complete(src);
+	kds_fence_complete(g);
+	KUNIT_EXPECT_GT(test, kds_fence_wait_timeout(g, false, 10 * HZ), 0L);
+	KUNIT_EXPECT_EQ(test, kds_fence_get_status(g), 1);
+	dma_fence_put(d);
+}
+
+/*
+ * Exports inside a dma_fence_array (a merged sync_file is one), or a
+ * dma_fence_chain, are seen by cycle detection too.
+ */
+static void dma_export_in_container_cycle_detected(struct kunit *test)
+{
+	struct kds_fence *f = kfence(test), *g = kfence(test);
+	struct dma_fence *d = kds_fence_export_dma_fence(f, GFP_KERNEL);
+	struct dma_fence *m = mock(test);
+	struct dma_fence_chain *chain;
+	struct dma_fence *merged;
+
+	KUNIT_ASSERT_NOT_NULL(test, d);
+	merged = dma_fence_unwrap_merge(m, d);
+	KUNIT_ASSERT_NOT_NULL(test, merged);
+	KUNIT_EXPECT_TRUE(test, dma_fence_is_array(merged));
+	KUNIT_EXPECT_EQ(test, kds_fence_await_dma_fence(f, merged, 0, GFP_KERNEL), -EDEADLK);
+	/* Through another fence: f -> g -> array -> export(f). */
+	KUNIT_EXPECT_EQ(test, kds_fence_await_dma_fence(g, merged, 0, GFP_KERNEL), 1);
+	KUNIT_EXPECT_EQ(test, kds_fence_await_fence(f, g, GFP_KERNEL), -EDEADLK);
+	chain = dma_fence_chain_alloc();
+	KUNIT_ASSERT_NOT_NULL(test, chain);
+	dma_fence_chain_init(chain, NULL, dma_fence_get(d), 1);
+	KUNIT_EXPECT_EQ(test, kds_fence_await_dma_fence(f, &chain->base, 0, GFP_KERNEL),
+			-EDEADLK);
+	/* With a timeout, awaiting the export itself is refused too. */
+	KUNIT_EXPECT_EQ(test, kds_fence_await_dma_fence(f, d, HZ, GFP_KERNEL), -EDEADLK);
+	dma_fence_signal(m);
+	kds_fence_complete(f);
+	kds_fence_complete(g);
+	KUNIT_EXPECT_GT(test, kds_fence_wait_timeout(g, false, 10 * HZ), 0L);
+	KUNIT_EXPECT_EQ(test, kds_fence_get_status(g), 1);
+	dma_fence_put(&chain->base);
+	dma_fence_put(merged);
+	dma_fence_put(d);
+}
+
 struct resv_fixture {
 	struct dma_resv resv;
 	struct dma_fence *write, *read;
@@ -439,6 +501,8 @@ static struct kunit_case kds_dma_cases[] = {
 	KUNIT_CASE(dma_export_completed_from_hardirq),
 	KUNIT_CASE(dma_export_in_sync_file),
 	KUNIT_CASE(dma_export_cycle_detected),
+	KUNIT_CASE(dma_export_timeout_honoured),
+	KUNIT_CASE(dma_export_in_container_cycle_detected),
 	KUNIT_CASE(dma_resv_usage),
 	KUNIT_CASE(dma_export_in_resv),
 	KUNIT_CASE(dma_bad_arguments),

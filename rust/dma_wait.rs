@@ -24,10 +24,11 @@
 
 use crate::cglue::{gfp_flags, misuse, Misuse, ModuleRef};
 use crate::dma_fence::{self, DmaFence, DmaFenceCallback, DmaFenceCb};
-use crate::fence::{Event, Fence};
+use crate::fence::{Event, Fence, RawFence};
 use crate::rawlock::{new_raw_spinlock_irq, RawSpinLockIrq};
 use kernel::alloc::Flags;
 use kernel::bindings;
+use kernel::ffi::c_int;
 use kernel::prelude::*;
 use kernel::sync::aref::ARef;
 use kernel::sync::Arc;
@@ -38,7 +39,12 @@ extern "C" {
     fn kds_direct_workqueue() -> *mut bindings::workqueue_struct;
     fn kds_kick_delayed_work(dwork: *mut bindings::delayed_work) -> bool;
     fn kds_dma_fence_timed_out(dma: *mut bindings::dma_fence, waiter: u64, timeout: usize);
-    fn kds_dma_fence_source(dma: *mut bindings::dma_fence) -> *mut crate::fence::RawFence;
+    fn kds_dma_fence_sources(
+        dma: *mut bindings::dma_fence,
+        out: *mut *mut RawFence,
+        max: c_int,
+        itself: *mut bool,
+    ) -> c_int;
 }
 
 /// kds's workqueue.
@@ -124,22 +130,11 @@ impl DmaWait {
         }
     }
 
-    /// Makes `f` await `dma`, completing with `-ETIMEDOUT` after `timeout`
-    /// jiffies (0: never). Returns whether a dependency was added.
-    pub(crate) fn start(
-        f: &Arc<Fence>,
-        dma: &DmaFence,
-        timeout: usize,
-        flags: Flags,
-    ) -> Result<bool> {
-        if dma.is_signaled() {
-            f.inherit(dma.status());
-            return Ok(false);
-        }
+    /// A wait of `f` for `dma`, not armed yet: everything that can fail
+    /// for want of memory, done before `f` changes.
+    fn new(f: &Fence, dma: &DmaFence, timeout: usize, flags: Flags) -> Result<Arc<Self>> {
         let module = ModuleRef::new()?;
-        // Allocated before the event is added: a failure leaves the fence
-        // as it was (dropping an event would complete it, -ECANCELED).
-        let w = Arc::pin_init(
+        Arc::pin_init(
             try_pin_init!(DmaWait {
                 cb <- DmaFenceCb::new(),
                 work <- kernel::new_delayed_work!("kds_dma_wait"),
@@ -150,8 +145,16 @@ impl DmaWait {
                 _module: module,
             }),
             flags,
-        )?;
+        )
+    }
+
+    /// Makes `f` await the `dma_fence` of `w` (from [`DmaWait::new`]),
+    /// completing with `-ETIMEDOUT` after its timeout (0: never).
+    fn arm(w: Arc<Self>, f: &Arc<Fence>) -> Result<bool> {
+        // `w` was allocated before the event is added: a failure leaves the
+        // fence as it was (dropping an event would complete it, -ECANCELED).
         *w.event.lock() = Some(Fence::add_event(f)?);
+        let timeout = w.timeout;
         if timeout != 0 && kds_queue().enqueue_delayed(w.clone(), timeout).is_err() {
             // A fresh work item cannot be queued already.
             return Err(EINVAL);
@@ -164,27 +167,65 @@ impl DmaWait {
     }
 }
 
-/// Makes `f` await `dma`: through the kds fence behind it when kds exported
-/// it (so that cycle detection sees it), else with a [`DmaWait`].
+/// The kds fences behind the unsignalled kds exports that `dma` is, or
+/// that it holds as a `dma_fence_array` or `dma_fence_chain`; and whether
+/// `dma` is an export itself.
+fn kds_sources(dma: &DmaFence, flags: Flags) -> Result<(KVec<Arc<Fence>>, bool)> {
+    let mut room = 4usize;
+    loop {
+        let mut raw = KVec::<*mut RawFence>::with_capacity(room, flags)?;
+        let mut out = KVec::<Arc<Fence>>::with_capacity(room, flags)?;
+        let mut itself = false;
+        let max = c_int::try_from(room).map_err(|_| ENOMEM)?;
+        // SAFETY: `dma` is alive; `raw` has room for `max` pointers, and
+        // `itself` is valid for writes.
+        let n = unsafe { kds_dma_fence_sources(dma.as_raw(), raw.as_mut_ptr(), max, &mut itself) };
+        let n = usize::try_from(n).unwrap_or(0);
+        for i in 0..n.min(room) {
+            // SAFETY: The C side stored a user reference (from
+            // `kds_fence_get()`) in each of the first `min(n, room)` slots,
+            // and hands it over.
+            let f = unsafe { crate::fence_capi::take_user_ref(*raw.as_ptr().add(i)) };
+            // Cannot fail: there is room for `room`.
+            let _ = out.push_within_capacity(f);
+        }
+        if n <= room {
+            return Ok((out, itself));
+        }
+        // More than there was room for (the rest were put): again.
+        room = n;
+    }
+}
+
+/// Makes `f` await `dma`.
+///
+/// The kds exports that `dma` is or holds are seen by cycle detection:
+/// awaiting an export without a timeout awaits the kds fence behind it
+/// directly; otherwise (a timeout, or a `dma_fence_array`, a
+/// `dma_fence_chain` or a merged `sync_file` holding exports) a
+/// [`DmaWait`] waits for `dma`, and the graph records that `f` waits for
+/// each kds fence inside, so that an await closing a cycle through them
+/// is refused. (For an array that signals on any of its fences this is
+/// conservative: the cycle may be one that would not deadlock.)
 pub(crate) fn await_dma_fence(
     f: &Arc<Fence>,
     dma: &DmaFence,
     timeout: usize,
     flags: Flags,
 ) -> Result<bool> {
-    // SAFETY: `dma` is alive.
-    let source = unsafe { kds_dma_fence_source(dma.as_raw()) };
-    if source.is_null() {
-        return DmaWait::start(f, dma, timeout, flags);
+    if dma.is_signaled() {
+        f.inherit(dma.status());
+        return Ok(false);
     }
-    // SAFETY: `kds_dma_fence_source()` returned a user reference (from
-    // `kds_fence_get()`) to a live fence; it is ours until we put it.
-    let res = unsafe { crate::fence_capi::borrow(source, c"kds_fence_await_dma_fence") }
-        .map_or(Err(EINVAL), |s| Fence::await_fence(f, &s, flags));
-    // SAFETY: We give the user reference back the way it was taken, so that
-    // the fence's user count stays right.
-    unsafe { crate::fence_capi::kds_fence_put(source) };
-    res
+    let (sources, itself) = kds_sources(dma, flags)?;
+    if itself && timeout == 0 {
+        if let Some(s) = sources.first() {
+            return Fence::await_fence(f, s, flags);
+        }
+    }
+    let w = DmaWait::new(f, dma, timeout, flags)?;
+    Fence::order_after_all(f, &sources, flags)?;
+    DmaWait::arm(w, f)
 }
 
 /// Makes `f` await every fence of `resv` with usage at most `usage`.

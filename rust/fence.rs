@@ -561,6 +561,54 @@ impl Fence {
         Ok(true)
     }
 
+    /// Records, for cycle detection only, that `this` waits for each of
+    /// `signalers` through another mechanism (a `dma_fence` that carries
+    /// their exports), without adding events: an await that would close a
+    /// cycle through them is then refused too. The record goes when either
+    /// end is done. Fails with `EDEADLK` when one of `signalers` awaits
+    /// `this`, directly or not, and `ENOMEM`; nothing is recorded then.
+    pub(crate) fn order_after_all(
+        this: &Arc<Fence>,
+        signalers: &[Arc<Fence>],
+        flags: Flags,
+    ) -> Result {
+        if signalers.is_empty() || this.is_done() {
+            return Ok(());
+        }
+        let n = signalers.len();
+        let mut added = KVec::<u32>::with_capacity(n, flags)?;
+        let mut g = lock_graph(n + 1, n, flags)?;
+        let res = (|| {
+            let w = Self::graph_node(this, &mut g)?;
+            for s in signalers {
+                if ptr::eq(&**s, &**this) {
+                    g.count_cycle();
+                    return Err(EDEADLK);
+                }
+                // Locked, so that `s` cannot leave the graph (done) before
+                // the edge is in: its `leave_graph` then removes it.
+                let st = s.state.lock();
+                if st.done {
+                    continue;
+                }
+                let sn = Self::graph_node(s, &mut g)?;
+                match g.add_edge(sn, w)? {
+                    Insert::Cycle => return Err(EDEADLK),
+                    Insert::Added(e) => added.push_within_capacity(e).map_err(|_| ENOMEM)?,
+                }
+            }
+            Ok(())
+        })();
+        if res.is_err() || this.is_done() {
+            // Undo: either end may have left the graph meanwhile only by
+            // taking `g`, which we hold, so these edges are still ours.
+            for e in added.iter() {
+                g.remove_edge(*e);
+            }
+        }
+        res
+    }
+
     /// The fence's graph node, added (last in the order) if it has none.
     fn graph_node(f: &Fence, g: &mut Graph) -> Result<u32> {
         let n = f.node.load(ordering::Relaxed);

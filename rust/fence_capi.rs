@@ -56,6 +56,23 @@ pub(crate) unsafe fn borrow_own<'a>(f: *mut RawFence, func: &CStr) -> Result<Arc
     Ok(f)
 }
 
+/// Takes over a user reference that C code of kds handed to the core, as
+/// a reference of kds's own.
+///
+/// # Safety
+///
+/// `f` must be a user reference (from `kds_fence_create()` or
+/// `kds_fence_get()`) that the caller gives up.
+pub(crate) unsafe fn take_user_ref(f: *mut RawFence) -> Arc<Fence> {
+    // SAFETY: `f` came from `Arc::into_raw`, and its holder gives it up
+    // (function safety requirement).
+    let f = unsafe { Arc::from_raw(f.cast_const().cast::<Fence>()) };
+    if f.user_put() {
+        f.abandon();
+    }
+    f
+}
+
 /// C: `struct kds_fence *kds_fence_create(gfp_t gfp)`.
 #[no_mangle]
 pub(crate) extern "C" fn kds_fence_create(gfp: gfp_t) -> *mut RawFence {
