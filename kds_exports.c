@@ -26,6 +26,7 @@
 #include <linux/module.h>
 #include <linux/printk.h>
 #include <linux/sched.h>
+#include <linux/sched/mm.h>
 #include <linux/sched/signal.h>
 #include <linux/slab.h>
 #include <linux/spinlock.h>
@@ -356,6 +357,44 @@ bool kds_in_hardirq(void)
 static void kds_vfree_fn(struct work_struct *work)
 {
 	vfree(work);
+}
+
+/* The reclaim scopes of kds_memalloc_begin(); bit 0 holds what was saved. */
+#define KDS_MEMALLOC_NOIO	2
+#define KDS_MEMALLOC_NOFS	4
+
+/**
+ * kds_memalloc_begin() - Open the reclaim scope a caller's gfp_t asks for.
+ * @gfp: the caller's flags.
+ *
+ * The Rust core allocates with GFP_KERNEL, GFP_ATOMIC or GFP_NOWAIT only;
+ * a GFP_NOIO or GFP_NOFS caller gets a memalloc_noio_save() or
+ * memalloc_nofs_save() scope around its call, so that no allocation of it
+ * recurses into I/O or filesystem reclaim.
+ *
+ * Return: a token for kds_memalloc_end() (0: no scope).
+ */
+unsigned int kds_memalloc_begin(gfp_t gfp)
+{
+	if (!in_task() || !(gfp & __GFP_DIRECT_RECLAIM))
+		return 0;
+	if (!(gfp & __GFP_IO))
+		return KDS_MEMALLOC_NOIO | !!memalloc_noio_save();
+	if (!(gfp & __GFP_FS))
+		return KDS_MEMALLOC_NOFS | !!memalloc_nofs_save();
+	return 0;
+}
+
+/**
+ * kds_memalloc_end() - Close a scope kds_memalloc_begin() opened.
+ * @token: what it returned.
+ */
+void kds_memalloc_end(unsigned int token)
+{
+	if (token & KDS_MEMALLOC_NOIO)
+		memalloc_noio_restore(token & 1 ? PF_MEMALLOC_NOIO : 0);
+	else if (token & KDS_MEMALLOC_NOFS)
+		memalloc_nofs_restore(token & 1 ? PF_MEMALLOC_NOFS : 0);
 }
 
 /*

@@ -53,6 +53,8 @@ bool kds_module_get(void);
 void kds_module_put(void);
 void kds_callback_call_begin(struct kds_callback *cb);
 void kds_callback_call_end(struct kds_callback *cb);
+unsigned int kds_memalloc_begin(gfp_t gfp);
+void kds_memalloc_end(unsigned int token);
 
 /* Kinds of API misuse; the same numbers as Misuse in rust/cglue.rs. */
 enum kds_misuse {

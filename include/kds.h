@@ -146,8 +146,10 @@ struct kds_fence_cb {
 
 /**
  * kds_fence_create() - Create a fence.
- * @gfp: allocation flags; GFP_KERNEL, GFP_NOWAIT and GFP_ATOMIC are
- *       honoured for their reclaim class, and __GFP_NOWARN.
+ * @gfp: allocation flags; GFP_KERNEL, GFP_NOFS, GFP_NOIO, GFP_NOWAIT and
+ *       GFP_ATOMIC are honoured for their reclaim class, and __GFP_NOWARN
+ *       (for GFP_NOFS and GFP_NOIO, kds makes all its allocations of the
+ *       call inside a memalloc_nofs_save() or memalloc_noio_save() scope).
  *
  * The fence is pending with a count of 1: the caller's setup reference,
  * which kds_fence_complete() drops once all awaits are added (the commit).

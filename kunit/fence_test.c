@@ -12,6 +12,7 @@
 #include <linux/hrtimer.h>
 #include <linux/jiffies.h>
 #include <linux/kthread.h>
+#include <linux/sched/mm.h>
 #include <linux/sched/signal.h>
 #include <linux/slab.h>
 #include <linux/vmalloc.h>
@@ -736,6 +737,54 @@ static void fence_misuse_await_done(struct kunit *test)
 	kds_fence_complete(g);
 }
 
+/*
+ * "GFP_NOFS and GFP_NOIO are honoured": no allocation kds makes for such a
+ * caller (and kds makes more than the caller's object, with the Rust
+ * allocator's GFP_KERNEL) may recurse into filesystem reclaim. Inside
+ * fs_reclaim_acquire(), such a recursion is a lockdep report, which fails
+ * the run on the debug kernel; everywhere, the task's reclaim scope must
+ * be as it was after each call.
+ */
+static void fence_gfp_nofs_noio_scopes(struct kunit *test)
+{
+	static const gfp_t gfps[] = { GFP_NOFS, GFP_NOIO };
+	unsigned int outer;
+	int i, j;
+
+	for (i = 0; i < ARRAY_SIZE(gfps); i++) {
+		for (j = 0; j < 2; j++) {
+			unsigned int before;
+			struct kds_fence *a, *b;
+
+			/* j = 1: the caller has a scope of its own already. */
+			outer = j ? memalloc_nofs_save() : 0;
+			before = current->flags & (PF_MEMALLOC_NOFS | PF_MEMALLOC_NOIO);
+			fs_reclaim_acquire(GFP_KERNEL);
+			a = kds_fence_create(gfps[i]);
+			b = kds_fence_create(gfps[i]);
+			if (a && b) {
+				KUNIT_EXPECT_EQ(test, kds_fence_await_fence(a, b, gfps[i]), 1);
+				KUNIT_EXPECT_EQ(test, kds_fence_await_hrtimer(a, ms_to_ktime(1),
+									      CLOCK_MONOTONIC,
+									      HRTIMER_MODE_REL, 0,
+									      gfps[i]), 1);
+			}
+			fs_reclaim_release(GFP_KERNEL);
+			KUNIT_EXPECT_EQ(test, current->flags & (PF_MEMALLOC_NOFS | PF_MEMALLOC_NOIO),
+					before);
+			if (j)
+				memalloc_nofs_restore(outer);
+			KUNIT_ASSERT_NOT_NULL(test, a);
+			KUNIT_ASSERT_NOT_NULL(test, b);
+			kds_fence_complete(b);
+			kds_fence_complete(a);
+			KUNIT_EXPECT_GT(test, kds_fence_wait_timeout(a, false, 10 * HZ), 0L);
+			kds_fence_put(a);
+			kds_fence_put(b);
+		}
+	}
+}
+
 static void fence_misuse_bad_arguments(struct kunit *test)
 {
 	struct kds_fence *f = new_fence(test);
@@ -801,6 +850,7 @@ static struct kunit_case kds_fence_cases[] = {
 	KUNIT_CASE(fence_fresh_is_pending_commit_makes_done),
 	KUNIT_CASE(fence_external_events),
 	KUNIT_CASE(fence_get_put),
+	KUNIT_CASE(fence_gfp_nofs_noio_scopes),
 	KUNIT_CASE(fence_a_awaits_b),
 	KUNIT_CASE(fence_chain_abc),
 	KUNIT_CASE(fence_fan_in),

@@ -9,7 +9,7 @@
 
 use crate::async_domain::{AsyncFn, AsyncWork, Domain, DETERMINISTIC};
 use crate::async_graph::Graph;
-use crate::cglue::{gfp_flags, misuse, Misuse};
+use crate::cglue::{misuse, Gfp, Misuse};
 use crate::fence::RawFence;
 use crate::fence_capi::{await_result, borrow, borrow_own};
 use core::sync::atomic::{AtomicPtr, Ordering};
@@ -155,7 +155,8 @@ pub(crate) extern "C" fn kds_async_work_create(
         misuse(Misuse::NoCallback, c"kds_async_work_create");
         return core::ptr::null_mut();
     };
-    match AsyncWork::new(func, data, gfp_flags(gfp)) {
+    let gfp = Gfp::new(gfp);
+    match AsyncWork::new(func, data, gfp.flags()) {
         Ok(w) => Arc::into_raw(w).cast_mut().cast(),
         Err(_) => core::ptr::null_mut(),
     }
@@ -178,7 +179,8 @@ pub(crate) unsafe extern "C" fn kds_async_work_after(
     let (Some(w), Some(f)) = (unsafe { work(w, FUNC) }, unsafe { borrow(f, FUNC) }) else {
         return EINVAL.to_errno();
     };
-    match w.after(&f, gfp_flags(gfp)) {
+    let gfp = Gfp::new(gfp);
+    match w.after(&f, gfp.flags()) {
         Err(e) if e == EBUSY => {
             misuse(Misuse::Requeue, FUNC);
             e.to_errno()
@@ -208,7 +210,8 @@ pub(crate) unsafe extern "C" fn kds_async_work_before(
         Ok(f) => f,
         Err(e) => return e.to_errno(),
     };
-    await_result(w.before(&Arc::from(f), gfp_flags(gfp)), FUNC)
+    let gfp = Gfp::new(gfp);
+    await_result(w.before(&Arc::from(f), gfp.flags()), FUNC)
 }
 
 /// C: `struct kds_fence *kds_async_work_fence(struct kds_async_work *w)`.
@@ -350,7 +353,8 @@ pub(crate) unsafe extern "C" fn kds_async_synchronize_cookie(d: *mut RawDomain, 
 /// C: `struct kds_async_graph *kds_async_graph_create(gfp_t gfp)`.
 #[no_mangle]
 pub(crate) extern "C" fn kds_async_graph_create(gfp: gfp_t) -> *mut RawGraph {
-    match Graph::new(gfp_flags(gfp)) {
+    let gfp = Gfp::new(gfp);
+    match Graph::new(gfp.flags()) {
         // SAFETY: The graph stays pinned: C only hands the pointer back.
         Ok(g) => KBox::into_raw(unsafe { Pin::into_inner_unchecked(g) }).cast(),
         Err(_) => core::ptr::null_mut(),

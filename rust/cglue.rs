@@ -24,6 +24,8 @@ extern "C" {
     fn kds_in_hardirq() -> bool;
     fn kds_callback_call_begin(cb: *mut c_void);
     fn kds_callback_call_end(cb: *mut c_void);
+    fn kds_memalloc_begin(gfp: kernel::bindings::gfp_t) -> c_uint;
+    fn kds_memalloc_end(token: c_uint);
 }
 
 /// Whether the caller runs in hard IRQ context (C's `in_hardirq()`).
@@ -140,7 +142,7 @@ pub(crate) fn misuse(kind: Misuse, func: &CStr) {
 /// Maps a C caller's `gfp_t` to allocation [`Flags`] by reclaim class:
 /// `GFP_KERNEL` when it may reclaim directly, `GFP_ATOMIC` when it may use
 /// reserves, `GFP_NOWAIT` otherwise; `__GFP_NOWARN` is kept.
-pub(crate) fn gfp_flags(gfp: kernel::bindings::gfp_t) -> Flags {
+fn gfp_flags(gfp: kernel::bindings::gfp_t) -> Flags {
     // SAFETY: `kds_gfp_class` only inspects its argument.
     let class = unsafe { kds_gfp_class(gfp) };
     let base = match class & 0xf {
@@ -152,5 +154,46 @@ pub(crate) fn gfp_flags(gfp: kernel::bindings::gfp_t) -> Flags {
         base | flags::__GFP_NOWARN
     } else {
         base
+    }
+}
+
+/// A C caller's `gfp_t`, for the length of one API call: the allocation
+/// [`Flags`] of its reclaim class, and the reclaim it rules out.
+///
+/// Rust's [`Flags`] have no `GFP_NOFS` or `GFP_NOIO`, and kds allocates
+/// more than the caller's one object (graph pools, links, waits). So for a
+/// caller that may reclaim but not through filesystems (`GFP_NOFS`) or
+/// I/O (`GFP_NOIO`), this holds a `memalloc_nofs_save()` or
+/// `memalloc_noio_save()` scope while it lives: every allocation of the
+/// call, whatever its flags, then leaves those out, as the caller asked.
+pub(crate) struct Gfp {
+    flags: Flags,
+    token: c_uint,
+    /// The scope belongs to the task that opened it.
+    _not_send: core::marker::PhantomData<*mut ()>,
+}
+
+impl Gfp {
+    /// Opens the scope `gfp` asks for; it closes when this is dropped.
+    pub(crate) fn new(gfp: kernel::bindings::gfp_t) -> Self {
+        Gfp {
+            flags: gfp_flags(gfp),
+            // SAFETY: Opens a scope on the current task, which `drop`
+            // closes on the same task (this type is not `Send`).
+            token: unsafe { kds_memalloc_begin(gfp) },
+            _not_send: core::marker::PhantomData,
+        }
+    }
+
+    /// The allocation flags.
+    pub(crate) fn flags(&self) -> Flags {
+        self.flags
+    }
+}
+
+impl Drop for Gfp {
+    fn drop(&mut self) {
+        // SAFETY: `token` came from `kds_memalloc_begin` on this task.
+        unsafe { kds_memalloc_end(self.token) }
     }
 }

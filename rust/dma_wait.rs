@@ -22,7 +22,7 @@
 //! do. Each of the two holds its own reference to the [`DmaWait`], so the
 //! second to finish frees it, whichever order they come in.
 
-use crate::cglue::{gfp_flags, misuse, Misuse, ModuleRef};
+use crate::cglue::{misuse, Gfp, Misuse, ModuleRef};
 use crate::dma_fence::{self, DmaFence, DmaFenceCallback, DmaFenceCb};
 use crate::fence::{Event, Fence, RawFence};
 use crate::rawlock::{new_raw_spinlock_irq, RawSpinLockIrq};
@@ -277,8 +277,9 @@ pub(crate) unsafe extern "C" fn kds_fence_await_dma_fence(
     }
     // SAFETY: The caller holds a reference to `dma`.
     let dma = unsafe { DmaFence::from_raw(dma) };
+    let gfp = Gfp::new(gfp);
     crate::fence_capi::await_result(
-        await_dma_fence(&Arc::from(f), dma, timeout, gfp_flags(gfp)),
+        await_dma_fence(&Arc::from(f), dma, timeout, gfp.flags()),
         FUNC,
     )
 }
@@ -308,7 +309,8 @@ pub(crate) unsafe extern "C" fn kds_fence_await_dma_resv(
         misuse(Misuse::Null, FUNC);
         return EINVAL.to_errno();
     }
+    let gfp = Gfp::new(gfp);
     // SAFETY: `resv` is a live `dma_resv` (function safety requirement).
-    let res = unsafe { await_dma_resv(&Arc::from(f), resv, usage, timeout, gfp_flags(gfp)) };
+    let res = unsafe { await_dma_resv(&Arc::from(f), resv, usage, timeout, gfp.flags()) };
     crate::fence_capi::await_result(res, FUNC)
 }

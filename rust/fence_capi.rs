@@ -11,7 +11,7 @@
 //! `kds_fence_wait_timeout()` and `kds_fence_wait()` are in `kds_exports.c`:
 //! they sleep on a `kds_fence_cb`, like `dma_fence_default_wait()`.
 
-use crate::cglue::{gfp_flags, misuse, Misuse};
+use crate::cglue::{misuse, Gfp, Misuse};
 use crate::fence::{valid_error, Fence, RawCb, RawFence};
 use kernel::bindings::gfp_t;
 use kernel::ffi::{c_char, c_int};
@@ -76,7 +76,8 @@ pub(crate) unsafe fn take_user_ref(f: *mut RawFence) -> Arc<Fence> {
 /// C: `struct kds_fence *kds_fence_create(gfp_t gfp)`.
 #[no_mangle]
 pub(crate) extern "C" fn kds_fence_create(gfp: gfp_t) -> *mut RawFence {
-    match Fence::new(gfp_flags(gfp)) {
+    let gfp = Gfp::new(gfp);
+    match Fence::new(gfp.flags()) {
         Ok(f) => {
             f.user_get();
             Arc::into_raw(f).cast_mut().cast()
@@ -180,7 +181,10 @@ pub(crate) unsafe extern "C" fn kds_fence_check(f: *mut RawFence, func: *const c
 /// `f` must be a fence C holds a reference to (see [`kds_fence_check`]);
 /// `func` a valid NUL-terminated string.
 #[no_mangle]
-pub(crate) unsafe extern "C" fn kds_fence_try_await(f: *mut RawFence, func: *const c_char) -> c_int {
+pub(crate) unsafe extern "C" fn kds_fence_try_await(
+    f: *mut RawFence,
+    func: *const c_char,
+) -> c_int {
     // SAFETY: `func` is a valid C string (function safety requirement).
     let func = unsafe { CStr::from_char_ptr(func) };
     // SAFETY: Function safety requirement.
@@ -216,7 +220,8 @@ pub(crate) unsafe extern "C" fn kds_fence_await_fence(
         Ok(f) => f,
         Err(e) => return e.to_errno(),
     };
-    await_result(Fence::await_fence(&Arc::from(f), &s, gfp_flags(gfp)), FUNC)
+    let gfp = Gfp::new(gfp);
+    await_result(Fence::await_fence(&Arc::from(f), &s, gfp.flags()), FUNC)
 }
 
 /// The C return value of an await: 1 added, 0 already done, or -errno;
@@ -375,14 +380,9 @@ pub(crate) unsafe extern "C" fn kds_fence_await_hrtimer(
         Ok(f) => f,
         Err(e) => return e.to_errno(),
     };
-    let res = crate::timer::await_hrtimer(
-        &Arc::from(f),
-        expires,
-        clock,
-        mode,
-        slack_ns,
-        gfp_flags(gfp),
-    );
+    let gfp = Gfp::new(gfp);
+    let res =
+        crate::timer::await_hrtimer(&Arc::from(f), expires, clock, mode, slack_ns, gfp.flags());
     if res == Err(EINVAL) && !f.is_done() {
         // Not a done fence: an unknown clock.
         misuse(Misuse::BadArgument, FUNC);
