@@ -14,6 +14,7 @@
 
 #include <linux/bug.h>
 #include <linux/completion.h>
+#include <linux/delay.h>
 #include <linux/dma-fence.h>
 #include <linux/dma-fence-array.h>
 #include <linux/dma-fence-chain.h>
@@ -32,7 +33,6 @@
 #include <linux/spinlock.h>
 #include <linux/stddef.h>
 #include <linux/vmalloc.h>
-#include <linux/wait_bit.h>
 #include <linux/workqueue.h>
 
 #include <kds.h>
@@ -231,7 +231,7 @@ void kds_misuse(unsigned int kind, const char *func)
 			  func);
 		break;
 	case KDS_MISUSE_BUSY:
-		WARN_ONCE(1, "kds: %s: resource sets are still queued on the resource\n", func);
+		WARN_ONCE(1, "kds: %s: resource sets still use it\n", func);
 		break;
 	default:
 		WARN_ONCE(1, "kds: %s: misuse %u\n", func, kind);
@@ -427,19 +427,21 @@ void kds_module_put(void)
 }
 
 /*
- * A grant started a call of @cb's function (counted until it returns, or
- * until its set is released before it ran), for kds_callback_term().
+ * A set that uses @cb was created: until its call has returned, or it was
+ * released before the call started, kds may touch @cb and its workqueue.
  */
 void kds_callback_call_begin(struct kds_callback *cb)
 {
 	atomic_inc(&cb->inflight);
 }
 
-/* After this, kds does not touch @cb: kds_callback_term() may return. */
+/*
+ * After this, kds does not touch @cb for that set. No wake-up: this runs
+ * in any context (hard IRQ included), and kds_callback_term() polls.
+ */
 void kds_callback_call_end(struct kds_callback *cb)
 {
-	if (atomic_dec_and_test(&cb->inflight))
-		wake_up_var(&cb->inflight);	/* hashes the address only */
+	atomic_dec_return_release(&cb->inflight);
 }
 
 unsigned int kds_irq_level(void)
@@ -806,20 +808,27 @@ EXPORT_SYMBOL_GPL(kds_callback_init);
 
 void kds_callback_term(struct kds_callback *cb)
 {
+	unsigned int waited;
+
 	might_sleep();
 	if (!cb) {
 		kds_misuse(KDS_MISUSE_NULL, __func__);
 		return;
 	}
-	if (cb->wq)
-		destroy_workqueue(cb->wq);	/* runs what is queued first */
-	else if (cb->direct)
-		flush_workqueue(kds_direct_wq);	/* calls deferred from hard IRQ */
 	/*
-	 * And every call a grant started elsewhere: a direct call waiting in
-	 * another context's trampoline, or running on another task.
+	 * Every set that uses @cb holds a count until its call has returned
+	 * (wherever it runs: @cb's workqueue, deferred from hard IRQ, behind
+	 * another direct call in a trampoline, on another task) or it was
+	 * released before the call. Teardown is rare and the count drops in
+	 * any context, so poll rather than make every drop wake.
 	 */
-	wait_var_event(&cb->inflight, !atomic_read(&cb->inflight));
+	for (waited = 0; atomic_read_acquire(&cb->inflight) > 0; waited++) {
+		if (waited == 10 * MSEC_PER_SEC)
+			kds_misuse(KDS_MISUSE_BUSY, __func__);	/* sets still queued */
+		msleep(1);
+	}
+	if (cb->wq)
+		destroy_workqueue(cb->wq);
 	cb->wq = NULL;
 	cb->user_cb = NULL;
 }

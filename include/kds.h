@@ -27,10 +27,15 @@ struct dma_fence;
  * kds follows the kernel's KERNEL_VERSION() scheme. KDS_VERSION_CODE is the
  * version of the header a driver was built against; kds_version() is the
  * version of the loaded kds.ko. kds.ko refuses to load when the Rust core
- * and its own C glue disagree, and a driver can refuse to probe when the
- * module it found is older than the header it was built against::
+ * and its own C glue disagree. Versions follow semantic versioning: while
+ * the major version is 0 the C API is not stable yet, and the minor
+ * version changes with every incompatible change (0.2 changed the layout
+ * of &struct kds_callback and made kds_async_work_fence() return a
+ * reference). So a driver refuses to probe when the module it found is
+ * older than its header, or of another minor (major, from 1 on) version::
  *
- *	if (kds_version() < KDS_VERSION_CODE)
+ *	if (kds_version() < KDS_VERSION_CODE ||
+ *	    KDS_VERSION_CODE >> 8 != kds_version() >> 8)
  *		return -ENODEV;
  */
 #define KDS_VERSION(a, b, c)	(((a) << 16) + ((b) << 8) + (c))
@@ -215,7 +220,8 @@ void kds_fence_complete(struct kds_fence *f);
  * Context: Any context; may sleep if @gfp allows.
  * Return: 1 when added, 0 when @signaler was already done (its error is
  * inherited), -EDEADLK when @signaler (transitively) awaits @f, -ENOMEM,
- * -EINVAL for NULL arguments or a done @f.
+ * -EINVAL for NULL arguments or a done @f, -EPERM when kds completes @f
+ * itself (see "fences").
  */
 int kds_fence_await_fence(struct kds_fence *f, struct kds_fence *signaler, gfp_t gfp);
 
@@ -232,7 +238,8 @@ int kds_fence_await_fence(struct kds_fence *f, struct kds_fence *signaler, gfp_t
  *
  * Context: Any context; may sleep if @gfp allows.
  * Return: 1 when added, 0 when @c was already completed (one completion
- * is consumed), -ENOMEM, -EINVAL for NULL arguments or a done @f.
+ * is consumed), -ENOMEM, -EINVAL for NULL arguments or a done @f, -EPERM
+ * when kds completes @f itself.
  */
 int kds_fence_await_completion(struct kds_fence *f, struct completion *c, gfp_t gfp);
 
@@ -360,7 +367,8 @@ bool kds_fence_remove_callback(struct kds_fence *f, struct kds_fence_cb *cb);
  *
  * Context: Any context; may sleep if @gfp allows.
  * Return: 1 when added, 0 when @expires has already passed, -ENOMEM,
- * -EINVAL for NULL arguments, an unsupported @clock or a done @f.
+ * -EINVAL for NULL arguments, an unsupported @clock or a done @f, -EPERM
+ * when kds completes @f itself.
  */
 int kds_fence_await_hrtimer(struct kds_fence *f, ktime_t expires, clockid_t clock,
 			    enum hrtimer_mode mode, u64 slack_ns, gfp_t gfp);
@@ -419,7 +427,8 @@ int kds_fence_await_hrtimer(struct kds_fence *f, ktime_t expires, clockid_t cloc
  * Context: Any context but hard IRQ; may sleep if @gfp allows.
  * Return: 1 when added, 0 when @dma has already signalled (its error is
  * inherited), -EDEADLK when @dma is or holds an export of a fence that
- * awaits @f, -ENOMEM, -EINVAL for NULL arguments or a done @f.
+ * awaits @f, -ENOMEM, -EINVAL for NULL arguments or a done @f, -EPERM
+ * when kds completes @f itself.
  */
 int kds_fence_await_dma_fence(struct kds_fence *f, struct dma_fence *dma,
 			      unsigned long timeout, gfp_t gfp);
@@ -440,8 +449,8 @@ int kds_fence_await_dma_fence(struct kds_fence *f, struct dma_fence *dma,
  *
  * Context: Any context but hard IRQ; may sleep if @gfp allows.
  * Return: 1 when at least one dependency was added, 0 when every fence had
- * already signalled (errors inherited), -ENOMEM, -EDEADLK, -EINVAL as for
- * kds_fence_await_dma_fence(). On error, the dependencies added before it
+ * already signalled (errors inherited), -ENOMEM, -EDEADLK, -EINVAL, -EPERM
+ * as for kds_fence_await_dma_fence(). On error, the dependencies added before it
  * remain.
  */
 int kds_fence_await_dma_resv(struct kds_fence *f, struct dma_resv *resv,
@@ -596,12 +605,16 @@ int kds_callback_init(struct kds_callback *cb, int direct, kds_callback_fn user_
  * kds_callback_term() - Retire a grant callback.
  * @cb: the callback.
  *
- * Runs the queued calls that have not run yet, and waits for them and for
- * every call of @cb that a grant has started anywhere: on a workqueue,
+ * Waits until no set that uses @cb can call it any more: every call a
+ * grant has started has returned, wherever it runs (@cb's workqueue,
  * deferred from hard IRQ, waiting behind another direct callback of the
- * granting context, or running on another task. Every set that uses @cb
- * must have been granted or released before. Must not be called from a
- * call of @cb (it would wait for itself).
+ * granting context, on another task), and every set that was never
+ * granted has been released. So every set that uses @cb must have been
+ * granted or released before, or be released meanwhile by someone else:
+ * a set that is still waiting makes this wait too (with a warning after
+ * 10 s). It must not be called from a call of @cb, nor from inside any
+ * direct grant callback (a call of @cb may be queued behind it). Then
+ * @cb's workqueue is destroyed, and @cb may be freed.
  *
  * Context: Process context; sleeps.
  */

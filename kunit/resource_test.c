@@ -670,6 +670,133 @@ static void res_term_waits_for_trampolined_call(struct kunit *test)
 	res_ctx_term(test, ctx);
 }
 
+/* Releases the holder each time the round number moves. */
+struct term_race {
+	struct kds_resource_set *holder;
+	atomic_t round, done;
+	bool stop;
+};
+
+static int term_race_fn(void *arg)
+{
+	struct term_race *t = arg;
+	int last = 0;
+
+	while (!READ_ONCE(t->stop)) {
+		int r = atomic_read_acquire(&t->round);
+
+		if (r == last) {
+			cpu_relax();
+			continue;
+		}
+		last = r;
+		kds_resource_set_release(&t->holder);
+		atomic_set_release(&t->done, r);
+	}
+	return 0;
+}
+
+static void term_race_cb(void *param, void *extra)
+{
+	atomic_inc(param);
+}
+
+/*
+ * The driver releases a waiting set, terminates its callback and frees it,
+ * while another thread's release grants that same set: the grant must not
+ * touch the freed struct kds_callback (KASAN would report it).
+ */
+static void res_term_races_grant(struct kunit *test)
+{
+	struct res_ctx *ctx = res_ctx(test);
+	struct kds_resource *r = &ctx->r[0];
+	int rounds = kds_test_rounds(3000), i;
+	struct kds_resource_set *set;
+	struct task_struct *task;
+	struct term_race t = {};
+	unsigned long excl = 1;
+	atomic_t calls;
+
+	atomic_set(&calls, 0);
+	task = kthread_run(term_race_fn, &t, "kds_term_race");
+	KUNIT_ASSERT_FALSE(test, IS_ERR(task));
+	get_task_struct(task);
+	for (i = 1; i <= rounds; i++) {
+		struct kds_callback *cb = kmalloc_obj(*cb, GFP_KERNEL);
+
+		if (!cb)
+			break;
+		if (kds_callback_init(cb, i % 8 != 0, term_race_cb)) {
+			kfree(cb);
+			break;
+		}
+		t.holder = kds_waitall(1, &excl, &r, KDS_WAIT_BLOCKING);
+		if (IS_ERR_OR_NULL(t.holder) ||
+		    kds_async_waitall(&set, KDS_FLAG_LOCKED_WAIT, cb, &calls, NULL, 1, &excl, &r)) {
+			KUNIT_FAIL(test, "round %d: could not queue", i);
+			kds_resource_set_release(&t.holder);
+			kds_callback_term(cb);
+			kfree(cb);
+			break;
+		}
+		atomic_set_release(&t.round, i);
+		udelay(i * 7 % 400);
+		kds_resource_set_release(&set);
+		while (atomic_read_acquire(&t.done) != i)
+			cpu_relax();
+		kds_callback_term(cb);
+		kfree(cb);
+	}
+	WRITE_ONCE(t.stop, true);
+	kthread_stop(task);
+	put_task_struct(task);
+	kunit_info(test, "%d rounds, %d granted before their release", i - 1,
+		   atomic_read(&calls));
+	res_ctx_term(test, ctx);
+}
+
+static int late_releaser_fn(void *arg)
+{
+	struct releaser *t = arg;
+
+	msleep(50);
+	complete(&t->finished);
+	kds_resource_set_release(t->pprset);
+	return 0;
+}
+
+/*
+ * kds_callback_term() with a set that still waits for its grant: it waits
+ * until someone releases that set (the set could still call @cb).
+ */
+static void res_term_waits_for_waiting_set(struct kunit *test)
+{
+	struct res_ctx *ctx = res_ctx(test);
+	struct kds_resource *r = &ctx->r[0];
+	struct kds_resource_set *holder, *set;
+	struct releaser t = { .pprset = &set };
+	struct task_struct *task;
+	struct kds_callback cb;
+	unsigned long excl = 1;
+	atomic_t calls;
+
+	atomic_set(&calls, 0);
+	init_completion(&t.finished);
+	KUNIT_ASSERT_EQ(test, kds_callback_init(&cb, 1, term_race_cb), 0);
+	holder = kds_waitall(1, &excl, &r, KDS_WAIT_BLOCKING);
+	KUNIT_ASSERT_FALSE(test, IS_ERR_OR_NULL(holder));
+	KUNIT_ASSERT_EQ(test, kds_async_waitall(&set, KDS_FLAG_LOCKED_WAIT, &cb, &calls, NULL,
+						1, &excl, &r), 0);
+	task = kthread_run(late_releaser_fn, &t, "kds_late_releaser");
+	KUNIT_ASSERT_FALSE(test, IS_ERR(task));
+	kds_callback_term(&cb);
+	KUNIT_EXPECT_TRUE(test, completion_done(&t.finished));
+	KUNIT_EXPECT_NULL(test, READ_ONCE(set));
+	kds_resource_set_release(&holder);
+	KUNIT_EXPECT_EQ(test, atomic_read(&calls), 0);
+	res_ctx_term(test, ctx);
+}
+
 /* A callback that releases its own set, even with _sync, does not wait for itself. */
 static void sync_self_release_cb(void *param, void *extra)
 {
@@ -1519,6 +1646,8 @@ static struct kunit_case kds_resource_cases[] = {
 	KUNIT_CASE(res_release_sync_waits_for_callback),
 	KUNIT_CASE(res_release_sync_hands_on_after_callback),
 	KUNIT_CASE(res_term_waits_for_trampolined_call),
+	KUNIT_CASE_SLOW(res_term_races_grant),
+	KUNIT_CASE(res_term_waits_for_waiting_set),
 	KUNIT_CASE(res_release_sync_from_own_callback),
 	KUNIT_CASE(res_release_from_hardirq),
 	KUNIT_CASE_SLOW(res_cancel_races_grant),

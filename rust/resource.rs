@@ -372,8 +372,8 @@ pub(crate) struct UserCallback {
     /// Run by whoever grants the set, rather than from `wq`.
     pub(crate) direct: bool,
     pub(crate) wq: *mut bindings::workqueue_struct,
-    /// The driver's `struct kds_callback`, which counts the calls that
-    /// grants started until they return, for `kds_callback_term()`.
+    /// The driver's `struct kds_callback`, which counts the sets that may
+    /// still call it or queue on its workqueue (see [`CallCount`]).
     pub(crate) owner: *mut c_void,
 }
 
@@ -408,6 +408,52 @@ pub(crate) struct SetCore {
     finished: Completion,
     /// The task running the callback, while it runs.
     runner: Atomic<usize>,
+    /// The set's count on its driver's `struct kds_callback`, if any.
+    count: Option<CallCount>,
+}
+
+/// One count on a driver's `struct kds_callback`, which
+/// `kds_callback_term()` waits to drop to zero before it returns (and the
+/// driver frees it): taken when a set that uses the callback is created,
+/// dropped once kds will never touch the callback for that set again:
+/// after the call has returned, or once the set has been released before
+/// the call started. Dropped at the latest with the set (sets that were
+/// refused or never queued).
+struct CallCount {
+    owner: *mut c_void,
+    held: Atomic<bool>,
+}
+
+impl CallCount {
+    /// Takes a count on `owner`.
+    ///
+    /// # Safety
+    ///
+    /// `owner` must be a `struct kds_callback` that its driver keeps until
+    /// `kds_callback_term()` has returned.
+    unsafe fn new(owner: *mut c_void) -> Self {
+        // SAFETY: `owner` is live (function safety requirement).
+        unsafe { crate::cglue::callback_call_begin(owner) };
+        CallCount {
+            owner,
+            held: Atomic::new(true),
+        }
+    }
+
+    /// Drops the count, once; afterwards `owner` may be gone.
+    fn end(&self) {
+        if self.held.xchg(false, ordering::Full) {
+            // SAFETY: We held a count, so `kds_callback_term()` has not
+            // returned and `owner` is live; the C side touches it last.
+            unsafe { crate::cglue::callback_call_end(self.owner) };
+        }
+    }
+}
+
+impl Drop for CallCount {
+    fn drop(&mut self) {
+        self.end();
+    }
 }
 
 // SAFETY: The callback's pointers are the driver's, passed back to it from
@@ -445,24 +491,11 @@ impl SetCore {
     /// Called once, by whoever brought `pending` to zero, with no kds lock
     /// held; does nothing if the set was released first.
     fn grant(this: Arc<SetCore>) {
-        // Counted before the set can be seen granted, so that the count
-        // never drops to zero (and wakes no `kds_callback_term()`) early.
-        if let Some(cb) = &this.callback {
-            // SAFETY: The driver keeps its `struct kds_callback` until
-            // `kds_callback_term()`, which waits for this count to drop:
-            // below, in `run_callback`, or in `cancel` if the call never
-            // starts.
-            unsafe { crate::cglue::callback_call_begin(cb.owner) };
-        }
         if this
             .state
             .cmpxchg(PENDING, GRANTED, ordering::Acquire)
             .is_err()
         {
-            if let Some(cb) = &this.callback {
-                // SAFETY: Counted just above; the set was released first.
-                unsafe { crate::cglue::callback_call_end(cb.owner) };
-            }
             return;
         }
         let event = this.event.lock().take();
@@ -500,6 +533,8 @@ impl SetCore {
             .cmpxchg(GRANTED, RUNNING, ordering::Acquire)
             .is_err()
         {
+            // Released after its grant: the call is never made.
+            self.end_count();
             return;
         }
         self.runner.store(
@@ -512,10 +547,15 @@ impl SetCore {
         self.runner.store(0, ordering::Relaxed);
         self.state.store(DONE, ordering::Release);
         self.finished.complete_all();
-        // SAFETY: `grant` counted this call on `owner`, which is live until
-        // the count drops; `cancel` cannot have dropped it (the state was
-        // `RUNNING`, which it leaves alone).
-        unsafe { crate::cglue::callback_call_end(cb.owner) };
+        self.end_count();
+    }
+
+    /// Drops the set's count on its driver's `struct kds_callback`: kds
+    /// will not touch that callback (nor its workqueue) for this set again.
+    fn end_count(&self) {
+        if let Some(c) = &self.count {
+            c.end();
+        }
     }
 
     /// Marks the set released. Returns whether its callback is running
@@ -536,14 +576,14 @@ impl SetCore {
             }
         }
         if s == PENDING {
-            // Never granted: the fence completes with -ECANCELED.
+            // Never granted: the fence completes with -ECANCELED. A grant
+            // racing with us fails its `cmpxchg` and touches nothing of the
+            // driver's: the count can go. (Once `GRANTED`, the granter may
+            // still be queueing the call on the driver's workqueue;
+            // `run_callback` then finds the set released and drops it.)
             let event = self.event.lock().take();
             drop(event);
-        } else if let Some(cb) = &self.callback {
-            // Granted, but the call will not be made now: uncount it.
-            // SAFETY: `grant` counted it (it made the state `GRANTED`), and
-            // only this transition or `run_callback` uncounts it.
-            unsafe { crate::cglue::callback_call_end(cb.owner) };
+            self.end_count();
         }
         // The callback will not run; nobody waits for `finished` (only a
         // running callback is waited for).
@@ -689,6 +729,11 @@ impl ResourceSet {
         // Commit: the event alone keeps the fence pending.
         Fence::complete(fence.as_arc_borrow(), 0)?;
         let sync = matches!(mode, Mode::Sync | Mode::Try);
+        // SAFETY: The driver keeps its `struct kds_callback` until
+        // `kds_callback_term()`, which waits for this count.
+        let count = callback
+            .as_ref()
+            .map(|cb| unsafe { CallCount::new(cb.owner) });
         let core = Arc::pin_init(
             try_pin_init!(SetCore {
                 pending: Atomic::new(n as u32),
@@ -702,6 +747,7 @@ impl ResourceSet {
                 tracker <- AtomicTracker::new(),
                 finished <- Completion::new(),
                 runner: Atomic::new(0),
+                count,
             }),
             GFP_KERNEL,
         )?;

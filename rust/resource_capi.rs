@@ -40,7 +40,7 @@ pub(crate) struct RawCallback {
     direct: c_int,
     wq: *mut bindings::workqueue_struct,
     /// An `atomic_t`, only touched by the C side.
-    inflight: c_int,
+    inflight: kernel::types::Opaque<c_int>,
 }
 
 /// Size and field offsets of [`RawCallback`], checked against `struct
@@ -204,8 +204,9 @@ pub(crate) unsafe extern "C" fn kds_async_waitall(
             return EINVAL.to_errno();
         }
     };
+    let raw_cb = cb;
     // SAFETY: `cb` is a `struct kds_callback` the driver keeps (function
-    // safety requirement).
+    // safety requirement); its `inflight` is `Opaque`, which C may change.
     let cb = unsafe { &*cb };
     let Some(func) = cb.user_cb else {
         misuse(Misuse::NoCallback, FUNC);
@@ -226,7 +227,7 @@ pub(crate) unsafe extern "C" fn kds_async_waitall(
         extra,
         direct: cb.direct != 0,
         wq: cb.wq,
-        owner: core::ptr::from_ref(cb).cast_mut().cast(),
+        owner: raw_cb.cast(),
     };
     let publish = DriverSlot(pprset);
     match ResourceSet::acquire(wants, Mode::Async(locked), Some(callback), FUNC, &publish) {

@@ -9,9 +9,11 @@ use kernel::ffi::c_char;
 use kernel::prelude::*;
 use kernel::str::CStrExt;
 
-/// Major version: incremented on incompatible changes of the C API.
+/// Major version: incremented on incompatible changes of the C API, from 1
+/// on; 0 while the C API is not stable.
 pub(crate) const MAJOR: u32 = 0;
-/// Minor version: incremented when the C API grows.
+/// Minor version: incremented when the C API grows, and (while `MAJOR` is
+/// 0) on incompatible changes.
 pub(crate) const MINOR: u32 = 2;
 /// Patch level.
 pub(crate) const PATCH: u32 = 0;
