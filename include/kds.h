@@ -114,6 +114,20 @@ const char *kds_version_string(void);
  * nothing, and the functions that return an int return -EPERM.
  */
 
+/**
+ * DOC: PREEMPT_RT
+ *
+ * On PREEMPT_RT, "Context: Any context, including hard IRQ" means any
+ * context but a non-threaded one (an HRTIMER_MODE_HARD timer, an
+ * IRQF_NO_THREAD handler) and but a section under a raw_spinlock_t or
+ * with interrupts disabled by the caller, exactly where dma_fence_signal()
+ * may not be called there either: completing, putting and releasing may
+ * free memory, and the allocator's locks sleep on PREEMPT_RT. Threaded
+ * interrupt handlers, softirqs, timers of the default (soft) mode, and
+ * process context under a spinlock_t are all fine. Fence callbacks run
+ * with interrupts on there (see &typedef kds_fence_func_t).
+ */
+
 /* A kds fence; opaque to C. */
 struct kds_fence;
 
@@ -128,7 +142,11 @@ struct kds_fence_cb;
  * with local interrupts disabled and no kds lock held: it may call any kds
  * function that may be called from hard IRQ context, on any fence, and may
  * put the last reference to @f (kds holds its own while it runs). It must
- * not sleep. Once it is called, kds no longer touches @cb, so the callback
+ * not sleep. On PREEMPT_RT, where kds is not called from hard IRQ (see
+ * "PREEMPT_RT" below), it runs with interrupts and preemption enabled, as a
+ * dma_fence callback runs under a sleeping spinlock_t there: it may take
+ * spinlock_t locks and free memory, and must not sleep otherwise. Once it
+ * is called, kds no longer touches @cb, so the callback
  * may free it. When a pending fence with callbacks loses its last reference
  * (a bug, see "fences" above), the callbacks run on the dying fence: they
  * may read its status but must not take a reference to it.
@@ -330,9 +348,13 @@ int kds_fence_add_callback(struct kds_fence *f, struct kds_fence_cb *cb,
  * that has been called, or is the callback running it, gives false.
  *
  * Like timer_delete_sync(), it may wait for a callback running on another
- * CPU, so it must not be called where that callback waits for the caller:
- * two callbacks, running on two CPUs, that remove each other's callbacks
- * from two fences wait for each other for ever.
+ * CPU (on PREEMPT_RT: another task), so it must not be called where that
+ * callback waits for the caller: two callbacks, running on two CPUs, that
+ * remove each other's callbacks from two fences wait for each other for
+ * ever. It waits by spinning: on PREEMPT_RT, a caller of higher real-time
+ * priority than the task running the callbacks, on the same CPU, would
+ * spin for ever, so do not remove callbacks from such a task while they
+ * may be running.
  *
  * Removing a @cb that was never passed to kds_fence_add_callback() (a
  * zeroed one) warns once and returns false.

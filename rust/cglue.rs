@@ -26,12 +26,26 @@ extern "C" {
     fn kds_callback_call_end(cb: *mut c_void);
     fn kds_memalloc_begin(gfp: kernel::bindings::gfp_t) -> c_uint;
     fn kds_memalloc_end(token: c_uint);
+    fn kds_irq_level() -> c_uint;
 }
 
 /// Whether the caller runs in hard IRQ context (C's `in_hardirq()`).
 pub(crate) fn in_hardirq() -> bool {
     // SAFETY: `kds_in_hardirq` only reads the preempt count.
     unsafe { kds_in_hardirq() }
+}
+
+/// The current context, as a non-zero key: the task, plus the interrupt
+/// level it is at (a softirq or hard IRQ that interrupts a task is another
+/// context than the task). Code that runs with the same key while a
+/// context is inside some kds call of its own is nested in that call.
+pub(crate) fn context_key() -> usize {
+    let task = kernel::task::Task::current_raw() as usize;
+    // SAFETY: `kds_irq_level` only reads the preempt count.
+    let level = unsafe { kds_irq_level() } as usize;
+    // A `task_struct` is aligned to more than 4 bytes: its low bits are
+    // free for the level (0 to 3).
+    task | (level & 3)
 }
 
 /// Counts a call of a driver's grant callback that a grant started, for

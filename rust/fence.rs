@@ -239,8 +239,9 @@ pub(crate) struct Fence {
     error: Atomic<i32>,
     status: Atomic<i32>,
     node: Atomic<u32>,
-    /// The CPU running this fence's callbacks, or -1.
-    cb_cpu: Atomic<i32>,
+    /// The context running this fence's callbacks
+    /// ([`crate::cglue::context_key`]), or 0.
+    cb_ctx: Atomic<usize>,
     #[pin]
     state: RawSpinLockIrq<State>,
     #[pin]
@@ -283,7 +284,7 @@ impl Fence {
                 error: Atomic::new(0),
                 status: Atomic::new(0),
                 node: Atomic::new(NIL),
-                cb_cpu: Atomic::new(-1),
+                cb_ctx: Atomic::new(0),
                 state <- new_raw_spinlock_irq!(State {
                     done: false,
                     waiters: EdgeList::new(),
@@ -665,27 +666,32 @@ impl Fence {
     /// returns its waiters. Called once, by whoever made `pending` reach 0.
     fn retire(&self) -> EdgeList {
         let error = self.error();
-        let _irq = kernel::interrupt::local_interrupt_disable();
+        // The callbacks run with interrupts off, so that no interrupt on
+        // this CPU can come between them (a hard IRQ that removed a
+        // callback of this run would wait for it for ever). Not on
+        // PREEMPT_RT: there a callback may take `spinlock_t`s and free
+        // memory, as dma_fence callbacks may, which needs interrupts on;
+        // and kds is not called from hard IRQ there (see `include/kds.h`).
+        let _irq =
+            (!cfg!(CONFIG_PREEMPT_RT)).then(kernel::interrupt::local_interrupt_disable);
         let local = Opaque::<bindings::list_head>::uninit();
         let waiters = {
             let mut st = self.state.lock();
             self.status
                 .store(if error < 0 { error } else { 1 }, ordering::Release);
             st.done = true;
-            self.cb_cpu.store(
-                kernel::cpu::CpuId::current().as_u32() as i32,
-                ordering::Relaxed,
-            );
+            self.cb_ctx
+                .store(crate::cglue::context_key(), ordering::Relaxed);
             // SAFETY: `local` is a fresh list head on this stack frame, which
             // outlives its use below; `callbacks` is valid and we hold the
             // lock that protects it.
             unsafe { list_move_all(self.callbacks.get(), local.get()) };
             st.waiters.take()
         };
-        // SAFETY: `local` holds the callbacks just taken; no other CPU can
-        // reach them (they are off the fence, which is done).
+        // SAFETY: `local` holds the callbacks just taken; no other context
+        // can reach them (they are off the fence, which is done).
         unsafe { run_callbacks(local.get(), self.as_raw()) };
-        self.cb_cpu.store(-1, ordering::Release);
+        self.cb_ctx.store(0, ordering::Release);
         self.leave_graph();
         waiters
     }
@@ -759,9 +765,7 @@ impl Fence {
     pub(crate) unsafe fn remove_callback(&self, cb: *mut RawCb) -> bool {
         {
             let st = self.state.lock();
-            // Read with the lock held, which keeps interrupts off: a task
-            // that read it before could have moved to another CPU since.
-            let this = kernel::cpu::CpuId::current().as_u32() as i32;
+            let this = crate::cglue::context_key();
             if !st.done {
                 // SAFETY: Not done, so `cb` is still on `callbacks` (it is
                 // only taken off when the fence is done or by this
@@ -770,18 +774,21 @@ impl Fence {
                 unsafe { list_del_init(&raw mut (*cb).node) };
                 return true;
             }
-            if self.cb_cpu.load(ordering::Relaxed) == this {
-                // This CPU is running the fence's callbacks, with
-                // interrupts off (see `retire`), so we are inside one of
-                // them, however deeply nested (a callback that completes
-                // another fence whose callback removes `cb`). Those still
-                // to run are on the private list of that run, which only
-                // this CPU touches and which `run_callbacks` re-reads
-                // after every call: a `cb` still linked there has not been
-                // called, and unlinking it means it never will be. One
-                // that has been called was unlinked before its call.
+            if self.cb_ctx.load(ordering::Relaxed) == this {
+                // This context is running the fence's callbacks, so we are
+                // inside one of them, however deeply nested (a callback
+                // that completes another fence whose callback removes
+                // `cb`): the same task at the same interrupt level cannot
+                // run anything else while the run is in progress (with
+                // interrupts off, or on PREEMPT_RT, preempted as a whole).
+                // Those still to run are on the private list of that run,
+                // which only this context touches and which
+                // `run_callbacks` re-reads after every call: a `cb` still
+                // linked there has not been called, and unlinking it means
+                // it never will be. One that has been called was unlinked
+                // before its call.
                 // SAFETY: `cb` is valid; its node is on that private list
-                // or empty, and no other CPU touches either.
+                // or empty, and no other context touches either.
                 unsafe {
                     if !list_empty(&raw mut (*cb).node) {
                         list_del_init(&raw mut (*cb).node);
@@ -792,9 +799,9 @@ impl Fence {
             }
         }
         // Done: the callbacks were taken off the fence and have run, or are
-        // running on another CPU: wait for that CPU to finish them all.
+        // running in another context: wait for it to finish them all.
         loop {
-            if self.cb_cpu.load(ordering::Acquire) < 0 {
+            if self.cb_ctx.load(ordering::Acquire) == 0 {
                 return false;
             }
             kernel::processor::cpu_relax();

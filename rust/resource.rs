@@ -53,10 +53,6 @@ use kernel::sync::LockClassKey;
 use kernel::sync::{Arc, Completion};
 use kernel::workqueue::{Queue as WorkQueue, Work, WorkItem};
 
-extern "C" {
-    fn kds_irq_level() -> kernel::ffi::c_uint;
-}
-
 /// The `magic` of an initialised resource.
 const RESOURCE_MAGIC: u32 = 0x6b64_7372;
 
@@ -229,7 +225,8 @@ const TRAMPOLINES: usize = 64;
 
 /// A context that is running direct grant callbacks ([`run_direct`]).
 struct Trampoline {
-    /// The context's key ([`context_key`]); 0 when the slot is free.
+    /// The context's key ([`crate::cglue::context_key`]); 0 when the slot
+    /// is free.
     key: usize,
     /// Sets granted by releases (or immediate grants) made inside the
     /// callback that context is running: it runs them, in order, once that
@@ -270,17 +267,6 @@ pub(crate) fn init() {
     unsafe { DIRECT.init() };
 }
 
-/// The current context: the task, plus the interrupt level it is at (a
-/// softirq that interrupts a task is another context than the task).
-fn context_key() -> usize {
-    let task = kernel::task::Task::current_raw() as usize;
-    // SAFETY: `kds_irq_level` only reads the preempt count.
-    let level = unsafe { kds_irq_level() } as usize;
-    // A `task_struct` is aligned to more than 4 bytes: its low bits are
-    // free for the level (0 to 3).
-    task | (level & 3)
-}
-
 /// Runs the direct callback of a set just granted in this context, on a
 /// bounded stack.
 ///
@@ -295,7 +281,7 @@ fn context_key() -> usize {
 /// waiters. The callbacks still run in the granting context, in grant
 /// order; only their nesting is flattened.
 fn run_direct(this: Arc<SetCore>) {
-    let key = context_key();
+    let key = crate::cglue::context_key();
     {
         let mut t = DIRECT.lock();
         if let Some(slot) = t.0.iter_mut().find(|s| s.key == key) {
