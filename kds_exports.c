@@ -132,9 +132,9 @@ int kds_c_init(void)
 	if (!kds_wq)
 		return -ENOMEM;
 	/*
-	 * Direct grant callbacks deferred from hard IRQ: their own queue, so
-	 * that kds_callback_term() can wait for them without waiting for
-	 * anything else kds runs.
+	 * Work deferred from hard IRQ (direct grant callbacks, the rest of a
+	 * long completion): a queue of its own, which never waits behind the
+	 * completion waiters parked on kds_wq.
 	 */
 	kds_direct_wq = alloc_workqueue("kds_direct", WQ_UNBOUND | WQ_HIGHPRI, 0);
 	if (!kds_direct_wq) {
@@ -160,6 +160,24 @@ void kds_c_exit(void)
 	synchronize_rcu();
 }
 
+static void kds_deferred_fn(struct work_struct *work)
+{
+	kds_fence_run_deferred();
+}
+
+static DECLARE_WORK(kds_deferred_work, kds_deferred_fn);
+
+/**
+ * kds_queue_deferred() - Retire the fences handed over from hard IRQ.
+ *
+ * Queues the one work item that retires them all (rust/fence.rs,
+ * Deferred); callable in any context, it allocates nothing.
+ */
+void kds_queue_deferred(void)
+{
+	queue_work(kds_direct_wq, &kds_deferred_work);
+}
+
 /**
  * kds_workqueue() - The workqueue the Rust core queues its workers on.
  *
@@ -172,7 +190,7 @@ struct workqueue_struct *kds_workqueue(void)
 
 /**
  * kds_direct_workqueue() - Where direct grant callbacks granted in hard IRQ
- * run; kds_callback_term() flushes it.
+ * run, and fence completions handed over from hard IRQ.
  *
  * Return: the queue, valid between kds_c_init() and kds_c_exit().
  */

@@ -53,6 +53,7 @@ bool kds_module_get(void);
 void kds_module_put(void);
 void kds_callback_call_begin(struct kds_callback *cb);
 void kds_callback_call_end(struct kds_callback *cb);
+void kds_queue_deferred(void);
 unsigned int kds_memalloc_begin(gfp_t gfp);
 void kds_memalloc_end(unsigned int token);
 
@@ -76,6 +77,7 @@ enum kds_misuse {
 /* Provided by the Rust core (rust/fence_capi.rs) to kds_exports.c. */
 bool kds_fence_check(struct kds_fence *f, const char *func);
 u64 kds_fence_id(struct kds_fence *f);
+void kds_fence_run_deferred(void);
 int kds_fence_try_await(struct kds_fence *f, const char *func);
 extern const size_t kds_rust_fence_cb_layout[3];
 

@@ -217,7 +217,10 @@ void kds_fence_await(struct kds_fence *f);
  *
  * Drops the pending count by one; at zero the fence is done, and its
  * waiters, callbacks and dependent fences are processed in this context,
- * without recursion however long the chain of dependent fences is.
+ * without recursion however long the chain of dependent fences is. In
+ * hard IRQ context the work is bounded: after 128 fences are done there,
+ * the fences that their completion makes done are processed (callbacks
+ * included) from kds's workqueue instead, shortly after.
  * Completing a fence more times than it awaited is a bug: kds warns once
  * and ignores the extra calls.
  *

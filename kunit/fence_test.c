@@ -410,6 +410,7 @@ struct test_cb {
 	int calls;
 	int status;
 	bool put;
+	bool in_hardirq;	/* the call ran in hard IRQ context */
 };
 
 static void test_cb_fn(struct kds_fence *f, struct kds_fence_cb *cb)
@@ -419,6 +420,7 @@ static void test_cb_fn(struct kds_fence *f, struct kds_fence_cb *cb)
 	t->seen = f;
 	t->calls++;
 	t->status = kds_fence_get_status(f);
+	t->in_hardirq = in_hardirq();
 	if (t->put)
 		kds_fence_put(f);
 }
@@ -708,6 +710,65 @@ static void fence_complete_from_hardirq(struct kunit *test)
 	KUNIT_EXPECT_EQ(test, t.calls, 1);
 }
 
+#define BOUNDED_CHAIN 2000
+
+/* Completes a chain's head from hard IRQ and looks at how far it got. */
+struct irq_chain {
+	struct hrtimer timer;
+	struct kds_fence **f;
+	bool in_irq_done[3];	/* head, past the bound, tail: done in the IRQ */
+	struct completion fired;
+};
+
+static enum hrtimer_restart irq_chain_fn(struct hrtimer *timer)
+{
+	struct irq_chain *c = container_of(timer, struct irq_chain, timer);
+
+	kds_fence_complete(c->f[0]);
+	c->in_irq_done[0] = kds_fence_done(c->f[0]);
+	c->in_irq_done[1] = kds_fence_done(c->f[200]);
+	c->in_irq_done[2] = kds_fence_done(c->f[BOUNDED_CHAIN - 1]);
+	complete(&c->fired);
+	return HRTIMER_NORESTART;
+}
+
+/*
+ * "In hard IRQ context the work is bounded": completing the head of a
+ * 2,000-fence chain from a hard hrtimer retires at most 128 fences there;
+ * the rest, callbacks included, are done shortly after, in process context.
+ */
+static void fence_chain_from_hardirq_is_bounded(struct kunit *test)
+{
+	struct irq_chain c = {};
+	struct test_cb t = {};
+	int i;
+
+	if (IS_ENABLED(CONFIG_PREEMPT_RT))
+		kunit_skip(test, KDS_RT_HARDIRQ_SKIP);
+	c.f = kunit_kcalloc(test, BOUNDED_CHAIN, sizeof(*c.f), GFP_KERNEL);
+	KUNIT_ASSERT_NOT_NULL(test, c.f);
+	init_completion(&c.fired);
+	for (i = 0; i < BOUNDED_CHAIN; i++) {
+		c.f[i] = new_fence(test);
+		if (i) {
+			KUNIT_ASSERT_EQ(test, kds_fence_await_fence(c.f[i], c.f[i - 1], GFP_KERNEL), 1);
+			kds_fence_complete(c.f[i]);
+		}
+	}
+	KUNIT_ASSERT_EQ(test, kds_fence_add_callback(c.f[BOUNDED_CHAIN - 1], &t.cb, test_cb_fn), 0);
+	hrtimer_setup_on_stack(&c.timer, irq_chain_fn, CLOCK_MONOTONIC, HRTIMER_MODE_REL_HARD);
+	hrtimer_start(&c.timer, ms_to_ktime(1), HRTIMER_MODE_REL_HARD);
+	KUNIT_EXPECT_GT(test, wait_for_completion_timeout(&c.fired, 10 * HZ), 0UL);
+	KUNIT_EXPECT_GT(test, kds_fence_wait_timeout(c.f[BOUNDED_CHAIN - 1], false, 10 * HZ), 0L);
+	hrtimer_cancel(&c.timer);
+	destroy_hrtimer_on_stack(&c.timer);
+	KUNIT_EXPECT_TRUE(test, c.in_irq_done[0]);
+	KUNIT_EXPECT_FALSE(test, c.in_irq_done[1]);
+	KUNIT_EXPECT_FALSE(test, c.in_irq_done[2]);
+	KUNIT_EXPECT_EQ(test, t.calls, 1);
+	KUNIT_EXPECT_FALSE(test, t.in_hardirq);
+}
+
 static void fence_misuse_over_complete(struct kunit *test)
 {
 	struct kds_fence *f = new_fence(test);
@@ -874,6 +935,7 @@ static struct kunit_case kds_fence_cases[] = {
 	KUNIT_CASE(fence_ordering_publishes_data),
 	KUNIT_CASE_SLOW(fence_concurrent_completion),
 	KUNIT_CASE(fence_complete_from_hardirq),
+	KUNIT_CASE(fence_chain_from_hardirq_is_bounded),
 	KUNIT_CASE(fence_remove_pending_callback_from_callback),
 	KUNIT_CASE(fence_remove_called_callback_from_callback),
 	KUNIT_CASE(fence_remove_callback_through_another_fence),

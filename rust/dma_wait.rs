@@ -54,8 +54,8 @@ pub(crate) fn kds_queue() -> &'static Queue {
     unsafe { Queue::from_raw(kds_workqueue()) }
 }
 
-/// The workqueue of direct grant callbacks deferred from hard IRQ, which
-/// `kds_callback_term()` flushes.
+/// kds's high-priority workqueue for work deferred from hard IRQ: direct
+/// grant callbacks and the rest of a long completion.
 pub(crate) fn kds_direct_queue() -> &'static Queue {
     // SAFETY: As for `kds_queue()`.
     unsafe { Queue::from_raw(kds_direct_workqueue()) }

@@ -92,8 +92,11 @@ pub(crate) static GRAPH: GlobalLock<GraphLock> = {
 
 /// Initialises the fence subsystem; call once, from module init.
 pub(crate) fn init() {
-    // SAFETY: Called once, before any use of `GRAPH`.
-    unsafe { GRAPH.init() };
+    // SAFETY: Called once, before any use of `GRAPH` and `DEFERRED`.
+    unsafe {
+        GRAPH.init();
+        DEFERRED.init();
+    }
 }
 
 /// Frees the graph's memory; call once, from module exit, when no fence
@@ -184,6 +187,63 @@ impl Drop for EdgeList {
             drop(node);
         }
     }
+}
+
+/// How many fences one completion in hard IRQ retires (runs the callbacks
+/// of, and propagates from) before it hands the rest to kds's workqueue.
+pub(crate) const HARDIRQ_RETIRE_BUDGET: usize = 128;
+
+/// The backend of [`DEFERRED`].
+pub(crate) enum DeferredLock {}
+
+/// Fences that are done but not yet retired, handed over from hard IRQ by
+/// [`Fence::propagate`] to kds's workqueue, which retires them
+/// ([`kds_fence_run_deferred`]). A list and one static work item, so that
+/// the hand-over allocates nothing (the allocator's locks are not for
+/// hard IRQ).
+pub(crate) struct Deferred(EdgeList);
+
+impl GlobalLockBackend for DeferredLock {
+    const NAME: &'static CStr = c"kds_fence_deferred";
+    type Item = Deferred;
+    type Backend = RawSpinLockIrqBackend;
+    fn get_lock_class() -> Pin<&'static LockClassKey> {
+        kernel::static_lock_class!()
+    }
+}
+
+/// See [`Deferred`].
+static DEFERRED: GlobalLock<DeferredLock> = {
+    // SAFETY: `DEFERRED` is the only lock with this backend type, and it is
+    // initialised (`fence::init`) in module init before any use.
+    unsafe { GlobalLock::new(Deferred(EdgeList::new())) }
+};
+
+extern "C" {
+    fn kds_queue_deferred();
+}
+
+impl Deferred {
+    /// Hands `ready` over to kds's workqueue.
+    fn queue(mut ready: EdgeList) {
+        {
+            let mut d = DEFERRED.lock();
+            while let Some(e) = ready.pop() {
+                d.0.push(e);
+            }
+        }
+        // SAFETY: Queues kds's static work item, which runs
+        // `kds_fence_run_deferred`; callable in any context.
+        unsafe { kds_queue_deferred() };
+    }
+}
+
+/// Internal to `kds_exports.c`: the work item of [`Deferred`]; retires
+/// every fence handed over, in process context.
+#[no_mangle]
+pub(crate) extern "C" fn kds_fence_run_deferred() {
+    let ready = DEFERRED.lock().0.take();
+    Fence::propagate_from(EdgeList::new(), 0, ready, usize::MAX);
 }
 
 /// What a fence's lock protects.
@@ -672,8 +732,7 @@ impl Fence {
         // PREEMPT_RT: there a callback may take `spinlock_t`s and free
         // memory, as dma_fence callbacks may, which needs interrupts on;
         // and kds is not called from hard IRQ there (see `include/kds.h`).
-        let _irq =
-            (!cfg!(CONFIG_PREEMPT_RT)).then(kernel::interrupt::local_interrupt_disable);
+        let _irq = (!cfg!(CONFIG_PREEMPT_RT)).then(kernel::interrupt::local_interrupt_disable);
         let local = Opaque::<bindings::list_head>::uninit();
         let waiters = {
             let mut st = self.state.lock();
@@ -704,9 +763,23 @@ impl Fence {
     }
 
     /// Retires one event of each waiter in `todo` with `error`, then
-    /// processes every waiter that became done, until none is left.
-    fn propagate(mut todo: EdgeList, mut error: i32) {
-        let mut ready = EdgeList::new();
+    /// processes every waiter that became done, until none is left. In
+    /// hard IRQ, past [`HARDIRQ_RETIRE_BUDGET`] fences, the waiters left
+    /// are handed to kds's workqueue ([`Deferred`]), as `dma_fence_array`
+    /// hands its signalling over to irq_work: an interrupt does bounded
+    /// work.
+    fn propagate(todo: EdgeList, error: i32) {
+        let budget = if crate::cglue::in_hardirq() {
+            HARDIRQ_RETIRE_BUDGET
+        } else {
+            usize::MAX
+        };
+        Self::propagate_from(todo, error, EdgeList::new(), budget);
+    }
+
+    /// [`Fence::propagate`], with waiters already done in `ready` and at
+    /// most `budget` more fences retired in this context.
+    fn propagate_from(mut todo: EdgeList, mut error: i32, mut ready: EdgeList, mut budget: usize) {
         loop {
             while let Some(edge) = todo.pop() {
                 match edge.waiter.retire_one(if edge.inherit { error } else { 0 }) {
@@ -720,9 +793,14 @@ impl Fence {
                     }
                 }
             }
+            if budget == 0 && !ready.is_empty() {
+                Deferred::queue(ready);
+                return;
+            }
             let Some(edge) = ready.pop() else {
                 return;
             };
+            budget = budget.saturating_sub(1);
             todo = edge.waiter.retire();
             error = edge.waiter.error();
         }
