@@ -25,6 +25,7 @@
 #include <linux/irq_work.h>
 #include <linux/mm.h>
 #include <linux/module.h>
+#include <linux/moduleparam.h>
 #include <linux/printk.h>
 #include <linux/sched.h>
 #include <linux/sched/mm.h>
@@ -32,6 +33,7 @@
 #include <linux/slab.h>
 #include <linux/spinlock.h>
 #include <linux/stddef.h>
+#include <linux/sysfs.h>
 #include <linux/vmalloc.h>
 #include <linux/workqueue.h>
 
@@ -159,6 +161,28 @@ void kds_c_exit(void)
 	 */
 	synchronize_rcu();
 }
+
+static int kds_live_get(char *buf, const struct kernel_param *kp)
+{
+	s64 n[3];
+
+	kds_live_counts(n);
+	return sysfs_emit(buf, "fences=%lld graph_nodes=%lld graph_edges=%lld\n",
+			  n[0], n[1], n[2]);
+}
+
+static const struct kernel_param_ops kds_live_ops = {
+	.get = kds_live_get,
+};
+
+/*
+ * /sys/module/kds/parameters/live: what kds holds now. Every resource set,
+ * work item and domain holds fences, so once nothing uses kds all three
+ * are 0 (the default async domain's own fences are not counted); make
+ * check and make torture check that before unloading kds.
+ */
+module_param_cb(live, &kds_live_ops, NULL, 0444);
+MODULE_PARM_DESC(live, "objects kds holds now: fences, graph nodes and edges (read-only)");
 
 static void kds_deferred_fn(struct work_struct *work)
 {

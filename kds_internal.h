@@ -78,6 +78,7 @@ enum kds_misuse {
 bool kds_fence_check(struct kds_fence *f, const char *func);
 u64 kds_fence_id(struct kds_fence *f);
 void kds_fence_run_deferred(void);
+void kds_live_counts(s64 *n);
 int kds_fence_try_await(struct kds_fence *f, const char *func);
 extern const size_t kds_rust_fence_cb_layout[3];
 

@@ -74,7 +74,8 @@ class Verdict:
 def parse_results(lines):
     """Split the ttyS1 line protocol into its records."""
     rec = {"insmod": {}, "rmmod": {}, "suites": {}, "ktap": {},
-           "kmemleak": None, "done": False, "armed": None, "torture": []}
+           "kmemleak": None, "done": False, "armed": None, "torture": [],
+           "live": None}
     block, name = None, None
     for line in lines:
         if block is not None:
@@ -104,6 +105,8 @@ def parse_results(lines):
             rec["torture"].append((f[1], int(f[2])))
         elif f[0] == "@@armed" and len(f) == 3:
             rec["armed"] = (int(f[1]), int(f[2]))
+        elif f[0] == "@@live":
+            rec["live"] = dict(kv.split("=", 1) for kv in f[1:] if "=" in kv)
         elif f[0] == "@@done":
             rec["done"] = True
     return rec
@@ -226,6 +229,13 @@ def main():
         v.check(bool(rec["torture"]), "guest: kds_torture ran", "no result")
         v.check(rec["armed"] is not None, "guest: the unload-with-armed-sources phase ran",
                 "no result")
+    # kds's live-object counters (/sys/module/kds/parameters/live), read
+    # once every module using kds is gone: nothing may be left.
+    live = rec["live"]
+    v.check(live is not None and live and all(n == "0" for n in live.values()),
+            "guest: every kds object was freed before kds was unloaded",
+            "no reading" if live is None else
+            " ".join(f"{k}={n}" for k, n in live.items()))
     if rec["armed"] is not None:
         rc, tries = rec["armed"]
         v.check(rc == 0, "guest: a module armed an hrtimer chain in kds and unloaded",

@@ -57,6 +57,19 @@ pub(crate) fn exit() {
     }
 }
 
+/// How many fences the default domain holds itself: kds's own, for as
+/// long as it is loaded.
+pub(crate) fn default_domain_fences() -> i64 {
+    let p = DEFAULT.load(Ordering::Acquire);
+    if p.is_null() {
+        return 0;
+    }
+    // SAFETY: `p` came from `Arc::into_raw` in `init`, and that reference
+    // is only given up in `exit`, after which nothing calls into kds.
+    let d = unsafe { ArcBorrow::from_raw(p) };
+    d.fences_held()
+}
+
 /// Borrows the domain behind a C pointer (NULL: the default domain), or
 /// reports misuse by `func`.
 ///

@@ -321,6 +321,13 @@ impl Domain {
         )
     }
 
+    /// How many fences the domain itself holds (its epoch, its latest
+    /// barrier, its last item's), apart from its items'.
+    pub(crate) fn fences_held(&self) -> i64 {
+        let st = self.state.lock();
+        1 + i64::from(st.barrier.is_some()) + i64::from(st.last.is_some())
+    }
+
     /// Whether this is a domain (for pointers from C).
     pub(crate) fn magic_ok(&self) -> bool {
         self.magic == DOMAIN_MAGIC

@@ -238,6 +238,24 @@ impl Deferred {
     }
 }
 
+/// Internal to `kds_exports.c`: what kds holds now, for
+/// `/sys/module/kds/parameters/live`: live fences (but the default async
+/// domain's own, which live as long as kds), graph nodes and edges.
+///
+/// # Safety
+///
+/// `n` must be valid for writing three `i64`s.
+#[no_mangle]
+pub(crate) unsafe extern "C" fn kds_live_counts(n: *mut i64) {
+    let (nodes, edges) = GRAPH.lock().size();
+    // SAFETY: `n` has room for three (function safety requirement).
+    unsafe {
+        *n = LIVE.load(ordering::Relaxed) - crate::async_capi::default_domain_fences();
+        *n.add(1) = nodes as i64;
+        *n.add(2) = edges as i64;
+    }
+}
+
 /// Internal to `kds_exports.c`: the work item of [`Deferred`]; retires
 /// every fence handed over, in process context.
 #[no_mangle]
