@@ -710,6 +710,67 @@ static void fence_complete_from_hardirq(struct kunit *test)
 	KUNIT_EXPECT_EQ(test, t.calls, 1);
 }
 
+/* Every fence call whose Context: line says "hard IRQ", from a hard hrtimer. */
+struct irq_api {
+	struct hrtimer timer;
+	struct kds_fence *f;
+	struct test_cb keep, drop;
+	int add_keep, add_drop, status;
+	bool done, removed;
+	struct completion fired;
+};
+
+static enum hrtimer_restart irq_api_fn(struct hrtimer *timer)
+{
+	struct irq_api *a = container_of(timer, struct irq_api, timer);
+	struct kds_fence *g = kds_fence_get(a->f);
+
+	kds_fence_await(g);
+	a->status = kds_fence_get_status(g);
+	a->done = kds_fence_done(g);
+	a->add_keep = kds_fence_add_callback(g, &a->keep.cb, test_cb_fn);
+	a->add_drop = kds_fence_add_callback(g, &a->drop.cb, test_cb_fn);
+	a->removed = kds_fence_remove_callback(g, &a->drop.cb);
+	kds_fence_set_error(g, -EIO);
+	kds_fence_complete(g);
+	kds_fence_put(g);
+	complete(&a->fired);
+	return HRTIMER_NORESTART;
+}
+
+/*
+ * get, await, get_status, done, add_callback, remove_callback, set_error,
+ * complete and put, all called in hard IRQ context (lockdep and the
+ * atomic-sleep checks of the debug kernel watch), with their effects
+ * checked afterwards.
+ */
+static void fence_api_from_hardirq(struct kunit *test)
+{
+	struct irq_api a = {};
+
+	if (IS_ENABLED(CONFIG_PREEMPT_RT))
+		kunit_skip(test, KDS_RT_HARDIRQ_SKIP);
+	a.f = new_fence(test);
+	init_completion(&a.fired);
+	hrtimer_setup_on_stack(&a.timer, irq_api_fn, CLOCK_MONOTONIC, HRTIMER_MODE_REL_HARD);
+	hrtimer_start(&a.timer, ms_to_ktime(1), HRTIMER_MODE_REL_HARD);
+	KUNIT_EXPECT_GT(test, wait_for_completion_timeout(&a.fired, 10 * HZ), 0UL);
+	hrtimer_cancel(&a.timer);
+	destroy_hrtimer_on_stack(&a.timer);
+	KUNIT_EXPECT_EQ(test, a.status, 0);
+	KUNIT_EXPECT_FALSE(test, a.done);
+	KUNIT_EXPECT_EQ(test, a.add_keep, 0);
+	KUNIT_EXPECT_EQ(test, a.add_drop, 0);
+	KUNIT_EXPECT_TRUE(test, a.removed);
+	/* Still pending: the creator's commit is owed. */
+	KUNIT_EXPECT_FALSE(test, kds_fence_done(a.f));
+	KUNIT_EXPECT_EQ(test, a.keep.calls, 0);
+	kds_fence_complete(a.f);
+	KUNIT_EXPECT_EQ(test, kds_fence_get_status(a.f), -EIO);
+	KUNIT_EXPECT_EQ(test, a.keep.calls, 1);
+	KUNIT_EXPECT_EQ(test, a.drop.calls, 0);
+}
+
 #define BOUNDED_CHAIN 2000
 
 /* Completes a chain's head from hard IRQ and looks at how far it got. */
@@ -935,6 +996,7 @@ static struct kunit_case kds_fence_cases[] = {
 	KUNIT_CASE(fence_ordering_publishes_data),
 	KUNIT_CASE_SLOW(fence_concurrent_completion),
 	KUNIT_CASE(fence_complete_from_hardirq),
+	KUNIT_CASE(fence_api_from_hardirq),
 	KUNIT_CASE(fence_chain_from_hardirq_is_bounded),
 	KUNIT_CASE(fence_remove_pending_callback_from_callback),
 	KUNIT_CASE(fence_remove_called_callback_from_callback),
