@@ -84,6 +84,7 @@ EXPORT_SYMBOL_GPL(kds_async_graph_destroy);
 
 /* Workers that sleep on behalf of fences (completions have no callbacks). */
 static struct workqueue_struct *kds_wq;
+static struct workqueue_struct *kds_completion_wq;
 static struct workqueue_struct *kds_direct_wq;
 
 /**
@@ -126,24 +127,32 @@ int kds_c_init(void)
 		pr_err("kds: struct kds_resource is too small for the Rust core\n");
 		return -EINVAL;
 	}
-	/*
-	 * Unbound, so that a worker sleeping on one completion never holds
-	 * up another; WQ_MAX_ACTIVE of them may sleep at once.
-	 */
-	kds_wq = alloc_workqueue("kds", WQ_UNBOUND, WQ_MAX_ACTIVE);
+	/* dma_fence waits and their timeouts, deferred frees. */
+	kds_wq = alloc_workqueue("kds", WQ_UNBOUND, 0);
 	if (!kds_wq)
 		return -ENOMEM;
 	/*
 	 * Work deferred from hard IRQ (direct grant callbacks, the rest of a
-	 * long completion): a queue of its own, which never waits behind the
-	 * completion waiters parked on kds_wq.
+	 * long completion), at high priority.
 	 */
 	kds_direct_wq = alloc_workqueue("kds_direct", WQ_UNBOUND | WQ_HIGHPRI, 0);
-	if (!kds_direct_wq) {
-		destroy_workqueue(kds_wq);
-		return -ENOMEM;
-	}
+	if (!kds_direct_wq)
+		goto err_direct;
+	/*
+	 * Completion waiters, each a worker asleep in wait_for_completion():
+	 * a queue of their own, so that no other kds work ever waits behind
+	 * them. Unbound, with WQ_MAX_ACTIVE (512) as max_active.
+	 */
+	kds_completion_wq = alloc_workqueue("kds_completion", WQ_UNBOUND, WQ_MAX_ACTIVE);
+	if (!kds_completion_wq)
+		goto err_completion;
 	return 0;
+
+err_completion:
+	destroy_workqueue(kds_direct_wq);
+err_direct:
+	destroy_workqueue(kds_wq);
+	return -ENOMEM;
 }
 
 /**
@@ -151,6 +160,7 @@ int kds_c_init(void)
  */
 void kds_c_exit(void)
 {
+	destroy_workqueue(kds_completion_wq);
 	destroy_workqueue(kds_direct_wq);
 	destroy_workqueue(kds_wq);
 	/*
@@ -785,7 +795,7 @@ static void kds_completion_wait_fn(struct work_struct *work)
 	kds_fence_complete(w->fence);
 	kds_fence_put(w->fence);
 	kfree(w);
-	module_put(THIS_MODULE);	/* exit flushes kds_wq after this */
+	module_put(THIS_MODULE);	/* exit flushes the queue after this */
 }
 
 int kds_fence_await_completion(struct kds_fence *f, struct completion *c, gfp_t gfp)
@@ -824,7 +834,7 @@ int kds_fence_await_completion(struct kds_fence *f, struct completion *c, gfp_t 
 	w->fence = kds_fence_get(f);
 	w->c = c;
 	INIT_WORK(&w->work, kds_completion_wait_fn);
-	queue_work(kds_wq, &w->work);
+	queue_work(kds_completion_wq, &w->work);
 	return 1;
 }
 EXPORT_SYMBOL_GPL(kds_fence_await_completion);

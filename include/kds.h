@@ -254,8 +254,13 @@ int kds_fence_await_fence(struct kds_fence *f, struct kds_fence *signaler, gfp_t
  *
  * The fence waits on @c as wait_for_completion() does: it consumes one
  * complete() (nothing with complete_all()). Completions have no callback
- * hook, so a kds worker sleeps on @c until then. @c must stay valid until
- * @f is done.
+ * hook, so a kds worker sleeps on @c until then, on a workqueue of its
+ * own (no other kds work waits behind these workers), and holds kds.ko
+ * meanwhile (rmmod kds fails with -EBUSY rather than hang). That
+ * workqueue's max_active is WQ_MAX_ACTIVE (512), which the workqueue core
+ * may apply to later awaits, holding them back until earlier ones finish
+ * (in kds's own test, with 600 pending on 2 CPUs, the last one was not
+ * held back). @c must stay valid until @f is done.
  *
  * Context: Any context; may sleep if @gfp allows.
  * Return: 1 when added, 0 when @c was already completed (one completion

@@ -9,6 +9,7 @@
 #include <linux/atomic.h>
 #include <linux/completion.h>
 #include <linux/delay.h>
+#include <linux/dma-fence.h>
 #include <linux/hrtimer.h>
 #include <linux/jiffies.h>
 #include <linux/kthread.h>
@@ -710,6 +711,16 @@ static void fence_complete_from_hardirq(struct kunit *test)
 	KUNIT_EXPECT_EQ(test, t.calls, 1);
 }
 
+static const char *parked_stub_name(struct dma_fence *f)
+{
+	return "kds_test";
+}
+
+static const struct dma_fence_ops parked_stub_ops = {
+	.get_driver_name = parked_stub_name,
+	.get_timeline_name = parked_stub_name,
+};
+
 /* Every fence call whose Context: line says "hard IRQ", from a hard hrtimer. */
 struct irq_api {
 	struct hrtimer timer;
@@ -769,6 +780,50 @@ static void fence_api_from_hardirq(struct kunit *test)
 	KUNIT_EXPECT_EQ(test, kds_fence_get_status(a.f), -EIO);
 	KUNIT_EXPECT_EQ(test, a.keep.calls, 1);
 	KUNIT_EXPECT_EQ(test, a.drop.calls, 0);
+}
+
+#define PARKED 600
+
+/*
+ * 600 pending completion awaits (more than the 512 workers that may sleep
+ * on completions at once) hold up no other kds work: a dma_fence wait's
+ * timeout still fires. Every fence is done once its completion is.
+ */
+static void fence_parked_completions_hold_up_nothing(struct kunit *test)
+{
+	struct completion *c = kunit_kcalloc(test, PARKED, sizeof(*c), GFP_KERNEL);
+	struct kds_fence **f = kunit_kcalloc(test, PARKED, sizeof(*f), GFP_KERNEL);
+	struct kds_fence *timed = new_fence(test);
+	struct dma_fence *stuck = kzalloc_obj(*stuck, GFP_KERNEL);
+	static DEFINE_SPINLOCK(stuck_lock);
+	int i, last_done;
+
+	KUNIT_ASSERT_NOT_NULL(test, c);
+	KUNIT_ASSERT_NOT_NULL(test, f);
+	KUNIT_ASSERT_NOT_NULL(test, stuck);
+	dma_fence_init(stuck, &parked_stub_ops, &stuck_lock, dma_fence_context_alloc(1), 1);
+	for (i = 0; i < PARKED; i++) {
+		init_completion(&c[i]);
+		f[i] = new_fence(test);
+		KUNIT_ASSERT_EQ(test, kds_fence_await_completion(f[i], &c[i], GFP_KERNEL), 1);
+		kds_fence_complete(f[i]);
+	}
+	KUNIT_EXPECT_EQ(test, kds_fence_await_dma_fence(timed, stuck, msecs_to_jiffies(20),
+							GFP_KERNEL), 1);
+	kds_fence_complete(timed);
+	KUNIT_EXPECT_GT(test, kds_fence_wait_timeout(timed, false, 10 * HZ), 0L);
+	KUNIT_EXPECT_EQ(test, kds_fence_get_status(timed), -ETIMEDOUT);
+	/* The limit, as seen: completing the last one alone. */
+	complete(&c[PARKED - 1]);
+	last_done = kds_fence_wait_timeout(f[PARKED - 1], false, HZ / 5) > 0;
+	kunit_info(test, "%d completion awaits pending; the last one's fence %s done 0.2 s after its completion",
+		   PARKED, last_done ? "was" : "was not");
+	for (i = 0; i < PARKED - 1; i++)
+		complete(&c[i]);
+	for (i = 0; i < PARKED; i++)
+		KUNIT_EXPECT_GT(test, kds_fence_wait_timeout(f[i], false, 10 * HZ), 0L);
+	dma_fence_signal(stuck);
+	dma_fence_put(stuck);
 }
 
 #define BOUNDED_CHAIN 2000
@@ -997,6 +1052,7 @@ static struct kunit_case kds_fence_cases[] = {
 	KUNIT_CASE_SLOW(fence_concurrent_completion),
 	KUNIT_CASE(fence_complete_from_hardirq),
 	KUNIT_CASE(fence_api_from_hardirq),
+	KUNIT_CASE_SLOW(fence_parked_completions_hold_up_nothing),
 	KUNIT_CASE(fence_chain_from_hardirq_is_bounded),
 	KUNIT_CASE(fence_remove_pending_callback_from_callback),
 	KUNIT_CASE(fence_remove_called_callback_from_callback),
