@@ -6,7 +6,7 @@
 #                   dev kernel of KDS_FLAVOUR (debug; or prod, rt), setting
 #                   everything up first
 #   make check      host checks (set-up test, rustfmt, checkpatch,
-#                   shellcheck), then for each of KDS_FLAVOURS (debug,prod):
+#                   shellcheck), then for each of KDS_FLAVOURS (debug,prod,rt):
 #                   build with clippy, build README's driver, boot the guest
 #                   and run every KUnit suite; then a virtme-ng smoke boot.
 #                   KUNIT_FILTER='kds_fence*' picks suites or cases.

@@ -860,7 +860,8 @@ EXPORT_SYMBOL_GPL(kds_callback_init);
 
 void kds_callback_term(struct kds_callback *cb)
 {
-	unsigned int waited;
+	unsigned long warn_at = jiffies + 10 * HZ;
+	bool warned = false;
 
 	might_sleep();
 	if (!cb) {
@@ -874,10 +875,12 @@ void kds_callback_term(struct kds_callback *cb)
 	 * released before the call. Teardown is rare and the count drops in
 	 * any context, so poll rather than make every drop wake.
 	 */
-	for (waited = 0; atomic_read_acquire(&cb->inflight) > 0; waited++) {
-		if (waited == 10 * MSEC_PER_SEC)
+	while (atomic_read_acquire(&cb->inflight) > 0) {
+		if (!warned && time_after(jiffies, warn_at)) {
 			kds_misuse(KDS_MISUSE_BUSY, __func__);	/* sets still queued */
-		msleep(1);
+			warned = true;
+		}
+		usleep_range(1000, 2000);
 	}
 	if (cb->wq)
 		destroy_workqueue(cb->wq);

@@ -9,7 +9,7 @@
 #                 README's driver as README says, boot the guest and run
 #                 every suite (qemu-test/run.sh check)
 #
-# KDS_FLAVOURS=debug,prod (default) or any of debug,prod,rt; with KDIR set,
+# KDS_FLAVOURS=debug,prod,rt (default) or any of them; with KDIR set,
 # the one kernel it names. Ends with one line per flavour, one for the
 # host checks, then `N passed, N failed[, N skipped]`; exits non-zero if
 # anything failed.
@@ -20,7 +20,7 @@ cd "$KDS_ROOT"
 if [ -n "${KDIR:-}" ]; then
 	flavours=(kdir)
 else
-	IFS=, read -r -a flavours <<<"${KDS_FLAVOURS:-debug,prod}"
+	IFS=, read -r -a flavours <<<"${KDS_FLAVOURS:-debug,prod,rt}"
 	for f in "${flavours[@]}"; do kds_fragments "$f" >/dev/null; done
 fi
 
