@@ -867,7 +867,8 @@ static void fence_chain_from_hardirq_is_bounded(struct kunit *test)
 	for (i = 0; i < BOUNDED_CHAIN; i++) {
 		c.f[i] = new_fence(test);
 		if (i) {
-			KUNIT_ASSERT_EQ(test, kds_fence_await_fence(c.f[i], c.f[i - 1], GFP_KERNEL), 1);
+			KUNIT_ASSERT_EQ(test,
+					kds_fence_await_fence(c.f[i], c.f[i - 1], GFP_KERNEL), 1);
 			kds_fence_complete(c.f[i]);
 		}
 	}
@@ -947,7 +948,8 @@ static void fence_gfp_nofs_noio_scopes(struct kunit *test)
 									      gfps[i]), 1);
 			}
 			fs_reclaim_release(GFP_KERNEL);
-			KUNIT_EXPECT_EQ(test, current->flags & (PF_MEMALLOC_NOFS | PF_MEMALLOC_NOIO),
+			KUNIT_EXPECT_EQ(test,
+					current->flags & (PF_MEMALLOC_NOFS | PF_MEMALLOC_NOIO),
 					before);
 			if (j)
 				memalloc_nofs_restore(outer);
