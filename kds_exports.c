@@ -25,6 +25,7 @@
 #include <linux/irq_work.h>
 #include <linux/mm.h>
 #include <linux/module.h>
+#include <linux/mutex.h>
 #include <linux/moduleparam.h>
 #include <linux/printk.h>
 #include <linux/sched.h>
@@ -127,8 +128,11 @@ int kds_c_init(void)
 		pr_err("kds: struct kds_resource is too small for the Rust core\n");
 		return -EINVAL;
 	}
-	/* dma_fence waits and their timeouts, deferred frees. */
-	kds_wq = alloc_workqueue("kds", WQ_UNBOUND, 0);
+	/*
+	 * Async work (which may sleep), dma_fence waits and their timeouts,
+	 * deferred frees: unbound, and as many active at once as allowed.
+	 */
+	kds_wq = alloc_workqueue("kds", WQ_UNBOUND, WQ_MAX_ACTIVE);
 	if (!kds_wq)
 		return -ENOMEM;
 	/*
@@ -141,7 +145,7 @@ int kds_c_init(void)
 	/*
 	 * Completion waiters, each a worker asleep in wait_for_completion():
 	 * a queue of their own, so that no other kds work ever waits behind
-	 * them. Unbound, with WQ_MAX_ACTIVE (512) as max_active.
+	 * them. Unbound, with WQ_MAX_ACTIVE (2048 on 7.3) as max_active.
 	 */
 	kds_completion_wq = alloc_workqueue("kds_completion", WQ_UNBOUND, WQ_MAX_ACTIVE);
 	if (!kds_completion_wq)
@@ -172,13 +176,39 @@ void kds_c_exit(void)
 	synchronize_rcu();
 }
 
+/*
+ * The parameter's file exists before module init has run and after module
+ * exit has begun; the counts may only be read in between.
+ */
+static DEFINE_MUTEX(kds_live_lock);
+static bool kds_live_ready;	/* protected by kds_live_lock */
+
+/**
+ * kds_live_enable() - Let /sys/module/kds/parameters/live read the counts.
+ * @on: true at the end of module init, false at the start of module exit.
+ */
+void kds_live_enable(bool on)
+{
+	mutex_lock(&kds_live_lock);
+	kds_live_ready = on;
+	mutex_unlock(&kds_live_lock);
+}
+
 static int kds_live_get(char *buf, const struct kernel_param *kp)
 {
 	s64 n[3];
+	int ret;
 
-	kds_live_counts(n);
-	return sysfs_emit(buf, "fences=%lld graph_nodes=%lld graph_edges=%lld\n",
-			  n[0], n[1], n[2]);
+	mutex_lock(&kds_live_lock);
+	if (kds_live_ready) {
+		kds_live_counts(n);
+		ret = sysfs_emit(buf, "fences=%lld graph_nodes=%lld graph_edges=%lld\n",
+				 n[0], n[1], n[2]);
+	} else {
+		ret = sysfs_emit(buf, "unavailable\n");
+	}
+	mutex_unlock(&kds_live_lock);
+	return ret;
 }
 
 static const struct kernel_param_ops kds_live_ops = {
@@ -193,6 +223,31 @@ static const struct kernel_param_ops kds_live_ops = {
  */
 module_param_cb(live, &kds_live_ops, NULL, 0444);
 MODULE_PARM_DESC(live, "objects kds holds now: fences, graph nodes and edges (read-only)");
+
+/* Whether this CPU is inside a hard-IRQ fence completion of kds's. */
+static DEFINE_PER_CPU(unsigned int, kds_hardirq_nesting);
+
+/**
+ * kds_hardirq_budget_begin() - How many fences a completion may retire here.
+ * @budget: what one interrupt may retire.
+ *
+ * Return: no limit outside hard IRQ; in hard IRQ, @budget for the
+ * outermost completion of the interrupt and 0 for one nested in its
+ * callbacks, so that one interrupt retires about @budget fences in all.
+ * Pair with kds_hardirq_budget_end().
+ */
+unsigned long kds_hardirq_budget_begin(unsigned long budget)
+{
+	if (!in_hardirq())
+		return ULONG_MAX;
+	return this_cpu_inc_return(kds_hardirq_nesting) == 1 ? budget : 0;
+}
+
+void kds_hardirq_budget_end(void)
+{
+	if (in_hardirq())
+		this_cpu_dec(kds_hardirq_nesting);
+}
 
 static void kds_deferred_fn(struct work_struct *work)
 {

@@ -54,6 +54,9 @@ void kds_module_put(void);
 void kds_callback_call_begin(struct kds_callback *cb);
 void kds_callback_call_end(struct kds_callback *cb);
 void kds_queue_deferred(void);
+void kds_live_enable(bool on);
+unsigned long kds_hardirq_budget_begin(unsigned long budget);
+void kds_hardirq_budget_end(void);
 unsigned int kds_memalloc_begin(gfp_t gfp);
 void kds_memalloc_end(unsigned int token);
 

@@ -138,7 +138,9 @@ struct kds_fence_cb;
  * @f: the fence that is done (borrowed for the duration of the call).
  * @cb: the callback structure passed to kds_fence_add_callback().
  *
- * Called once, in the context that completed the fence (possibly hard IRQ),
+ * Called once, in the context that completed the fence (possibly hard IRQ;
+ * for a fence made done by a long completion in hard IRQ, kds's workqueue,
+ * see kds_fence_complete()),
  * with local interrupts disabled and no kds lock held: it may call any kds
  * function that may be called from hard IRQ context, on any fence, and may
  * put the last reference to @f (kds holds its own while it runs). It must
@@ -218,9 +220,10 @@ void kds_fence_await(struct kds_fence *f);
  * Drops the pending count by one; at zero the fence is done, and its
  * waiters, callbacks and dependent fences are processed in this context,
  * without recursion however long the chain of dependent fences is. In
- * hard IRQ context the work is bounded: after 128 fences are done there,
- * the fences that their completion makes done are processed (callbacks
- * included) from kds's workqueue instead, shortly after.
+ * hard IRQ context the work is bounded: once about 128 fences are done in
+ * one interrupt (nested completions from callbacks included), the fences
+ * their completion makes done are processed (callbacks included) from
+ * kds's workqueue instead, shortly after.
  * Completing a fence more times than it awaited is a bug: kds warns once
  * and ignores the extra calls.
  *
@@ -257,10 +260,9 @@ int kds_fence_await_fence(struct kds_fence *f, struct kds_fence *signaler, gfp_t
  * hook, so a kds worker sleeps on @c until then, on a workqueue of its
  * own (no other kds work waits behind these workers), and holds kds.ko
  * meanwhile (rmmod kds fails with -EBUSY rather than hang). That
- * workqueue's max_active is WQ_MAX_ACTIVE (512), which the workqueue core
- * may apply to later awaits, holding them back until earlier ones finish
- * (in kds's own test, with 600 pending on 2 CPUs, the last one was not
- * held back). @c must stay valid until @f is done.
+ * workqueue's max_active is WQ_MAX_ACTIVE (2048 on 7.3): past that many
+ * pending awaits, later ones wait for a worker before they start waiting
+ * on their completion. @c must stay valid until @f is done.
  *
  * Context: Any context; may sleep if @gfp allows.
  * Return: 1 when added, 0 when @c was already completed (one completion
@@ -355,8 +357,9 @@ int kds_fence_add_callback(struct kds_fence *f, struct kds_fence_cb *cb,
  * waits: a @cb of @f that has not been called yet is removed (true); one
  * that has been called, or is the callback running it, gives false.
  *
- * Like timer_delete_sync(), it may wait for a callback running on another
- * CPU (on PREEMPT_RT: another task), so it must not be called where that
+ * Like timer_delete_sync(), it may wait for a callback running in another
+ * context (another CPU; on PREEMPT_RT, another task), so it must not be
+ * called where that
  * callback waits for the caller: two callbacks, running on two CPUs, that
  * remove each other's callbacks from two fences wait for each other for
  * ever. It waits by spinning: on PREEMPT_RT, a caller of higher real-time
@@ -769,9 +772,10 @@ struct kds_fence *kds_resource_set_fence(struct kds_resource_set *rset);
  * Work never runs in the caller's context, nor synchronously when memory
  * is short: kds_async_schedule() then returns 0 and does not call the
  * function. It runs on kds's unbound workqueue, whose max_active is
- * WQ_MAX_ACTIVE (512): a work function may sleep, or wait for other kds
- * work, and the workqueue starts more workers for the items behind it, so
- * up to 512 work items may block at once without starving the rest.
+ * WQ_MAX_ACTIVE (2048 on 7.3): a work function may sleep, or wait for
+ * other kds work, and the workqueue starts more workers for the items
+ * behind it, so that many work items may block at once without starving
+ * the rest (kds's tests block 512).
  *
  * A graph (kds_async_graph_create()) runs named nodes, each after the
  * nodes it depends on, as parallel as the dependencies allow: for example

@@ -506,6 +506,7 @@ struct releaser {
 	struct kds_resource_set **pprset;
 	bool sync;
 	struct completion finished;
+	struct completion released;	/* late_releaser_fn(): after the release */
 };
 
 static int releaser_fn(void *arg)
@@ -686,7 +687,7 @@ static int term_race_fn(void *arg)
 		int r = atomic_read_acquire(&t->round);
 
 		if (r == last) {
-			cpu_relax();
+			cond_resched();
 			continue;
 		}
 		last = r;
@@ -742,10 +743,11 @@ static void res_term_races_grant(struct kunit *test)
 		atomic_set_release(&t.round, i);
 		udelay(i * 7 % 400);
 		kds_resource_set_release(&set);
-		while (atomic_read_acquire(&t.done) != i)
-			cpu_relax();
+		/* While the other thread's release may still be granting @set. */
 		kds_callback_term(cb);
 		kfree(cb);
+		while (atomic_read_acquire(&t.done) != i)
+			cond_resched();
 	}
 	WRITE_ONCE(t.stop, true);
 	kthread_stop(task);
@@ -762,6 +764,7 @@ static int late_releaser_fn(void *arg)
 	msleep(50);
 	complete(&t->finished);
 	kds_resource_set_release(t->pprset);
+	complete(&t->released);
 	return 0;
 }
 
@@ -782,6 +785,7 @@ static void res_term_waits_for_waiting_set(struct kunit *test)
 
 	atomic_set(&calls, 0);
 	init_completion(&t.finished);
+	init_completion(&t.released);
 	KUNIT_ASSERT_EQ(test, kds_callback_init(&cb, 1, term_race_cb), 0);
 	holder = kds_waitall(1, &excl, &r, KDS_WAIT_BLOCKING);
 	KUNIT_ASSERT_FALSE(test, IS_ERR_OR_NULL(holder));
@@ -792,6 +796,7 @@ static void res_term_waits_for_waiting_set(struct kunit *test)
 	kds_callback_term(&cb);
 	KUNIT_EXPECT_TRUE(test, completion_done(&t.finished));
 	KUNIT_EXPECT_NULL(test, READ_ONCE(set));
+	KUNIT_ASSERT_GT(test, wait_for_completion_timeout(&t.released, 10 * HZ), 0UL);
 	kds_resource_set_release(&holder);
 	KUNIT_EXPECT_EQ(test, atomic_read(&calls), 0);
 	res_ctx_term(test, ctx);

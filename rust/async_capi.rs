@@ -65,7 +65,9 @@ pub(crate) fn default_domain_fences() -> i64 {
         return 0;
     }
     // SAFETY: `p` came from `Arc::into_raw` in `init`, and that reference
-    // is only given up in `exit`, after which nothing calls into kds.
+    // is only given up in `exit`; the one caller, `kds_live_counts`, only
+    // runs between the end of module init and the start of module exit
+    // (`cglue::live_enable`).
     let d = unsafe { ArcBorrow::from_raw(p) };
     d.fences_held()
 }

@@ -22,10 +22,10 @@
 //! work queued before the barrier has finished, and after the previous
 //! barrier) and later work awaits it.
 //!
-//! Work runs on kds's unbound workqueue (`WQ_MAX_ACTIVE` = 512 items at
-//! once): a work function may sleep, or wait for other kds work, and the
-//! workqueue starts another worker for the next item, so the pool does not
-//! deadlock until 512 items block at the same time.
+//! Work runs on kds's unbound workqueue (`WQ_MAX_ACTIVE` items at once,
+//! 2048 on 7.3): a work function may sleep, or wait for other kds work,
+//! and the workqueue starts another worker for the next item, so the pool
+//! does not deadlock until that many items block at the same time.
 
 use crate::fence::{Event, Fence, RawCb, RawFence};
 use crate::rawlock::{new_raw_spinlock_irq, RawSpinLockIrq};

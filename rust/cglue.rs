@@ -27,6 +27,7 @@ extern "C" {
     fn kds_memalloc_begin(gfp: kernel::bindings::gfp_t) -> c_uint;
     fn kds_memalloc_end(token: c_uint);
     fn kds_irq_level() -> c_uint;
+    fn kds_live_enable(on: bool);
 }
 
 /// Whether the caller runs in hard IRQ context (C's `in_hardirq()`).
@@ -39,8 +40,16 @@ pub(crate) fn in_hardirq() -> bool {
 /// level it is at (a softirq or hard IRQ that interrupts a task is another
 /// context than the task). Code that runs with the same key while a
 /// context is inside some kds call of its own is nested in that call.
+///
+/// On PREEMPT_RT the task alone is the key: softirqs run in task context
+/// there (at `local_bh_enable()`, even inside a callback that unlocks a
+/// `spinlock_t`), so a softirq in a task is nested in whatever that task
+/// was running; and kds is not called from hard IRQ there.
 pub(crate) fn context_key() -> usize {
     let task = kernel::task::Task::current_raw() as usize;
+    if cfg!(CONFIG_PREEMPT_RT) {
+        return task;
+    }
     // SAFETY: `kds_irq_level` only reads the preempt count.
     let level = unsafe { kds_irq_level() } as usize;
     // A `task_struct` is aligned to more than 4 bytes: its low bits are
@@ -105,6 +114,14 @@ pub(crate) fn init() -> Result {
     // SAFETY: `kds_c_init` takes no arguments, touches no Rust state and may
     // be called from any sleepable context, such as module init.
     to_result(unsafe { kds_c_init() })
+}
+
+/// Lets `/sys/module/kds/parameters/live` read kds's counts (`true`, at the
+/// end of module init) or stops it, waiting for a read in progress
+/// (`false`, at the start of module exit).
+pub(crate) fn live_enable(on: bool) {
+    // SAFETY: Takes a C mutex; called from module init and exit only.
+    unsafe { kds_live_enable(on) }
 }
 
 /// Undoes [`init`]; waits for the C side's work to finish.

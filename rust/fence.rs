@@ -189,8 +189,10 @@ impl Drop for EdgeList {
     }
 }
 
-/// How many fences one completion in hard IRQ retires (runs the callbacks
-/// of, and propagates from) before it hands the rest to kds's workqueue.
+/// How many fences one interrupt retires (runs the callbacks of, and
+/// propagates from) before kds hands the rest to its workqueue; a
+/// completion nested in the callbacks of another in the same interrupt
+/// retires only its own fence there.
 pub(crate) const HARDIRQ_RETIRE_BUDGET: usize = 128;
 
 /// The backend of [`DEFERRED`].
@@ -221,6 +223,8 @@ static DEFERRED: GlobalLock<DeferredLock> = {
 
 extern "C" {
     fn kds_queue_deferred();
+    fn kds_hardirq_budget_begin(budget: usize) -> usize;
+    fn kds_hardirq_budget_end();
 }
 
 impl Deferred {
@@ -787,12 +791,12 @@ impl Fence {
     /// hands its signalling over to irq_work: an interrupt does bounded
     /// work.
     fn propagate(todo: EdgeList, error: i32) {
-        let budget = if crate::cglue::in_hardirq() {
-            HARDIRQ_RETIRE_BUDGET
-        } else {
-            usize::MAX
-        };
+        // SAFETY: Paired with `kds_hardirq_budget_end` below, in the same
+        // context (interrupts stay off in hard IRQ).
+        let budget = unsafe { kds_hardirq_budget_begin(HARDIRQ_RETIRE_BUDGET) };
         Self::propagate_from(todo, error, EdgeList::new(), budget);
+        // SAFETY: Paired with the call above.
+        unsafe { kds_hardirq_budget_end() };
     }
 
     /// [`Fence::propagate`], with waiters already done in `ready` and at

@@ -56,6 +56,7 @@ impl kernel::Module for Kds {
             fence::exit();
             return Err(e);
         }
+        cglue::live_enable(true);
         pr_info!("kds {} loaded\n", version::STRING.to_str().unwrap_or("?"));
         Ok(Kds)
     }
@@ -63,6 +64,7 @@ impl kernel::Module for Kds {
 
 impl Drop for Kds {
     fn drop(&mut self) {
+        cglue::live_enable(false);
         // Waits for the default domain's work, then for workers sleeping on
         // behalf of fences.
         async_capi::exit();
