@@ -33,14 +33,14 @@
 
 use crate::cglue::{misuse, Misuse};
 use crate::graph::{Graph, Growth, Insert, NIL};
-use crate::rawlock::{new_raw_spinlock_irq, RawSpinLockIrq, RawSpinLockIrqBackend};
+use crate::rawlock::{new_raw_spinlock_irq, raw_global_lock, RawSpinLockIrq};
 use core::ptr;
 use kernel::alloc::{flags::GFP_KERNEL, Flags};
 use kernel::bindings;
 use kernel::prelude::*;
 use kernel::sync::atomic::{ordering, Atomic};
-use kernel::sync::lock::{GlobalGuard, GlobalLock, GlobalLockBackend};
-use kernel::sync::{Arc, ArcBorrow, LockClassKey};
+use kernel::sync::lock::GlobalGuard;
+use kernel::sync::{Arc, ArcBorrow};
 use kernel::types::Opaque;
 
 extern "C" {
@@ -69,26 +69,11 @@ pub(crate) trait Cancel: Send + Sync {
     fn cancel(&self);
 }
 
-/// The backend of the global graph lock [`GRAPH`].
-pub(crate) enum GraphLock {}
-
-impl GlobalLockBackend for GraphLock {
-    const NAME: &'static CStr = c"kds_graph";
-    type Item = Graph;
-    type Backend = RawSpinLockIrqBackend;
-    fn get_lock_class() -> Pin<&'static LockClassKey> {
-        kernel::static_lock_class!()
-    }
+raw_global_lock! {
+    /// The dependency graph of all pending fences that await or are
+    /// awaited by fences.
+    pub(crate) static GRAPH: Graph, backend GraphLock, class c"kds_graph" = Graph::new();
 }
-
-/// The dependency graph of all pending fences that await or are awaited
-/// by fences.
-pub(crate) static GRAPH: GlobalLock<GraphLock> = {
-    let graph = Graph::new();
-    // SAFETY: `GRAPH` is the only lock with this backend type, and it is
-    // initialised (`fence::init`) in module init before any use.
-    unsafe { GlobalLock::new(graph) }
-};
 
 /// Initialises the fence subsystem; call once, from module init.
 pub(crate) fn init() {
@@ -195,9 +180,6 @@ impl Drop for EdgeList {
 /// retires only its own fence there.
 pub(crate) const HARDIRQ_RETIRE_BUDGET: usize = 128;
 
-/// The backend of [`DEFERRED`].
-pub(crate) enum DeferredLock {}
-
 /// Fences that are done but not yet retired, handed over from hard IRQ by
 /// [`Fence::propagate`] to kds's workqueue, which retires them
 /// ([`kds_fence_run_deferred`]). A list and one static work item, so that
@@ -205,21 +187,11 @@ pub(crate) enum DeferredLock {}
 /// hard IRQ).
 pub(crate) struct Deferred(EdgeList);
 
-impl GlobalLockBackend for DeferredLock {
-    const NAME: &'static CStr = c"kds_fence_deferred";
-    type Item = Deferred;
-    type Backend = RawSpinLockIrqBackend;
-    fn get_lock_class() -> Pin<&'static LockClassKey> {
-        kernel::static_lock_class!()
-    }
+raw_global_lock! {
+    /// See [`Deferred`].
+    static DEFERRED: Deferred, backend DeferredLock, class c"kds_fence_deferred"
+        = Deferred(EdgeList::new());
 }
-
-/// See [`Deferred`].
-static DEFERRED: GlobalLock<DeferredLock> = {
-    // SAFETY: `DEFERRED` is the only lock with this backend type, and it is
-    // initialised (`fence::init`) in module init before any use.
-    unsafe { GlobalLock::new(Deferred(EdgeList::new())) }
-};
 
 extern "C" {
     fn kds_queue_deferred();

@@ -50,6 +50,40 @@ macro_rules! new_raw_spinlock_irq {
 }
 pub(crate) use new_raw_spinlock_irq;
 
+/// Declares a global [`RawSpinLockIrq`] holding `$item`: a
+/// [`kernel::sync::lock::GlobalLock`] named `$name`, with a backend type
+/// `$backend` of its own (as `kernel::global_lock!` does for `SpinLock`
+/// and `Mutex`). Module init must call `$name.init()` once, before any
+/// use.
+macro_rules! raw_global_lock {
+    (
+        $(#[$meta:meta])*
+        $vis:vis static $name:ident: $item:ty, backend $backend:ident, class $class:literal
+            = $value:expr;
+    ) => {
+        #[doc = concat!("The backend of [`", stringify!($name), "`].")]
+        $vis enum $backend {}
+
+        impl kernel::sync::lock::GlobalLockBackend for $backend {
+            const NAME: &'static kernel::str::CStr = $class;
+            type Item = $item;
+            type Backend = $crate::rawlock::RawSpinLockIrqBackend;
+            fn get_lock_class() -> core::pin::Pin<&'static kernel::sync::LockClassKey> {
+                kernel::static_lock_class!()
+            }
+        }
+
+        $(#[$meta])*
+        $vis static $name: kernel::sync::lock::GlobalLock<$backend> = {
+            // SAFETY: `$backend` is this lock's own backend type, and the
+            // caller initialises the lock in module init before any use
+            // (the macro's contract).
+            unsafe { kernel::sync::lock::GlobalLock::new($value) }
+        };
+    };
+}
+pub(crate) use raw_global_lock;
+
 /// The [`Backend`] of [`RawSpinLockIrq`]; the guard keeps the saved
 /// interrupt flags.
 pub(crate) struct RawSpinLockIrqBackend;

@@ -37,8 +37,8 @@
 use crate::cglue::{misuse, Misuse};
 use crate::fence::{Event, Fence};
 use crate::rawlock::{
-    new_raw_spinlock_irq, OrderScope, OrderedRawSpinLock, OrderedRawSpinLockBackend,
-    RawSpinLockIrq, RawSpinLockIrqBackend,
+    new_raw_spinlock_irq, raw_global_lock, OrderScope, OrderedRawSpinLock,
+    OrderedRawSpinLockBackend, RawSpinLockIrq,
 };
 use core::ptr::NonNull;
 use kernel::alloc::flags::GFP_KERNEL;
@@ -48,8 +48,7 @@ use kernel::list::TryNewListArc;
 use kernel::list::{AtomicTracker, List, ListArc, ListLinks};
 use kernel::prelude::*;
 use kernel::sync::atomic::{ordering, Atomic};
-use kernel::sync::lock::{GlobalLock, GlobalLockBackend, Guard};
-use kernel::sync::LockClassKey;
+use kernel::sync::lock::Guard;
 use kernel::sync::{Arc, Completion};
 use kernel::workqueue::{Queue as WorkQueue, Work, WorkItem};
 
@@ -237,29 +236,18 @@ struct Trampoline {
 /// Every context running direct grant callbacks.
 pub(crate) struct Trampolines([Trampoline; TRAMPOLINES]);
 
-/// The backend of [`DIRECT`].
-pub(crate) enum DirectLock {}
-
-impl GlobalLockBackend for DirectLock {
-    const NAME: &'static CStr = c"kds_direct";
-    type Item = Trampolines;
-    type Backend = RawSpinLockIrqBackend;
-    fn get_lock_class() -> Pin<&'static LockClassKey> {
-        kernel::static_lock_class!()
-    }
-}
-
-/// The contexts running direct grant callbacks, each with the grants made
-/// inside its running callback.
-static DIRECT: GlobalLock<DirectLock> = {
-    const FREE: Trampoline = Trampoline {
-        key: 0,
-        ready: List::new(),
-    };
-    // SAFETY: `DIRECT` is the only lock with this backend type, and it is
-    // initialised (`resource::init`) in module init before any use.
-    unsafe { GlobalLock::new(Trampolines([FREE; TRAMPOLINES])) }
+/// A free trampoline slot.
+const FREE: Trampoline = Trampoline {
+    key: 0,
+    ready: List::new(),
 };
+
+raw_global_lock! {
+    /// The contexts running direct grant callbacks, each with the grants
+    /// made inside its running callback.
+    static DIRECT: Trampolines, backend DirectLock, class c"kds_direct"
+        = Trampolines([FREE; TRAMPOLINES]);
+}
 
 /// Initialises resource sets; call once, from module init.
 pub(crate) fn init() {
