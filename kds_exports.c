@@ -12,6 +12,8 @@
  * Copyright (C) 2026 The kds authors
  */
 
+#define pr_fmt(fmt) KBUILD_MODNAME ": " fmt
+
 #include <linux/bug.h>
 #include <linux/completion.h>
 #include <linux/delay.h>
@@ -103,7 +105,7 @@ int kds_c_init(void)
 	};
 
 	if (kds_version() != KDS_VERSION_CODE) {
-		pr_err("kds: Rust core is version %#x, include/kds.h says %#x\n",
+		pr_err("Rust core is version %#x, include/kds.h says %#x\n",
 		       kds_version(), KDS_VERSION_CODE);
 		return -EINVAL;
 	}
@@ -116,16 +118,16 @@ int kds_c_init(void)
 	};
 
 	if (memcmp(cb_layout, kds_rust_fence_cb_layout, sizeof(cb_layout))) {
-		pr_err("kds: struct kds_fence_cb differs between C and Rust\n");
+		pr_err("struct kds_fence_cb differs between C and Rust\n");
 		return -EINVAL;
 	}
 	if (memcmp(callback_layout, kds_rust_callback_layout, sizeof(callback_layout))) {
-		pr_err("kds: struct kds_callback differs between C and Rust\n");
+		pr_err("struct kds_callback differs between C and Rust\n");
 		return -EINVAL;
 	}
 	if (kds_rust_resource_layout[0] > sizeof(struct kds_resource) ||
 	    kds_rust_resource_layout[1] > __alignof__(struct kds_resource)) {
-		pr_err("kds: struct kds_resource is too small for the Rust core\n");
+		pr_err("struct kds_resource is too small for the Rust core\n");
 		return -EINVAL;
 	}
 	/*
@@ -669,7 +671,7 @@ void kds_dma_fence_timed_out(struct dma_fence *dma, u64 waiter, unsigned long ti
 	rcu_read_lock();
 	driver = dma_fence_driver_name(dma);
 	timeline = dma_fence_timeline_name(dma);
-	pr_warn_ratelimited("kds: fence %llu: dma_fence %s:%s seqno %llu not signalled after %u ms; completing with -ETIMEDOUT\n",
+	pr_warn_ratelimited("fence %llu: dma_fence %s:%s seqno %llu not signalled after %u ms; completing with -ETIMEDOUT\n",
 			    waiter, rcu_dereference(driver), rcu_dereference(timeline),
 			    dma->seqno, jiffies_to_msecs(timeout));
 	rcu_read_unlock();

@@ -7,7 +7,7 @@ M=/lib/modules/kds
 echo
 echo "=== kds demo ==="
 insmod $M/kds.ko || { echo "kds.ko failed to load"; exit 1; }
-echo "kds.ko loaded: $(dmesg | sed -n 's/.*kds: \(kds [0-9.]* loaded\)/\1/p' | tail -n1)"
+echo "kds.ko loaded: $(dmesg | sed -n 's/.*kds: version \([0-9.]*\) loaded/kds \1 loaded/p' | tail -n1)"
 echo
 echo "The C API it exports to drivers (EXPORT_SYMBOL_GPL):"
 grep -E ' __ksymtab_kds_[a-z0-9_]+\s+\[kds\]' /proc/kallsyms | sed 's/.*__ksymtab_\([a-z0-9_]*\).*/  \1/' | sort -u

@@ -138,7 +138,7 @@ unsafe extern "C" fn gate_done(_f: *mut RawFence, cb: *mut RawCb) {
     // SAFETY: The reference leaked for this callback is taken back.
     let w = unsafe { Arc::from_raw(w) };
     // A work item is queued once: this cannot fail.
-    let _ = crate::dma_wait::kds_queue().enqueue(w);
+    let _ = crate::queues::kds_queue().enqueue(w);
 }
 
 impl AsyncWork {

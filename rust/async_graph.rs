@@ -118,7 +118,7 @@ impl Graph {
                     Some(i) => v.push(i, GFP_KERNEL)?,
                     None => {
                         pr_err!(
-                            "kds: graph: '{}' depends on '{}', which is not in the graph\n",
+                            "graph: '{}' depends on '{}', which is not in the graph\n",
                             show(&node.name),
                             show(dep)
                         );
@@ -203,7 +203,7 @@ impl Graph {
             }
         }
         let start = at;
-        pr_err!("kds: graph: dependency cycle:\n");
+        pr_err!("graph: dependency cycle:\n");
         loop {
             let next = deps[at]
                 .iter()
@@ -211,7 +211,7 @@ impl Graph {
                 .copied()
                 .unwrap_or(start);
             pr_err!(
-                "kds: graph:   '{}' depends on '{}'\n",
+                "graph:   '{}' depends on '{}'\n",
                 show(&nodes[at].name),
                 show(&nodes[next].name)
             );

@@ -25,6 +25,7 @@
 use crate::cglue::{misuse, Gfp, Misuse, ModuleRef};
 use crate::dma_fence::{self, DmaFence, DmaFenceCallback, DmaFenceCb};
 use crate::fence::{Event, Fence, RawFence};
+use crate::queues::kds_queue;
 use crate::rawlock::{new_raw_spinlock_irq, RawSpinLockIrq};
 use kernel::alloc::Flags;
 use kernel::bindings;
@@ -32,11 +33,9 @@ use kernel::ffi::c_int;
 use kernel::prelude::*;
 use kernel::sync::aref::ARef;
 use kernel::sync::Arc;
-use kernel::workqueue::{DelayedWork, Queue, WorkItem};
+use kernel::workqueue::{DelayedWork, WorkItem};
 
 extern "C" {
-    fn kds_workqueue() -> *mut bindings::workqueue_struct;
-    fn kds_direct_workqueue() -> *mut bindings::workqueue_struct;
     fn kds_kick_delayed_work(dwork: *mut bindings::delayed_work) -> bool;
     fn kds_dma_fence_timed_out(dma: *mut bindings::dma_fence, waiter: u64, timeout: usize);
     fn kds_dma_fence_sources(
@@ -45,20 +44,6 @@ extern "C" {
         max: c_int,
         itself: *mut bool,
     ) -> c_int;
-}
-
-/// kds's workqueue.
-pub(crate) fn kds_queue() -> &'static Queue {
-    // SAFETY: `kds_workqueue()` is valid from module init to module exit,
-    // and kds's code only runs in between.
-    unsafe { Queue::from_raw(kds_workqueue()) }
-}
-
-/// kds's high-priority workqueue for work deferred from hard IRQ: direct
-/// grant callbacks and the rest of a long completion.
-pub(crate) fn kds_direct_queue() -> &'static Queue {
-    // SAFETY: As for `kds_queue()`.
-    unsafe { Queue::from_raw(kds_direct_workqueue()) }
 }
 
 /// One kds event waiting for one `dma_fence`.

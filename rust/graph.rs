@@ -36,7 +36,7 @@
 //! The graph stores indices, not pointers: nodes and edges live in two
 //! vectors with free lists, so that this file is safe Rust and the search
 //! needs no allocation. The owner of the graph serialises all access (a
-//! global `SpinLockIrq` in [`crate::fence`]).
+//! global raw spinlock, [`crate::fence::GRAPH`]).
 
 use kernel::alloc::{flags::GFP_NOWAIT, Flags, KVVec};
 use kernel::prelude::*;

@@ -30,6 +30,7 @@ mod dma_wait;
 mod fence;
 mod fence_capi;
 mod graph;
+mod queues;
 mod rawlock;
 mod resource;
 mod resource_capi;
@@ -57,7 +58,10 @@ impl kernel::Module for Kds {
             return Err(e);
         }
         cglue::live_enable(true);
-        pr_info!("kds {} loaded\n", version::STRING.to_str().unwrap_or("?"));
+        pr_info!(
+            "version {} loaded\n",
+            version::STRING.to_str().unwrap_or("?")
+        );
         Ok(Kds)
     }
 }
@@ -70,6 +74,6 @@ impl Drop for Kds {
         async_capi::exit();
         cglue::exit();
         fence::exit();
-        pr_info!("kds unloaded\n");
+        pr_info!("unloaded\n");
     }
 }

@@ -280,7 +280,7 @@ fn run_direct(this: Arc<SetCore>) {
                     // Cannot happen: a set is granted once, and only a
                     // ready list holds it. Defer rather than nest.
                     drop(t);
-                    let _ = crate::dma_wait::kds_direct_queue().enqueue(this);
+                    let _ = crate::queues::kds_direct_queue().enqueue(this);
                 }
             }
             return;
@@ -289,7 +289,7 @@ fn run_direct(this: Arc<SetCore>) {
             Some(slot) => slot.key = key,
             None => {
                 drop(t);
-                let _ = crate::dma_wait::kds_direct_queue().enqueue(this);
+                let _ = crate::queues::kds_direct_queue().enqueue(this);
                 return;
             }
         }
@@ -487,7 +487,7 @@ impl SetCore {
             // IRQ context must not (they sleep on PREEMPT_RT), and waking
             // a `release_sync()` waiter with `complete_all()` is not
             // allowed there either.
-            Some(cb) if cb.direct => crate::dma_wait::kds_direct_queue(),
+            Some(cb) if cb.direct => crate::queues::kds_direct_queue(),
             // SAFETY: `cb.wq` is the workqueue of a `struct kds_callback`
             // which its driver keeps until `kds_callback_term()`, and that
             // flushes it first.

@@ -128,8 +128,9 @@ impl<M: HrTimerMode + 'static> Cancel for TimerSource<M> {
 }
 
 /// Arms a [`TimerSource`] for `f`. `expires` is in nanoseconds on `M`'s
-/// clock, absolute or relative as `M` says; `now` is the same clock's time
-/// for absolute modes (to see whether `expires` has passed).
+/// clock, absolute or relative as `M` says; `passed` says that an absolute
+/// `expires` is already in the past (the caller read the clock), and then
+/// nothing is armed (`Ok(false)`).
 fn start<M: HrTimerMode + 'static>(
     f: &Arc<Fence>,
     expires: i64,
