@@ -133,15 +133,19 @@ int kds_c_init(void)
 	/*
 	 * Async work (which may sleep), dma_fence waits and their timeouts,
 	 * deferred frees: unbound, and as many active at once as allowed.
+	 * Unbound queues of equal attributes share worker pools, so hundreds
+	 * of parked completion waiters can leave a kds_wq item waiting for a
+	 * new worker to be created (seen on PREEMPT_RT: a 20 ms dma timeout
+	 * not run in 10 s): WQ_MEM_RECLAIM's rescuer guarantees progress.
 	 */
-	kds_wq = alloc_workqueue("kds", WQ_UNBOUND, WQ_MAX_ACTIVE);
+	kds_wq = alloc_workqueue("kds", WQ_UNBOUND | WQ_MEM_RECLAIM, WQ_MAX_ACTIVE);
 	if (!kds_wq)
 		return -ENOMEM;
 	/*
 	 * Work deferred from hard IRQ (direct grant callbacks, the rest of a
 	 * long completion), at high priority.
 	 */
-	kds_direct_wq = alloc_workqueue("kds_direct", WQ_UNBOUND | WQ_HIGHPRI, 0);
+	kds_direct_wq = alloc_workqueue("kds_direct", WQ_UNBOUND | WQ_HIGHPRI | WQ_MEM_RECLAIM, 0);
 	if (!kds_direct_wq)
 		goto err_direct;
 	/*

@@ -261,8 +261,9 @@ int kds_fence_await_fence(struct kds_fence *f, struct kds_fence *signaler, gfp_t
  * own (no other kds work waits behind these workers), and holds kds.ko
  * meanwhile (rmmod kds fails with -EBUSY rather than hang). That
  * workqueue's max_active is WQ_MAX_ACTIVE (2048 on 7.3): past that many
- * pending awaits, later ones wait for a worker before they start waiting
- * on their completion. @c must stay valid until @f is done.
+ * pending awaits, or while the workqueue core is still starting workers
+ * for hundreds of them, later ones wait for a worker before they start
+ * waiting on their completion. @c must stay valid until @f is done.
  *
  * Context: Any context; may sleep if @gfp allows.
  * Return: 1 when added, 0 when @c was already completed (one completion

@@ -5,30 +5,20 @@
 //! `kds_exports.c` (declared in `kds_internal.h`) provides these functions:
 //! load-time ABI checks, the once-per-kind API misuse warnings (C's
 //! `WARN_ONCE()`, which KUnit's warning suppression understands), and the
-//! mapping of a C caller's `gfp_t` to allocation [`Flags`]. Their
-//! prototypes are repeated here by hand; keep the two in sync.
+//! mapping of a C caller's `gfp_t` to allocation [`Flags`], module
+//! references, reclaim scopes and contexts; this file wraps them safely.
+//! Their prototypes are in [`crate::ffi`].
 
+use crate::ffi::{
+    kds_c_exit, kds_c_init, kds_callback_call_begin, kds_callback_call_end, kds_gfp_class,
+    kds_in_hardirq, kds_irq_level, kds_live_enable, kds_memalloc_begin, kds_memalloc_end,
+    kds_misuse, kds_module_get, kds_module_put,
+};
 use kernel::alloc::{flags, Flags};
 use kernel::error::to_result;
-use kernel::ffi::{c_char, c_int, c_uint, c_void};
+use kernel::ffi::{c_uint, c_void};
 use kernel::prelude::*;
 use kernel::str::CStrExt;
-
-extern "C" {
-    fn kds_c_init() -> c_int;
-    fn kds_c_exit();
-    fn kds_misuse(kind: c_uint, func: *const c_char);
-    fn kds_gfp_class(gfp: kernel::bindings::gfp_t) -> c_uint;
-    fn kds_module_get() -> bool;
-    fn kds_module_put();
-    fn kds_in_hardirq() -> bool;
-    fn kds_callback_call_begin(cb: *mut c_void);
-    fn kds_callback_call_end(cb: *mut c_void);
-    fn kds_memalloc_begin(gfp: kernel::bindings::gfp_t) -> c_uint;
-    fn kds_memalloc_end(token: c_uint);
-    fn kds_irq_level() -> c_uint;
-    fn kds_live_enable(on: bool);
-}
 
 /// Whether the caller runs in hard IRQ context (C's `in_hardirq()`).
 pub(crate) fn in_hardirq() -> bool {

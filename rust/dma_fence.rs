@@ -20,28 +20,17 @@
 //! [`include/linux/dma-fence.h`]: srctree/include/linux/dma-fence.h
 //! [`include/linux/dma-resv.h`]: srctree/include/linux/dma-resv.h
 
+use crate::ffi::{
+    kds_dma_fence_get, kds_dma_fence_is_signaled, kds_dma_fence_put, kds_dma_resv_iter_begin,
+    kds_dma_resv_iter_end,
+};
 use core::ptr::NonNull;
 use kernel::bindings;
-use kernel::ffi::{c_int, c_void};
+use kernel::ffi::c_int;
 use kernel::prelude::*;
 use kernel::sync::aref::{ARef, AlwaysRefCounted};
 use kernel::sync::Arc;
 use kernel::types::Opaque;
-
-extern "C" {
-    fn kds_dma_fence_get(fence: *mut bindings::dma_fence) -> *mut bindings::dma_fence;
-    fn kds_dma_fence_put(fence: *mut bindings::dma_fence);
-    fn kds_dma_fence_is_signaled(fence: *mut bindings::dma_fence) -> bool;
-    // `dma_resv` and its iterator embed a structure that is empty in some
-    // configurations, which Rust does not consider FFI-safe: pass them as
-    // `void *`.
-    fn kds_dma_resv_iter_begin(
-        cursor: *mut c_void,
-        resv: *mut c_void,
-        usage: bindings::dma_resv_usage,
-    );
-    fn kds_dma_resv_iter_end(cursor: *mut c_void);
-}
 
 /// A `struct dma_fence`.
 ///

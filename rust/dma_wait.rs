@@ -25,6 +25,7 @@
 use crate::cglue::{misuse, Gfp, Misuse, ModuleRef};
 use crate::dma_fence::{self, DmaFence, DmaFenceCallback, DmaFenceCb};
 use crate::fence::{Event, Fence, RawFence};
+use crate::ffi::{kds_dma_fence_sources, kds_dma_fence_timed_out, kds_kick_delayed_work};
 use crate::queues::kds_queue;
 use crate::rawlock::{new_raw_spinlock_irq, RawSpinLockIrq};
 use kernel::alloc::Flags;
@@ -34,17 +35,6 @@ use kernel::prelude::*;
 use kernel::sync::aref::ARef;
 use kernel::sync::Arc;
 use kernel::workqueue::{DelayedWork, WorkItem};
-
-extern "C" {
-    fn kds_kick_delayed_work(dwork: *mut bindings::delayed_work) -> bool;
-    fn kds_dma_fence_timed_out(dma: *mut bindings::dma_fence, waiter: u64, timeout: usize);
-    fn kds_dma_fence_sources(
-        dma: *mut bindings::dma_fence,
-        out: *mut *mut RawFence,
-        max: c_int,
-        itself: *mut bool,
-    ) -> c_int;
-}
 
 /// One kds event waiting for one `dma_fence`.
 #[pin_data]

@@ -32,6 +32,10 @@
 //! operation but the waits works from hard IRQ context.
 
 use crate::cglue::{misuse, Misuse};
+use crate::ffi::{
+    kds_fence_wait_timeout, kds_hardirq_budget_begin, kds_hardirq_budget_end, kds_kvfree_atomic,
+    kds_queue_deferred,
+};
 use crate::graph::{Graph, Growth, Insert, NIL};
 use crate::rawlock::{new_raw_spinlock_irq, raw_global_lock, RawSpinLockIrq};
 use core::ptr;
@@ -42,10 +46,6 @@ use kernel::sync::atomic::{ordering, Atomic};
 use kernel::sync::lock::GlobalGuard;
 use kernel::sync::{Arc, ArcBorrow};
 use kernel::types::Opaque;
-
-extern "C" {
-    fn kds_kvfree_atomic(p: *const kernel::ffi::c_void);
-}
 
 /// The first field of every fence; `kds_fence_*` refuse other pointers.
 pub(crate) const FENCE_MAGIC: u32 = 0x6b64_7366;
@@ -191,12 +191,6 @@ raw_global_lock! {
     /// See [`Deferred`].
     static DEFERRED: Deferred, backend DeferredLock, class c"kds_fence_deferred"
         = Deferred(EdgeList::new());
-}
-
-extern "C" {
-    fn kds_queue_deferred();
-    fn kds_hardirq_budget_begin(budget: usize) -> usize;
-    fn kds_hardirq_budget_end();
 }
 
 impl Deferred {
@@ -699,13 +693,6 @@ impl Fence {
         intr: bool,
         timeout: kernel::ffi::c_long,
     ) -> kernel::ffi::c_long {
-        extern "C" {
-            fn kds_fence_wait_timeout(
-                f: *mut RawFence,
-                intr: bool,
-                timeout: kernel::ffi::c_long,
-            ) -> kernel::ffi::c_long;
-        }
         // SAFETY: `self` is a live fence for the whole call; the C function
         // only borrows it (it adds and removes a callback of its own).
         unsafe { kds_fence_wait_timeout(self.as_raw(), intr, timeout) }

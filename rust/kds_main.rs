@@ -29,6 +29,7 @@ mod dma_fence;
 mod dma_wait;
 mod fence;
 mod fence_capi;
+mod ffi;
 mod graph;
 mod queues;
 mod rawlock;

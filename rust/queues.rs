@@ -6,13 +6,8 @@
 //! for work handed over from hard IRQ. (Completion waiters have a third,
 //! used only by the C side.)
 
-use kernel::bindings;
+use crate::ffi::{kds_direct_workqueue, kds_workqueue};
 use kernel::workqueue::Queue;
-
-extern "C" {
-    fn kds_workqueue() -> *mut bindings::workqueue_struct;
-    fn kds_direct_workqueue() -> *mut bindings::workqueue_struct;
-}
 
 /// kds's workqueue: async work, dma_fence waits and their timeouts,
 /// deferred frees.

@@ -16,27 +16,14 @@
 //!
 //! The static inline functions are wrapped in `kds_exports.c`.
 
+use crate::ffi::{
+    kds_order_begin, kds_order_end, kds_raw_spin_assert_held, kds_raw_spin_lock_init,
+    kds_raw_spin_lock_irqsave, kds_raw_spin_lock_ordered, kds_raw_spin_trylock_irqsave,
+    kds_raw_spin_trylock_ordered, kds_raw_spin_unlock, kds_raw_spin_unlock_irqrestore,
+};
 use kernel::bindings;
-use kernel::ffi::{c_char, c_ulong, c_void};
+use kernel::ffi::{c_char, c_ulong};
 use kernel::sync::lock::{Backend, Lock};
-
-extern "C" {
-    // `key` is a `struct lock_class_key *`, passed opaquely: without
-    // lockdep that struct is empty, and rustc rightly refuses a pointer to
-    // a zero-sized type in a C signature (`improper_ctypes`).
-    fn kds_raw_spin_lock_init(
-        lock: *mut bindings::raw_spinlock_t,
-        name: *const c_char,
-        key: *mut c_void,
-    );
-    fn kds_raw_spin_lock_irqsave(lock: *mut bindings::raw_spinlock_t) -> c_ulong;
-    fn kds_raw_spin_unlock_irqrestore(lock: *mut bindings::raw_spinlock_t, flags: c_ulong);
-    fn kds_raw_spin_trylock_irqsave(
-        lock: *mut bindings::raw_spinlock_t,
-        flags: *mut c_ulong,
-    ) -> bool;
-    fn kds_raw_spin_assert_held(lock: *mut bindings::raw_spinlock_t);
-}
 
 /// A `raw_spinlock_t` taken with local interrupts saved and disabled.
 pub(crate) type RawSpinLockIrq<T> = Lock<T, RawSpinLockIrqBackend>;
@@ -125,14 +112,6 @@ unsafe impl Backend for RawSpinLockIrqBackend {
         // SAFETY: `ptr` is valid and initialised (trait safety requirements).
         unsafe { kds_raw_spin_assert_held(ptr) }
     }
-}
-
-extern "C" {
-    fn kds_order_begin() -> c_ulong;
-    fn kds_order_end(flags: c_ulong);
-    fn kds_raw_spin_lock_ordered(lock: *mut bindings::raw_spinlock_t);
-    fn kds_raw_spin_trylock_ordered(lock: *mut bindings::raw_spinlock_t) -> bool;
-    fn kds_raw_spin_unlock(lock: *mut bindings::raw_spinlock_t);
 }
 
 /// A scope in which any number of [`OrderedRawSpinLock`]s may be held:
