@@ -1,6 +1,6 @@
 /* SPDX-License-Identifier: GPL-2.0 */
 /*
- * kds - declarations shared by kds.ko's C file and its Rust core only.
+ * kds - declarations shared by kds.ko's C files and its Rust crate only.
  * Nothing here is API: drivers include <kds.h>.
  */
 #ifndef _KDS_INTERNAL_H
@@ -16,25 +16,36 @@ struct dma_resv;
 struct dma_resv_iter;
 struct kds_fence;
 struct kds_resource_set;
+struct list_head;
 struct workqueue_struct;
 
-/* Provided by kds_exports.c to the Rust core (rust/cglue.rs). */
+/*
+ * Provided by the C files to the Rust crate: one declaration each in
+ * rust/ffi.rs, one safe wrapper each in the Rust file named.
+ */
+
+/* c/kds_exports.c: set-up and the misuse table (rust/capi.rs, rust/misuse.rs). */
 int kds_c_init(void);
 void kds_c_exit(void);
+void kds_live_enable(bool on);
 void kds_misuse(unsigned int kind, const char *func);
-unsigned int kds_gfp_class(gfp_t gfp);
+
+/* c/kds_wrappers.c: workqueues (rust/sys/workqueue.rs). */
 struct workqueue_struct *kds_workqueue(void);
 struct workqueue_struct *kds_direct_workqueue(void);
+bool kds_kick_delayed_work(struct delayed_work *dwork);
+void kds_kvfree_atomic(const void *p);
+void kds_queue_deferred(void);
+
+/* c/kds_wrappers.c: dma_fence and dma_resv (rust/sys/dma_fence.rs). */
 struct dma_fence *kds_dma_fence_get(struct dma_fence *fence);
 void kds_dma_fence_put(struct dma_fence *fence);
 bool kds_dma_fence_is_signaled(struct dma_fence *fence);
-void kds_dma_fence_timed_out(struct dma_fence *dma, u64 waiter, unsigned long timeout);
-int kds_dma_fence_sources(struct dma_fence *dma, struct kds_fence **out, int max, bool *itself);
-struct kds_fence *kds_dma_fence_source(struct dma_fence *dma);
 void kds_dma_resv_iter_begin(struct dma_resv_iter *cursor, struct dma_resv *resv,
 			     enum dma_resv_usage usage);
 void kds_dma_resv_iter_end(struct dma_resv_iter *cursor);
-bool kds_kick_delayed_work(struct delayed_work *dwork);
+
+/* c/kds_wrappers.c: raw spinlocks (rust/sys/raw_spinlock.rs). */
 void kds_raw_spin_lock_init(raw_spinlock_t *lock, const char *name,
 			    struct lock_class_key *key);
 unsigned long kds_raw_spin_lock_irqsave(raw_spinlock_t *lock);
@@ -46,21 +57,37 @@ void kds_order_end(unsigned long flags);
 void kds_raw_spin_lock_ordered(raw_spinlock_t *lock);
 bool kds_raw_spin_trylock_ordered(raw_spinlock_t *lock);
 void kds_raw_spin_unlock(raw_spinlock_t *lock);
+
+/* c/kds_wrappers.c: lists (rust/sys/list.rs). */
+void kds_list_del_init(struct list_head *entry);
+bool kds_list_empty(const struct list_head *head);
+void kds_list_splice_tail_init(struct list_head *list, struct list_head *head);
+
+/* c/kds_wrappers.c: contexts and the current task (rust/sys/task.rs). */
 bool kds_in_hardirq(void);
 unsigned int kds_irq_level(void);
-void kds_kvfree_atomic(const void *p);
-bool kds_module_get(void);
-void kds_module_put(void);
-void kds_callback_call_begin(struct kds_callback *cb);
-void kds_callback_call_end(struct kds_callback *cb);
-void kds_queue_deferred(void);
-void kds_live_enable(bool on);
-unsigned long kds_hardirq_budget_begin(unsigned long budget);
-void kds_hardirq_budget_end(void);
+void kds_set_current_state(bool intr);
+void kds_set_current_running(void);
 unsigned int kds_memalloc_begin(gfp_t gfp);
 void kds_memalloc_end(unsigned int token);
+unsigned long kds_hardirq_budget_begin(unsigned long budget);
+void kds_hardirq_budget_end(void);
 
-/* Kinds of API misuse; the same numbers as Misuse in rust/cglue.rs. */
+/* c/kds_wrappers.c: module references (rust/sys/module.rs). */
+bool kds_module_get(void);
+void kds_module_put(void);
+
+/* c/kds_dma_export.c (rust/fence/dma.rs). */
+void kds_dma_fence_timed_out(struct dma_fence *dma, u64 waiter, unsigned long timeout);
+int kds_dma_fence_sources(struct dma_fence *dma, struct kds_fence **out, int max, bool *itself);
+
+/* Between the C files. */
+int kds_queues_init(void);
+void kds_queues_exit(void);
+int kds_sleepers_init(void);
+void kds_sleepers_exit(void);
+
+/* Kinds of API misuse; the same numbers as Misuse in rust/misuse.rs. */
 enum kds_misuse {
 	KDS_MISUSE_NULL,
 	KDS_MISUSE_BAD_OBJECT,
@@ -77,16 +104,18 @@ enum kds_misuse {
 	KDS_MISUSE_INTERNAL,
 };
 
-/* Provided by the Rust core (rust/fence_capi.rs) to kds_exports.c. */
+/*
+ * Provided by the Rust crate's C API edge (rust/capi/) to the C files,
+ * besides the exports of include/kds.h.
+ */
 bool kds_fence_check(struct kds_fence *f, const char *func);
 u64 kds_fence_id(struct kds_fence *f);
+int kds_fence_try_await(struct kds_fence *f, const char *func);
+struct kds_fence *kds_fence_ref_internal(struct kds_fence *f);
+void kds_fence_unref_internal(struct kds_fence *f);
 void kds_fence_run_deferred(void);
 void kds_live_counts(s64 *n);
-int kds_fence_try_await(struct kds_fence *f, const char *func);
 extern const size_t kds_rust_fence_cb_layout[3];
-
-/* Provided by the Rust core (rust/resource*.rs) to kds_exports.c. */
-void kds_rset_release(struct kds_resource_set *rset, bool sync);
 extern const size_t kds_rust_resource_layout[2];
 extern const size_t kds_rust_callback_layout[5];
 

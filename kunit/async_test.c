@@ -91,24 +91,10 @@ static struct kds_async_domain *new_domain(struct kunit *test, unsigned int flag
 	return d;
 }
 
-KUNIT_DEFINE_ACTION_WRAPPER(fence_put_action, kds_fence_put, struct kds_fence *);
-
 /* A work item's fence: a reference of the test's own, put when it ends. */
 static struct kds_fence *work_fence(struct kunit *test, struct kds_async_work *w)
 {
-	struct kds_fence *f = kds_async_work_fence(w);
-
-	KUNIT_ASSERT_NOT_NULL(test, f);
-	KUNIT_ASSERT_EQ(test, kunit_add_action_or_reset(test, fence_put_action, f), 0);
-	return f;
-}
-
-static struct kds_fence *new_fence(struct kunit *test)
-{
-	struct kds_fence *f = kds_fence_create(GFP_KERNEL);
-
-	KUNIT_ASSERT_NOT_NULL(test, f);
-	return f;
+	return kds_test_hold(test, kds_async_work_fence(w));
 }
 
 static struct kds_async_work *new_work(struct kunit *test, struct call *c)
@@ -143,7 +129,7 @@ static void async_single_work(struct kunit *test)
 static void async_after_fence(struct kunit *test)
 {
 	struct kds_async_domain *d = new_domain(test, 0);
-	struct kds_fence *f = new_fence(test);
+	struct kds_fence *f = kds_test_fence(test);
 	struct call c = {};
 	struct kds_async_work *w = new_work(test, &c);
 
@@ -157,7 +143,6 @@ static void async_after_fence(struct kunit *test)
 	KUNIT_EXPECT_EQ(test, atomic_read(&c.runs), 1);
 	KUNIT_EXPECT_EQ(test, kds_fence_get_status(work_fence(test, w)), 1);
 	kds_async_work_put(w);
-	kds_fence_put(f);
 }
 
 /*
@@ -167,7 +152,7 @@ static void async_after_fence(struct kunit *test)
 static void async_work_fence_belongs_to_kds(struct kunit *test)
 {
 	struct kds_async_domain *d = new_domain(test, 0);
-	struct kds_fence *f = new_fence(test);
+	struct kds_fence *f = kds_test_fence(test);
 	struct call c = {}, c2 = {};
 	struct kds_async_work *w = new_work(test, &c), *w2 = new_work(test, &c2);
 	struct kds_fence *wf = work_fence(test, w);
@@ -186,13 +171,12 @@ static void async_work_fence_belongs_to_kds(struct kunit *test)
 	KUNIT_EXPECT_EQ(test, kds_fence_get_status(wf), 1);
 	kds_async_work_put(w);
 	kds_async_work_put(w2);
-	kds_fence_put(f);
 }
 
 static void async_before_fence(struct kunit *test)
 {
 	struct kds_async_domain *d = new_domain(test, 0);
-	struct kds_fence *f = new_fence(test);
+	struct kds_fence *f = kds_test_fence(test);
 	struct call c = { .must_be_pending = f };
 	struct kds_async_work *w = new_work(test, &c);
 
@@ -204,7 +188,6 @@ static void async_before_fence(struct kunit *test)
 	KUNIT_EXPECT_EQ(test, atomic_read(&c.runs), 1);
 	KUNIT_EXPECT_TRUE(test, c.saw_pending);
 	kds_async_work_put(w);
-	kds_fence_put(f);
 }
 
 /* A, then a fence, then B: B runs after A, through the fence. */
@@ -212,7 +195,7 @@ static void async_chain_a_fence_b(struct kunit *test)
 {
 	struct kds_async_domain *d = new_domain(test, 0);
 	struct run_log *log = new_log(test);
-	struct kds_fence *f = new_fence(test);
+	struct kds_fence *f = kds_test_fence(test);
 	struct call a = { .log = log, .id = 1 }, b = { .log = log, .id = 2 };
 	struct kds_async_work *wa = new_work(test, &a), *wb = new_work(test, &b);
 
@@ -231,14 +214,13 @@ static void async_chain_a_fence_b(struct kunit *test)
 	KUNIT_EXPECT_EQ(test, log->ids[1], 2);
 	kds_async_work_put(wa);
 	kds_async_work_put(wb);
-	kds_fence_put(f);
 }
 
 /* An unsignalled fence pauses a domain's work; completing it resumes. */
 static void async_pause_and_resume(struct kunit *test)
 {
 	struct kds_async_domain *d = new_domain(test, 0);
-	struct kds_fence *pause = new_fence(test);
+	struct kds_fence *pause = kds_test_fence(test);
 	struct call c[8] = {};
 	int i;
 
@@ -256,7 +238,6 @@ static void async_pause_and_resume(struct kunit *test)
 	kds_async_synchronize(d);
 	for (i = 0; i < 8; i++)
 		KUNIT_EXPECT_EQ(test, atomic_read(&c[i].runs), 1);
-	kds_fence_put(pause);
 }
 
 /* synchronize_cookie() waits for earlier work only; synchronize() for all. */
@@ -357,7 +338,7 @@ static void async_barrier_back_to_back(struct kunit *test)
 static void async_error_cancels_dependents(struct kunit *test)
 {
 	struct kds_async_domain *d = new_domain(test, 0);
-	struct kds_fence *f = new_fence(test);
+	struct kds_fence *f = kds_test_fence(test);
 	struct call a = {}, b = {};
 	struct kds_async_work *wa = new_work(test, &a), *wb = new_work(test, &b);
 
@@ -374,7 +355,6 @@ static void async_error_cancels_dependents(struct kunit *test)
 	KUNIT_EXPECT_EQ(test, kds_fence_get_status(work_fence(test, wb)), -EIO);
 	kds_async_work_put(wa);
 	kds_async_work_put(wb);
-	kds_fence_put(f);
 }
 
 /*
@@ -386,7 +366,7 @@ static void async_error_cancels_dependents(struct kunit *test)
 static void async_deterministic_error_stays_local(struct kunit *test)
 {
 	struct kds_async_domain *d = new_domain(test, KDS_ASYNC_DETERMINISTIC);
-	struct kds_fence *f = new_fence(test);
+	struct kds_fence *f = kds_test_fence(test);
 	struct call a = {}, b = {}, c = {}, e = {};
 	struct kds_async_work *wa = new_work(test, &a), *wb = new_work(test, &b);
 	struct kds_async_work *wc = new_work(test, &c), *we = new_work(test, &e);
@@ -412,13 +392,12 @@ static void async_deterministic_error_stays_local(struct kunit *test)
 	kds_async_work_put(wb);
 	kds_async_work_put(wc);
 	kds_async_work_put(we);
-	kds_fence_put(f);
 }
 
 /* A work item put without being queued is cancelled: its waiters do not hang. */
 static void async_unqueued_work_cancels(struct kunit *test)
 {
-	struct kds_fence *f = new_fence(test);
+	struct kds_fence *f = kds_test_fence(test);
 	struct call c = {};
 	struct kds_async_work *w = new_work(test, &c);
 
@@ -427,7 +406,6 @@ static void async_unqueued_work_cancels(struct kunit *test)
 	kds_async_work_put(w);
 	KUNIT_EXPECT_EQ(test, kds_fence_get_status(f), -ECANCELED);
 	KUNIT_EXPECT_EQ(test, atomic_read(&c.runs), 0);
-	kds_fence_put(f);
 }
 
 static void release_all_fn(void *data, u64 cookie)
@@ -463,7 +441,7 @@ static void async_more_blocked_than_cpus(struct kunit *test)
 static void async_misuse(struct kunit *test)
 {
 	struct kds_async_domain *d = new_domain(test, 0);
-	struct kds_fence *f = new_fence(test);
+	struct kds_fence *f = kds_test_fence(test);
 	struct call c = {};
 	struct kds_async_work *w = new_work(test, &c);
 
@@ -482,7 +460,6 @@ static void async_misuse(struct kunit *test)
 	kds_async_synchronize(d);
 	KUNIT_EXPECT_EQ(test, atomic_read(&c.runs), 1);
 	kds_async_work_put(w);
-	kds_fence_put(f);
 }
 
 /* Graphs: every node checks that its dependencies ran before it. */
@@ -729,7 +706,7 @@ static void async_failed_barrier_fails_only_its_epoch(struct kunit *test)
 	graph_add(test, g, &n, "n", "");
 	for (nth = 1; nth <= 8; nth++) {
 		struct kds_async_domain *d = new_domain(test, 0);
-		struct kds_fence *hold = new_fence(test);
+		struct kds_fence *hold = kds_test_fence(test);
 		struct call a = {}, b = {}, z = {};
 		struct kds_async_work *wa = new_work(test, &a), *wb = new_work(test, &b);
 		struct kds_async_work *wz = new_work(test, &z);
@@ -770,7 +747,6 @@ static void async_failed_barrier_fails_only_its_epoch(struct kunit *test)
 		kds_async_work_put(wa);
 		kds_async_work_put(wb);
 		kds_async_work_put(wz);
-		kds_fence_put(hold);	/* (this file's new_fence() does not) */
 	}
 	kunit_info(test, "the barrier failed for %d of 8 allocation failures\n", failed);
 	KUNIT_EXPECT_GT(test, failed, 0);

@@ -22,19 +22,11 @@
 
 #include <kds.h>
 
+#include "test_util.h"
+
 #include "test_scale.h"
 
-KUNIT_DEFINE_ACTION_WRAPPER(dma_kds_put_action, kds_fence_put, struct kds_fence *);
 KUNIT_DEFINE_ACTION_WRAPPER(dma_fence_put_action, dma_fence_put, struct dma_fence *);
-
-static struct kds_fence *new_kds_fence(struct kunit *test)
-{
-	struct kds_fence *f = kds_fence_create(GFP_KERNEL);
-
-	KUNIT_ASSERT_NOT_NULL(test, f);
-	KUNIT_ASSERT_EQ(test, kunit_add_action_or_reset(test, dma_kds_put_action, f), 0);
-	return f;
-}
 
 static const char *mock_name(struct dma_fence *f)
 {
@@ -60,7 +52,7 @@ static struct dma_fence *mock(struct kunit *test)
 
 static void dma_signalled_before_await(struct kunit *test)
 {
-	struct kds_fence *f = new_kds_fence(test);
+	struct kds_fence *f = kds_test_fence(test);
 	struct dma_fence *d = mock(test);
 
 	dma_fence_set_error(d, -EIO);
@@ -72,7 +64,7 @@ static void dma_signalled_before_await(struct kunit *test)
 
 static void dma_signalled_after_await(struct kunit *test)
 {
-	struct kds_fence *f = new_kds_fence(test);
+	struct kds_fence *f = kds_test_fence(test);
 	struct dma_fence *d = mock(test);
 
 	KUNIT_EXPECT_EQ(test, kds_fence_await_dma_fence(f, d, 0, GFP_KERNEL), 1);
@@ -85,7 +77,7 @@ static void dma_signalled_after_await(struct kunit *test)
 
 static void dma_error_inherited(struct kunit *test)
 {
-	struct kds_fence *f = new_kds_fence(test);
+	struct kds_fence *f = kds_test_fence(test);
 	struct dma_fence *d = mock(test);
 
 	KUNIT_EXPECT_EQ(test, kds_fence_await_dma_fence(f, d, 0, GFP_KERNEL), 1);
@@ -99,7 +91,7 @@ static void dma_error_inherited(struct kunit *test)
 /* Two kds fences on one dma_fence; only the one with a timeout times out. */
 static void dma_timeout_only_where_asked(struct kunit *test)
 {
-	struct kds_fence *patient = new_kds_fence(test), *hasty = new_kds_fence(test);
+	struct kds_fence *patient = kds_test_fence(test), *hasty = kds_test_fence(test);
 	struct dma_fence *d = mock(test);
 
 	KUNIT_EXPECT_EQ(test, kds_fence_await_dma_fence(patient, d, 0, GFP_KERNEL), 1);
@@ -186,7 +178,7 @@ static void dma_signal_races_timeout(struct kunit *test)
 
 static void dma_export_signals_after_dependencies(struct kunit *test)
 {
-	struct kds_fence *f = new_kds_fence(test), *dep = new_kds_fence(test);
+	struct kds_fence *f = kds_test_fence(test), *dep = kds_test_fence(test);
 	struct dma_fence *d;
 
 	KUNIT_ASSERT_EQ(test, kds_fence_await_fence(f, dep, GFP_KERNEL), 1);
@@ -219,7 +211,7 @@ static int kds_completer_fn(void *arg)
 
 static void dma_export_wait_timeout(struct kunit *test)
 {
-	struct kds_completer c = { .f = new_kds_fence(test) };
+	struct kds_completer c = { .f = kds_test_fence(test) };
 	struct dma_fence *d = kds_fence_export_dma_fence(c.f, GFP_KERNEL);
 	struct task_struct *t;
 
@@ -256,7 +248,7 @@ static void dma_export_outlives_kds(struct kunit *test)
 
 static void dma_export_of_done_fence(struct kunit *test)
 {
-	struct kds_fence *f = new_kds_fence(test);
+	struct kds_fence *f = kds_test_fence(test);
 	struct dma_fence *d;
 
 	kds_fence_set_error(f, -EBADF);
@@ -297,7 +289,7 @@ static enum hrtimer_restart dma_irq_complete_fn(struct hrtimer *t)
  */
 static void dma_export_completed_from_hardirq(struct kunit *test)
 {
-	struct dma_irq_completer c = { .f = new_kds_fence(test) };
+	struct dma_irq_completer c = { .f = kds_test_fence(test) };
 	struct dma_fence *d;
 
 	if (IS_ENABLED(CONFIG_PREEMPT_RT))
@@ -316,7 +308,7 @@ static void dma_export_completed_from_hardirq(struct kunit *test)
 
 static void dma_export_in_sync_file(struct kunit *test)
 {
-	struct kds_fence *f = new_kds_fence(test);
+	struct kds_fence *f = kds_test_fence(test);
 	struct dma_fence *d = kds_fence_export_dma_fence(f, GFP_KERNEL);
 	struct sync_file *sf;
 
@@ -333,7 +325,7 @@ static void dma_export_in_sync_file(struct kunit *test)
 /* Awaiting its own export would hang: it is a cycle, and refused. */
 static void dma_export_cycle_detected(struct kunit *test)
 {
-	struct kds_fence *f = new_kds_fence(test), *g = new_kds_fence(test);
+	struct kds_fence *f = kds_test_fence(test), *g = kds_test_fence(test);
 	struct dma_fence *d = kds_fence_export_dma_fence(f, GFP_KERNEL);
 	struct dma_fence *e;
 
@@ -354,8 +346,8 @@ static void dma_export_cycle_detected(struct kunit *test)
 /* A timeout is honoured when the awaited dma_fence is a kds export too. */
 static void dma_export_timeout_honoured(struct kunit *test)
 {
-	struct kds_fence *src = new_kds_fence(test), *f = new_kds_fence(test);
-	struct kds_fence *g = new_kds_fence(test);
+	struct kds_fence *src = kds_test_fence(test), *f = kds_test_fence(test);
+	struct kds_fence *g = kds_test_fence(test);
 	struct dma_fence *d = kds_fence_export_dma_fence(src, GFP_KERNEL);
 
 	KUNIT_ASSERT_NOT_NULL(test, d);
@@ -380,7 +372,7 @@ static void dma_export_timeout_honoured(struct kunit *test)
  */
 static void dma_export_in_container_cycle_detected(struct kunit *test)
 {
-	struct kds_fence *f = new_kds_fence(test), *g = new_kds_fence(test);
+	struct kds_fence *f = kds_test_fence(test), *g = kds_test_fence(test);
 	struct dma_fence *d = kds_fence_export_dma_fence(f, GFP_KERNEL);
 	struct dma_fence *m = mock(test);
 	struct dma_fence_chain *chain;
@@ -431,7 +423,7 @@ static void resv_setup(struct kunit *test, struct resv_fixture *r)
 /* WRITE usage waits for the writer only; READ waits for readers and writers. */
 static void dma_resv_usage(struct kunit *test)
 {
-	struct kds_fence *w = new_kds_fence(test), *r = new_kds_fence(test);
+	struct kds_fence *w = kds_test_fence(test), *r = kds_test_fence(test);
 	struct resv_fixture fx;
 
 	resv_setup(test, &fx);
@@ -452,7 +444,7 @@ static void dma_resv_usage(struct kunit *test)
 /* An exported fence in a dma_resv, awaited back by kds through the resv. */
 static void dma_export_in_resv(struct kunit *test)
 {
-	struct kds_fence *f = new_kds_fence(test), *reader = new_kds_fence(test);
+	struct kds_fence *f = kds_test_fence(test), *reader = kds_test_fence(test);
 	struct dma_fence *d = kds_fence_export_dma_fence(f, GFP_KERNEL);
 	struct dma_resv resv;
 
@@ -475,7 +467,7 @@ static void dma_export_in_resv(struct kunit *test)
 
 static void dma_bad_arguments(struct kunit *test)
 {
-	struct kds_fence *f = new_kds_fence(test);
+	struct kds_fence *f = kds_test_fence(test);
 
 	kunit_warning_suppress(test) {
 		KUNIT_EXPECT_EQ(test, kds_fence_await_dma_fence(f, NULL, 0, GFP_KERNEL), -EINVAL);

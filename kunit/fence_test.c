@@ -20,23 +20,13 @@
 
 #include <kds.h>
 
+#include "test_util.h"
+
 #include "test_scale.h"
-
-KUNIT_DEFINE_ACTION_WRAPPER(kds_fence_put_action, kds_fence_put, struct kds_fence *);
-
-/* A fence that is put when the test ends, whatever happens. */
-static struct kds_fence *new_fence(struct kunit *test)
-{
-	struct kds_fence *f = kds_fence_create(GFP_KERNEL);
-
-	KUNIT_ASSERT_NOT_NULL(test, f);
-	KUNIT_ASSERT_EQ(test, kunit_add_action_or_reset(test, kds_fence_put_action, f), 0);
-	return f;
-}
 
 static void fence_fresh_is_pending_commit_makes_done(struct kunit *test)
 {
-	struct kds_fence *f = new_fence(test);
+	struct kds_fence *f = kds_test_fence(test);
 
 	KUNIT_EXPECT_FALSE(test, kds_fence_done(f));
 	KUNIT_EXPECT_EQ(test, kds_fence_get_status(f), 0);
@@ -47,7 +37,7 @@ static void fence_fresh_is_pending_commit_makes_done(struct kunit *test)
 
 static void fence_external_events(struct kunit *test)
 {
-	struct kds_fence *f = new_fence(test);
+	struct kds_fence *f = kds_test_fence(test);
 
 	kds_fence_await(f);
 	kds_fence_await(f);
@@ -60,7 +50,7 @@ static void fence_external_events(struct kunit *test)
 
 static void fence_get_put(struct kunit *test)
 {
-	struct kds_fence *f = new_fence(test);
+	struct kds_fence *f = kds_test_fence(test);
 
 	KUNIT_EXPECT_PTR_EQ(test, kds_fence_get(f), f);
 	kds_fence_put(f);
@@ -70,7 +60,7 @@ static void fence_get_put(struct kunit *test)
 
 static void fence_a_awaits_b(struct kunit *test)
 {
-	struct kds_fence *a = new_fence(test), *b = new_fence(test);
+	struct kds_fence *a = kds_test_fence(test), *b = kds_test_fence(test);
 
 	KUNIT_EXPECT_EQ(test, kds_fence_await_fence(a, b, GFP_KERNEL), 1);
 	kds_fence_complete(a);
@@ -79,12 +69,13 @@ static void fence_a_awaits_b(struct kunit *test)
 	KUNIT_EXPECT_TRUE(test, kds_fence_done(b));
 	KUNIT_EXPECT_TRUE(test, kds_fence_done(a));
 	/* Awaiting a done fence adds nothing. */
-	KUNIT_EXPECT_EQ(test, kds_fence_await_fence(new_fence(test), b, GFP_KERNEL), 0);
+	KUNIT_EXPECT_EQ(test, kds_fence_await_fence(kds_test_fence(test), b, GFP_KERNEL), 0);
 }
 
 static void fence_chain_abc(struct kunit *test)
 {
-	struct kds_fence *a = new_fence(test), *b = new_fence(test), *c = new_fence(test);
+	struct kds_fence *a = kds_test_fence(test), *b = kds_test_fence(test);
+	struct kds_fence *c = kds_test_fence(test);
 
 	KUNIT_EXPECT_EQ(test, kds_fence_await_fence(a, b, GFP_KERNEL), 1);
 	KUNIT_EXPECT_EQ(test, kds_fence_await_fence(b, c, GFP_KERNEL), 1);
@@ -100,11 +91,11 @@ static void fence_chain_abc(struct kunit *test)
 
 static void fence_fan_in(struct kunit *test)
 {
-	struct kds_fence *sink = new_fence(test), *src[FAN];
+	struct kds_fence *sink = kds_test_fence(test), *src[FAN];
 	int i;
 
 	for (i = 0; i < FAN; i++) {
-		src[i] = new_fence(test);
+		src[i] = kds_test_fence(test);
 		KUNIT_ASSERT_EQ(test, kds_fence_await_fence(sink, src[i], GFP_KERNEL), 1);
 	}
 	kds_fence_complete(sink);
@@ -117,11 +108,11 @@ static void fence_fan_in(struct kunit *test)
 
 static void fence_fan_out(struct kunit *test)
 {
-	struct kds_fence *src = new_fence(test), *w[FAN];
+	struct kds_fence *src = kds_test_fence(test), *w[FAN];
 	int i;
 
 	for (i = 0; i < FAN; i++) {
-		w[i] = new_fence(test);
+		w[i] = kds_test_fence(test);
 		KUNIT_ASSERT_EQ(test, kds_fence_await_fence(w[i], src, GFP_KERNEL), 1);
 		kds_fence_complete(w[i]);
 	}
@@ -185,7 +176,8 @@ static void fence_chain_long(struct kunit *test)
 
 static void fence_cycles_rejected(struct kunit *test)
 {
-	struct kds_fence *a = new_fence(test), *b = new_fence(test), *c = new_fence(test);
+	struct kds_fence *a = kds_test_fence(test), *b = kds_test_fence(test);
+	struct kds_fence *c = kds_test_fence(test);
 
 	/* AA */
 	KUNIT_EXPECT_EQ(test, kds_fence_await_fence(a, a, GFP_KERNEL), -EDEADLK);
@@ -208,7 +200,8 @@ static void fence_cycles_rejected(struct kunit *test)
 /* A cycle built against creation order, so every edge reorders the graph. */
 static void fence_triangle_rejected(struct kunit *test)
 {
-	struct kds_fence *x = new_fence(test), *y = new_fence(test), *z = new_fence(test);
+	struct kds_fence *x = kds_test_fence(test), *y = kds_test_fence(test);
+	struct kds_fence *z = kds_test_fence(test);
 
 	KUNIT_EXPECT_EQ(test, kds_fence_await_fence(x, y, GFP_KERNEL), 1);
 	KUNIT_EXPECT_EQ(test, kds_fence_await_fence(y, z, GFP_KERNEL), 1);
@@ -224,8 +217,8 @@ static void fence_triangle_rejected(struct kunit *test)
 
 static void fence_diamond_accepted(struct kunit *test)
 {
-	struct kds_fence *top = new_fence(test), *l = new_fence(test);
-	struct kds_fence *r = new_fence(test), *bottom = new_fence(test);
+	struct kds_fence *top = kds_test_fence(test), *l = kds_test_fence(test);
+	struct kds_fence *r = kds_test_fence(test), *bottom = kds_test_fence(test);
 
 	/* bottom awaits l and r, which both await top; added in odd order. */
 	KUNIT_EXPECT_EQ(test, kds_fence_await_fence(bottom, l, GFP_KERNEL), 1);
@@ -244,7 +237,7 @@ static void fence_diamond_accepted(struct kunit *test)
 
 static void fence_first_error_wins(struct kunit *test)
 {
-	struct kds_fence *a = new_fence(test), *b = new_fence(test);
+	struct kds_fence *a = kds_test_fence(test), *b = kds_test_fence(test);
 
 	KUNIT_EXPECT_EQ(test, kds_fence_await_fence(a, b, GFP_KERNEL), 1);
 	kds_fence_set_error(b, -EIO);
@@ -259,7 +252,8 @@ static void fence_first_error_wins(struct kunit *test)
 
 static void fence_error_inherited_from_done_source(struct kunit *test)
 {
-	struct kds_fence *a = new_fence(test), *b = new_fence(test), *c = new_fence(test);
+	struct kds_fence *a = kds_test_fence(test), *b = kds_test_fence(test);
+	struct kds_fence *c = kds_test_fence(test);
 
 	kds_fence_set_error(b, -ENODEV);
 	kds_fence_complete(b);
@@ -276,7 +270,7 @@ static void fence_error_inherited_from_done_source(struct kunit *test)
 
 static void fence_wait_timeout_times_out(struct kunit *test)
 {
-	struct kds_fence *f = new_fence(test);
+	struct kds_fence *f = kds_test_fence(test);
 
 	KUNIT_EXPECT_EQ(test, kds_fence_wait_timeout(f, false, 0), 0);
 	KUNIT_EXPECT_EQ(test, kds_fence_wait_timeout(f, false, 2), 0);
@@ -286,7 +280,7 @@ static void fence_wait_timeout_times_out(struct kunit *test)
 
 static void fence_wait_timeout_done(struct kunit *test)
 {
-	struct kds_fence *f = new_fence(test);
+	struct kds_fence *f = kds_test_fence(test);
 
 	kds_fence_complete(f);
 	KUNIT_EXPECT_EQ(test, kds_fence_wait_timeout(f, false, 0), 1);
@@ -313,7 +307,7 @@ static int completer_fn(void *arg)
 
 static void fence_wait_timeout_woken(struct kunit *test)
 {
-	struct kds_fence *f = new_fence(test);
+	struct kds_fence *f = kds_test_fence(test);
 	struct completer c = { .f = f, .delay_ms = 20 };
 	struct task_struct *t;
 	long ret;
@@ -328,7 +322,7 @@ static void fence_wait_timeout_woken(struct kunit *test)
 
 static void fence_wait_interrupted_by_signal(struct kunit *test)
 {
-	struct kds_fence *f = new_fence(test);
+	struct kds_fence *f = kds_test_fence(test);
 
 	allow_signal(SIGUSR1);
 	send_sig(SIGUSR1, current, 0);
@@ -362,7 +356,7 @@ static int sleeper_fn(void *arg)
 /* A signal that arrives while the waiter sleeps ends the wait. */
 static void fence_wait_interrupted_while_asleep(struct kunit *test)
 {
-	struct sleeper s = { .f = new_fence(test) };
+	struct sleeper s = { .f = kds_test_fence(test) };
 	struct task_struct *t;
 
 	init_completion(&s.started);
@@ -382,7 +376,7 @@ static void fence_wait_interrupted_while_asleep(struct kunit *test)
 
 static void fence_completion_source(struct kunit *test)
 {
-	struct kds_fence *f = new_fence(test), *g = new_fence(test);
+	struct kds_fence *f = kds_test_fence(test), *g = kds_test_fence(test);
 	struct completion c, d;
 
 	init_completion(&c);
@@ -428,7 +422,7 @@ static void test_cb_fn(struct kds_fence *f, struct kds_fence_cb *cb)
 
 static void fence_callbacks(struct kunit *test)
 {
-	struct kds_fence *f = new_fence(test);
+	struct kds_fence *f = kds_test_fence(test);
 	struct test_cb a = {}, b = {}, late = {};
 
 	KUNIT_EXPECT_EQ(test, kds_fence_add_callback(f, &a.cb, test_cb_fn), 0);
@@ -495,7 +489,7 @@ static struct victim_cb *new_victim(struct kunit *test, int *calls)
 /* cb1 removes cb2, which has not run yet: true, and cb2 never runs. */
 static void fence_remove_pending_callback_from_callback(struct kunit *test)
 {
-	struct kds_fence *f = new_fence(test);
+	struct kds_fence *f = kds_test_fence(test);
 	int calls = 0;
 	struct remover_cb r = { .from = f, .victim = new_victim(test, &calls) };
 
@@ -509,7 +503,7 @@ static void fence_remove_pending_callback_from_callback(struct kunit *test)
 /* cb1 removes cb2, which ran before it: false, and cb2 ran once. */
 static void fence_remove_called_callback_from_callback(struct kunit *test)
 {
-	struct kds_fence *f = new_fence(test);
+	struct kds_fence *f = kds_test_fence(test);
 	int calls = 0;
 	struct remover_cb r = { .from = f, .victim = new_victim(test, &calls) };
 
@@ -526,7 +520,7 @@ static void fence_remove_called_callback_from_callback(struct kunit *test)
  */
 static void fence_remove_callback_through_another_fence(struct kunit *test)
 {
-	struct kds_fence *f = new_fence(test), *g = new_fence(test);
+	struct kds_fence *f = kds_test_fence(test), *g = kds_test_fence(test);
 	int calls = 0;
 	struct remover_cb first = { .complete = g };
 	struct remover_cb r = { .from = f, .victim = new_victim(test, &calls) };
@@ -543,7 +537,7 @@ static void fence_remove_callback_through_another_fence(struct kunit *test)
 /* The callback holds the last reference to its fence and drops it. */
 static void fence_callback_drops_last_reference(struct kunit *test)
 {
-	struct kds_fence *g = new_fence(test);
+	struct kds_fence *g = kds_test_fence(test);
 	struct kds_fence *f = kds_fence_create(GFP_KERNEL);
 	struct test_cb t = { .put = true };
 
@@ -603,7 +597,7 @@ static void fence_ordering_publishes_data(struct kunit *test)
 
 	KUNIT_ASSERT_NOT_NULL(test, s);
 	for (i = 0; i < ORDER_ROUNDS; i++)
-		s->f[i] = new_fence(test);
+		s->f[i] = kds_test_fence(test);
 	init_completion(&s->done);
 	t = kthread_run(order_reader, s, "kds_reader");
 	KUNIT_ASSERT_FALSE(test, IS_ERR(t));
@@ -696,8 +690,8 @@ static void fence_complete_from_hardirq(struct kunit *test)
 
 	if (IS_ENABLED(CONFIG_PREEMPT_RT))
 		kunit_skip(test, KDS_RT_HARDIRQ_SKIP);
-	f = new_fence(test);
-	dep = new_fence(test);
+	f = kds_test_fence(test);
+	dep = kds_test_fence(test);
 	c.f = kds_fence_get(f);
 	KUNIT_ASSERT_EQ(test, kds_fence_await_fence(dep, f, GFP_KERNEL), 1);
 	kds_fence_complete(dep);
@@ -761,7 +755,7 @@ static void fence_api_from_hardirq(struct kunit *test)
 
 	if (IS_ENABLED(CONFIG_PREEMPT_RT))
 		kunit_skip(test, KDS_RT_HARDIRQ_SKIP);
-	a.f = new_fence(test);
+	a.f = kds_test_fence(test);
 	init_completion(&a.fired);
 	hrtimer_setup_on_stack(&a.timer, irq_api_fn, CLOCK_MONOTONIC, HRTIMER_MODE_REL_HARD);
 	hrtimer_start(&a.timer, ms_to_ktime(1), HRTIMER_MODE_REL_HARD);
@@ -793,7 +787,7 @@ static void fence_parked_completions_hold_up_nothing(struct kunit *test)
 {
 	struct completion *c = kunit_kcalloc(test, PARKED, sizeof(*c), GFP_KERNEL);
 	struct kds_fence **f = kunit_kcalloc(test, PARKED, sizeof(*f), GFP_KERNEL);
-	struct kds_fence *timed = new_fence(test);
+	struct kds_fence *timed = kds_test_fence(test);
 	struct dma_fence *stuck = kzalloc_obj(*stuck, GFP_KERNEL);
 	static DEFINE_SPINLOCK(stuck_lock);
 	int i, last_done;
@@ -804,7 +798,7 @@ static void fence_parked_completions_hold_up_nothing(struct kunit *test)
 	dma_fence_init(stuck, &parked_stub_ops, &stuck_lock, dma_fence_context_alloc(1), 1);
 	for (i = 0; i < PARKED; i++) {
 		init_completion(&c[i]);
-		f[i] = new_fence(test);
+		f[i] = kds_test_fence(test);
 		KUNIT_ASSERT_EQ(test, kds_fence_await_completion(f[i], &c[i], GFP_KERNEL), 1);
 		kds_fence_complete(f[i]);
 	}
@@ -865,7 +859,7 @@ static void fence_chain_from_hardirq_is_bounded(struct kunit *test)
 	KUNIT_ASSERT_NOT_NULL(test, c.f);
 	init_completion(&c.fired);
 	for (i = 0; i < BOUNDED_CHAIN; i++) {
-		c.f[i] = new_fence(test);
+		c.f[i] = kds_test_fence(test);
 		if (i) {
 			KUNIT_ASSERT_EQ(test,
 					kds_fence_await_fence(c.f[i], c.f[i - 1], GFP_KERNEL), 1);
@@ -891,7 +885,7 @@ static void fence_chain_from_hardirq_is_bounded(struct kunit *test)
 
 static void fence_misuse_over_complete(struct kunit *test)
 {
-	struct kds_fence *f = new_fence(test);
+	struct kds_fence *f = kds_test_fence(test);
 
 	kds_fence_complete(f);
 	kunit_warning_suppress(test) {
@@ -903,7 +897,7 @@ static void fence_misuse_over_complete(struct kunit *test)
 
 static void fence_misuse_await_done(struct kunit *test)
 {
-	struct kds_fence *f = new_fence(test), *g = new_fence(test);
+	struct kds_fence *f = kds_test_fence(test), *g = kds_test_fence(test);
 	struct completion c;
 
 	init_completion(&c);
@@ -969,7 +963,7 @@ static void fence_gfp_nofs_noio_scopes(struct kunit *test)
 
 static void fence_misuse_bad_arguments(struct kunit *test)
 {
-	struct kds_fence *f = new_fence(test);
+	struct kds_fence *f = kds_test_fence(test);
 	struct test_cb t = {};
 
 	kunit_warning_suppress(test) {
@@ -1012,7 +1006,7 @@ static void fence_misuse_bad_arguments(struct kunit *test)
  */
 static void fence_misuse_released_pending(struct kunit *test)
 {
-	struct kds_fence *f = kds_fence_create(GFP_KERNEL), *w = new_fence(test);
+	struct kds_fence *f = kds_fence_create(GFP_KERNEL), *w = kds_test_fence(test);
 	struct test_cb t = {};
 
 	KUNIT_ASSERT_NOT_NULL(test, f);

@@ -1,6 +1,6 @@
 /* SPDX-License-Identifier: GPL-2.0 */
 /*
- * Checks the C suites of kds_test.ko share.
+ * Helpers and checks the C suites of kds_test.ko share.
  *
  * Copyright (C) 2026 The kds authors
  */
@@ -14,6 +14,30 @@
 #include <linux/ktime.h>
 
 #include <kds.h>
+
+/* kunit_add_action() form of kds_fence_put(). */
+static inline void kds_test_fence_put_action(void *f)
+{
+	kds_fence_put(f);
+}
+
+/* A new pending fence, whose reference is put when the test ends, however it ends. */
+static inline struct kds_fence *kds_test_fence(struct kunit *test)
+{
+	struct kds_fence *f = kds_fence_create(GFP_KERNEL);
+
+	KUNIT_ASSERT_NOT_NULL(test, f);
+	KUNIT_ASSERT_EQ(test, kunit_add_action_or_reset(test, kds_test_fence_put_action, f), 0);
+	return f;
+}
+
+/* A reference to @f of the test's own, put when the test ends. */
+static inline struct kds_fence *kds_test_hold(struct kunit *test, struct kds_fence *f)
+{
+	KUNIT_ASSERT_NOT_NULL(test, f);
+	KUNIT_ASSERT_EQ(test, kunit_add_action_or_reset(test, kds_test_fence_put_action, f), 0);
+	return f;
+}
 
 /*
  * @f is a fence kds completes itself (a resource set's or a work item's),

@@ -16,16 +16,7 @@
 
 #include <kds.h>
 
-KUNIT_DEFINE_ACTION_WRAPPER(timer_put_action, kds_fence_put, struct kds_fence *);
-
-static struct kds_fence *tfence(struct kunit *test)
-{
-	struct kds_fence *f = kds_fence_create(GFP_KERNEL);
-
-	KUNIT_ASSERT_NOT_NULL(test, f);
-	KUNIT_ASSERT_EQ(test, kunit_add_action_or_reset(test, timer_put_action, f), 0);
-	return f;
-}
+#include "test_util.h"
 
 static ktime_t now_on(clockid_t clock)
 {
@@ -62,7 +53,7 @@ static void timed_cb(struct kds_fence *f, struct kds_fence_cb *cb)
 static s64 await_timer(struct kunit *test, clockid_t clock, bool absolute, s64 delay_ns,
 		       u64 slack_ns)
 {
-	struct kds_fence *f = tfence(test);
+	struct kds_fence *f = kds_test_fence(test);
 	struct timed t = { .clock = clock };
 	ktime_t start = now_on(clock);
 	ktime_t deadline = ktime_add_ns(start, delay_ns);
@@ -139,7 +130,7 @@ static void timer_slack(struct kunit *test)
 
 static void timer_many_at_once(struct kunit *test)
 {
-	struct kds_fence *all = tfence(test), **f;
+	struct kds_fence *all = kds_test_fence(test), **f;
 	struct timed *t;
 	/* Far enough ahead that none has normally passed before all are armed. */
 	ktime_t start = ktime_add_ms(ktime_get(), 500);
@@ -155,7 +146,7 @@ static void timer_many_at_once(struct kunit *test)
 
 		int ret;
 
-		f[i] = tfence(test);
+		f[i] = kds_test_fence(test);
 		t[i].clock = CLOCK_MONOTONIC;
 		ret = kds_fence_await_hrtimer(f[i], at, CLOCK_MONOTONIC, HRTIMER_MODE_ABS, 0,
 					      GFP_KERNEL);
@@ -190,7 +181,7 @@ static void timer_released_before_expiry(struct kunit *test)
 
 static void timer_bad_arguments(struct kunit *test)
 {
-	struct kds_fence *f = tfence(test);
+	struct kds_fence *f = kds_test_fence(test);
 
 	kunit_warning_suppress(test) {
 		KUNIT_EXPECT_EQ(test, kds_fence_await_hrtimer(f, 1000, CLOCK_PROCESS_CPUTIME_ID,

@@ -18,9 +18,9 @@
 //! 1. its status is published (release), so that lockless readers
 //!    ([`Fence::status`]) that see it done also see every write made before
 //!    any of its events completed;
-//! 2. its C callbacks (`struct kds_fence_cb`, see [`crate::fence_capi`]) run,
+//! 2. its C callbacks (`struct kds_fence_cb`, see [`crate::capi::fence`]) run,
 //!    with local interrupts disabled and no kds lock held;
-//! 3. it leaves the dependency graph ([`crate::graph`]);
+//! 3. it leaves the dependency graph ([`crate::fence::order`]);
 //! 4. every fence that awaited it retires one event, inheriting its error.
 //!    Fences that become done this way are processed by the same loop, not
 //!    by recursion, so a chain of any length completes on a bounded stack.
@@ -31,21 +31,26 @@
 //! graph lock nests outside fence locks. Both disable interrupts, so every
 //! operation but the waits works from hard IRQ context.
 
-use crate::cglue::{misuse, Misuse};
-use crate::ffi::{
-    kds_fence_wait_timeout, kds_hardirq_budget_begin, kds_hardirq_budget_end, kds_kvfree_atomic,
-    kds_queue_deferred,
-};
-use crate::graph::{Graph, Growth, Insert, NIL};
-use crate::rawlock::{new_raw_spinlock_irq, raw_global_lock, RawSpinLockIrq};
+pub(crate) mod dma;
+pub(crate) mod order;
+pub(crate) mod timer;
+
+use crate::ffi::{fence_cb_trampoline, FenceCbHandler, RawCbFn};
+use crate::misuse::{misuse, Misuse};
+use crate::sys::list::{self, ListHead};
+use crate::sys::raw_spinlock::{new_raw_spinlock_irq, raw_global_lock, RawSpinLockIrq};
+use crate::sys::task::{self, HardIrqBudget, Sleep, Waker};
+use crate::sys::workqueue;
 use core::ptr;
 use kernel::alloc::{flags::GFP_KERNEL, Flags};
 use kernel::bindings;
+use kernel::ffi::c_long;
 use kernel::prelude::*;
 use kernel::sync::atomic::{ordering, Atomic};
 use kernel::sync::lock::GlobalGuard;
 use kernel::sync::{Arc, ArcBorrow};
 use kernel::types::Opaque;
+use order::{Growth, Insert, Order, NIL};
 
 /// The first field of every fence; `kds_fence_*` refuse other pointers.
 pub(crate) const FENCE_MAGIC: u32 = 0x6b64_7366;
@@ -72,7 +77,7 @@ pub(crate) trait Cancel: Send + Sync {
 raw_global_lock! {
     /// The dependency graph of all pending fences that await or are
     /// awaited by fences.
-    pub(crate) static GRAPH: Graph, backend GraphLock, class c"kds_graph" = Graph::new();
+    pub(crate) static GRAPH: Order, backend GraphLock, class c"kds_graph" = Order::new();
 }
 
 /// Initialises the fence subsystem; call once, from module init.
@@ -107,7 +112,7 @@ fn lock_graph(nodes: usize, edges: usize, flags: Flags) -> Result<GlobalGuard<Gr
             return Ok(g);
         };
         drop(g);
-        if Growth::largest_bytes(want) > kernel::page::PAGE_SIZE && crate::cglue::in_hardirq() {
+        if Growth::largest_bytes(want) > kernel::page::PAGE_SIZE && crate::sys::task::in_hardirq() {
             return Err(ENOMEM);
         }
         let grown = Growth::alloc(want, flags)?;
@@ -118,7 +123,7 @@ fn lock_graph(nodes: usize, edges: usize, flags: Flags) -> Result<GlobalGuard<Gr
             for p in old.into_buffers() {
                 // SAFETY: `p` is NULL or a buffer `kvmalloc()` allocated
                 // that nothing refers to any more (the graph replaced it).
-                unsafe { kds_kvfree_atomic(p.cast()) };
+                unsafe { workqueue::kvfree_atomic(p.cast()) };
             }
         }
     }
@@ -202,39 +207,25 @@ impl Deferred {
                 d.0.push(e);
             }
         }
-        // SAFETY: Queues kds's static work item, which runs
-        // `kds_fence_run_deferred`; callable in any context.
-        unsafe { kds_queue_deferred() };
+        workqueue::queue_deferred_retire();
     }
 }
 
-/// Internal to `kds_exports.c`: what kds holds now, for
-/// `/sys/module/kds/parameters/live`: live fences (but the default async
-/// domain's own, which live as long as kds), graph nodes and edges.
-///
-/// # Safety
-///
-/// `n` must be valid for writing three `i64`s.
-#[no_mangle]
-pub(crate) unsafe extern "C" fn kds_live_counts(n: *mut i64) {
+/// What kds holds now: live fences, graph nodes and graph edges.
+pub(crate) fn live_counts() -> (i64, usize, usize) {
     let (nodes, edges) = GRAPH.lock().size();
-    // SAFETY: `n` has room for three (function safety requirement).
-    unsafe {
-        *n = LIVE.load(ordering::Relaxed) - crate::async_capi::default_domain_fences();
-        *n.add(1) = nodes as i64;
-        *n.add(2) = edges as i64;
-    }
+    (LIVE.load(ordering::Relaxed), nodes, edges)
 }
 
-/// Internal to `kds_exports.c`: the work item of [`Deferred`]; retires
-/// every fence handed over, in process context.
-#[no_mangle]
-pub(crate) extern "C" fn kds_fence_run_deferred() {
+/// The work item of [`Deferred`]: retires every fence handed over, in
+/// process context.
+pub(crate) fn run_deferred() {
     let ready = DEFERRED.lock().0.take();
     Fence::propagate_from(EdgeList::new(), 0, ready, usize::MAX);
 }
 
 /// What a fence's lock protects.
+#[pin_data]
 struct State {
     /// Set once, when the fence is done; from then on no callback or
     /// waiter is added.
@@ -244,13 +235,16 @@ struct State {
     /// Sources to cancel when the fence is abandoned; grown unlocked
     /// ([`Fence::add_timer`]).
     timers: KVec<Arc<dyn Cancel>>,
+    /// The C callbacks, by their `node`s ([`RawCb`]); empty once `done`.
+    #[pin]
+    callbacks: ListHead,
 }
 
 /// A C callback (`struct kds_fence_cb`, laid out as in `include/kds.h`).
 #[repr(C)]
 pub(crate) struct RawCb {
     pub(crate) node: bindings::list_head,
-    pub(crate) func: Option<unsafe extern "C" fn(*mut RawFence, *mut RawCb)>,
+    pub(crate) func: Option<RawCbFn>,
 }
 
 /// `struct kds_fence` as C sees it: opaque. A `*mut RawFence` is a
@@ -268,8 +262,6 @@ pub(crate) struct RawFence {
 /// - `pending` is 0 exactly when the fence is done, and it never rises
 ///   from 0; `status` is non-zero exactly from the moment `pending` reached
 ///   0 and the fence was published as done, and never changes after that.
-/// - `callbacks` is a valid, circular `list_head` list of [`RawCb`]s. It is
-///   only accessed with `state` locked, and it is empty once `state.done`.
 /// - `node` is [`NIL`] or the fence's node in [`GRAPH`]; it is only changed
 ///   with `GRAPH` locked.
 #[pin_data(PinnedDrop)]
@@ -288,12 +280,10 @@ pub(crate) struct Fence {
     status: Atomic<i32>,
     node: Atomic<u32>,
     /// The context running this fence's callbacks
-    /// ([`crate::cglue::context_key`]), or 0.
+    /// ([`crate::sys::task::context_key`]), or 0.
     cb_ctx: Atomic<usize>,
     #[pin]
     state: RawSpinLockIrq<State>,
-    #[pin]
-    callbacks: Opaque<bindings::list_head>,
 }
 
 // SAFETY: All fields are atomics, lock-protected, or (`callbacks`) only
@@ -333,20 +323,32 @@ impl Fence {
                 status: Atomic::new(0),
                 node: Atomic::new(NIL),
                 cb_ctx: Atomic::new(0),
-                state <- new_raw_spinlock_irq!(State {
+                state <- new_raw_spinlock_irq!(pin_init!(State {
                     done: false,
                     waiters: EdgeList::new(),
                     timers: KVec::new(),
-                }, c"kds_fence"),
-                // SAFETY: `slot` is valid for writes; INIT_LIST_HEAD makes
-                // it an empty list pointing to itself, which stays valid as
-                // the fence is pinned.
-                callbacks <- Opaque::ffi_init(|slot| unsafe { bindings::INIT_LIST_HEAD(slot) }),
+                    callbacks <- ListHead::new(),
+                }), c"kds_fence"),
             }),
             flags,
         )?;
         LIVE.add(1, ordering::Relaxed);
+        // INVARIANT: `magic` is set; pending (1) and status (0) agree; the
+        // callback list is empty; `node` is `NIL`.
         Ok(f)
+    }
+
+    /// Takes back one of kds's own references, which kds's C code got
+    /// from `kds_fence_ref_internal()` (see [`crate::fence::dma`]).
+    ///
+    /// # Safety
+    ///
+    /// `f` must come from `kds_fence_ref_internal()`, and be taken back
+    /// once.
+    pub(crate) unsafe fn from_raw_ref(f: *mut RawFence) -> Arc<Fence> {
+        // SAFETY: `f` owns one count of an `Arc<Fence>` (function safety
+        // requirement).
+        unsafe { Arc::from_raw(f.cast_const().cast::<Fence>()) }
     }
 
     /// Whether kds completes this fence itself: a user may wait for it,
@@ -375,13 +377,11 @@ impl Fence {
             return;
         }
         let timers = {
-            let mut st = self.state.lock();
-            // SAFETY: We hold the lock protecting `callbacks`.
-            let observed = unsafe { !list_empty(self.callbacks.get()) };
-            if st.done || observed || !st.waiters.is_empty() {
+            let mut g = self.state.lock();
+            if g.done || !g.callbacks.is_empty() || !g.waiters.is_empty() {
                 return;
             }
-            core::mem::replace(&mut st.timers, KVec::new())
+            core::mem::replace(g.as_mut().project().timers, KVec::new())
         };
         // Unlocked: cancelling completes events, which locks the fence.
         for t in timers.iter() {
@@ -394,7 +394,8 @@ impl Fence {
         let mut t = Some(t);
         loop {
             let cap = {
-                let mut st = self.state.lock();
+                let mut g = self.state.lock();
+                let st = g.as_mut().project();
                 match st.timers.push_within_capacity(t.take().ok_or(EINVAL)?) {
                     Ok(()) => return Ok(()),
                     Err(e) => t = Some(e.0),
@@ -403,7 +404,8 @@ impl Fence {
             };
             let mut new = KVec::with_capacity((cap * 2).max(2), flags)?;
             let old = {
-                let mut st = self.state.lock();
+                let mut g = self.state.lock();
+                let st = g.as_mut().project();
                 if st.timers.capacity() == cap {
                     for x in st.timers.drain_all() {
                         if let Err(e) = new.push_within_capacity(x) {
@@ -411,7 +413,7 @@ impl Fence {
                             drop(e);
                         }
                     }
-                    core::mem::swap(&mut st.timers, &mut new);
+                    core::mem::swap(st.timers, &mut new);
                 }
                 new
             };
@@ -422,8 +424,10 @@ impl Fence {
 
     /// Removes the source at `addr` from the cancellable ones, if there.
     pub(crate) fn forget_timer(&self, addr: *const u8) {
-        let mut st = self.state.lock();
-        st.timers
+        let mut g = self.state.lock();
+        g.as_mut()
+            .project()
+            .timers
             .retain(|t| !core::ptr::eq(Arc::as_ptr(t).cast::<u8>(), addr));
     }
 
@@ -606,7 +610,7 @@ impl Fence {
             g.remove_edge(e);
             return Err(EINVAL);
         }
-        st.waiters.push(edge);
+        st.as_mut().project().waiters.push(edge);
         Ok(true)
     }
 
@@ -659,7 +663,7 @@ impl Fence {
     }
 
     /// The fence's graph node, added (last in the order) if it has none.
-    fn graph_node(f: &Fence, g: &mut Graph) -> Result<u32> {
+    fn graph_node(f: &Fence, g: &mut Order) -> Result<u32> {
         let n = f.node.load(ordering::Relaxed);
         if n != NIL {
             return Ok(n);
@@ -684,18 +688,56 @@ impl Fence {
     }
 
     /// Sleeps until the fence is done, for at most `timeout` jiffies
-    /// (`c_long::MAX`: no limit), interruptibly with `intr`: C's
-    /// `kds_fence_wait_timeout()` (in `kds_exports.c`). Returns what it
-    /// returns: > 0 done, 0 timed out, `-ERESTARTSYS`. It calls
-    /// `might_sleep()`.
-    pub(crate) fn wait_timeout(
-        &self,
-        intr: bool,
-        timeout: kernel::ffi::c_long,
-    ) -> kernel::ffi::c_long {
-        // SAFETY: `self` is a live fence for the whole call; the C function
-        // only borrows it (it adds and removes a callback of its own).
-        unsafe { kds_fence_wait_timeout(self.as_raw(), intr, timeout) }
+    /// (`MAX_SCHEDULE_TIMEOUT`: no limit; it must not be negative),
+    /// interruptibly with `intr`. Returns what `dma_fence_wait_timeout()`
+    /// returns: the jiffies left (at least 1) when done, 1 when done and
+    /// `timeout` is 0, 0 when it timed out, `-ERESTARTSYS` on a signal. It
+    /// sleeps on a callback of its own, as `dma_fence_default_wait()` does.
+    /// The caller must be allowed to sleep (the C API edge and every other
+    /// caller say so with `might_sleep()`).
+    pub(crate) fn wait_timeout(&self, intr: bool, timeout: c_long) -> c_long {
+        if self.is_done() {
+            return timeout.max(1);
+        }
+        if timeout <= 0 {
+            return 0;
+        }
+        let mut w = core::pin::pin!(SleepingWaiter {
+            cb: Opaque::uninit(),
+            task: Waker::current(),
+        });
+        // The waiter stays on this frame, unmoved (pinned), until it is
+        // removed below, which waits for a call in progress. The pointer
+        // to `cb` comes from one to the whole waiter, so that the callback
+        // may reach `task` from it.
+        // SAFETY: Only a raw pointer is made from the `&mut`, so nothing
+        // moves; it points to the live waiter, and the field's pointer is
+        // projected from it (keeping its provenance).
+        let cb = unsafe {
+            let whole: *mut SleepingWaiter = w.as_mut().get_unchecked_mut();
+            Opaque::cast_into(&raw const (*whole).cb)
+        };
+        // SAFETY: `cb` is valid until `remove_callback` below has returned,
+        // and nobody else uses it.
+        let added = unsafe { self.add_callback(cb, fence_cb_trampoline::<SleepingWaiter>) };
+        if added.is_err() {
+            // Done meanwhile.
+            return timeout;
+        }
+        // The callback publishes the fence done before it wakes us, and
+        // `sleep_until` sets the task state before it checks.
+        let ret = task::sleep_until(|| self.is_done(), intr, timeout);
+        // SAFETY: `cb` was added above; a call in progress on another CPU
+        // is waited for, so `w` may go when this returns.
+        unsafe { self.remove_callback(cb) };
+        match ret {
+            Sleep::Done(left) => left,
+            // Done between the last check and the removal: as C's
+            // `dma_fence_default_wait()`, that counts as done.
+            Sleep::TimedOut if self.is_done() => 1,
+            Sleep::TimedOut => 0,
+            Sleep::Interrupted => ERESTARTSYS.to_errno() as c_long,
+        }
     }
 
     /// The fence's pointer as C sees it.
@@ -714,23 +756,22 @@ impl Fence {
         // memory, as dma_fence callbacks may, which needs interrupts on;
         // and kds is not called from hard IRQ there (see `include/kds.h`).
         let _irq = (!cfg!(CONFIG_PREEMPT_RT)).then(kernel::interrupt::local_interrupt_disable);
-        let local = Opaque::<bindings::list_head>::uninit();
+        pin_init::stack_pin_init!(let local = ListHead::new());
         let waiters = {
-            let mut st = self.state.lock();
+            let mut g = self.state.lock();
+            let st = g.as_mut().project();
             self.status
                 .store(if error < 0 { error } else { 1 }, ordering::Release);
-            st.done = true;
+            *st.done = true;
             self.cb_ctx
-                .store(crate::cglue::context_key(), ordering::Relaxed);
-            // SAFETY: `local` is a fresh list head on this stack frame, which
-            // outlives its use below; `callbacks` is valid and we hold the
-            // lock that protects it.
-            unsafe { list_move_all(self.callbacks.get(), local.get()) };
+                .store(crate::sys::task::context_key(), ordering::Relaxed);
+            st.callbacks.splice_tail_init(local.as_mut());
             st.waiters.take()
         };
-        // SAFETY: `local` holds the callbacks just taken; no other context
-        // can reach them (they are off the fence, which is done).
-        unsafe { run_callbacks(local.get(), self.as_raw()) };
+        // SAFETY: `local` holds the callbacks just taken, `RawCb`s that
+        // their owners registered; no other context can reach them (they
+        // are off the fence, which is done).
+        unsafe { run_callbacks(local.as_mut(), self.as_raw()) };
         self.cb_ctx.store(0, ordering::Release);
         self.leave_graph();
         waiters
@@ -750,12 +791,8 @@ impl Fence {
     /// hands its signalling over to irq_work: an interrupt does bounded
     /// work.
     fn propagate(todo: EdgeList, error: i32) {
-        // SAFETY: Paired with `kds_hardirq_budget_end` below, in the same
-        // context (interrupts stay off in hard IRQ).
-        let budget = unsafe { kds_hardirq_budget_begin(HARDIRQ_RETIRE_BUDGET) };
+        let (_section, budget) = HardIrqBudget::begin(HARDIRQ_RETIRE_BUDGET);
         Self::propagate_from(todo, error, EdgeList::new(), budget);
-        // SAFETY: Paired with the call above.
-        unsafe { kds_hardirq_budget_end() };
     }
 
     /// [`Fence::propagate`], with waiters already done in `ready` and at
@@ -794,22 +831,19 @@ impl Fence {
     ///
     /// `cb` must be valid for writes and stay valid, and unused by anyone
     /// else, until its function has been called or it has been removed.
-    pub(crate) unsafe fn add_callback(
-        &self,
-        cb: *mut RawCb,
-        func: unsafe extern "C" fn(*mut RawFence, *mut RawCb),
-    ) -> Result {
-        let st = self.state.lock();
+    pub(crate) unsafe fn add_callback(&self, cb: *mut RawCb, func: RawCbFn) -> Result {
+        let mut g = self.state.lock();
         // SAFETY: `cb` is valid for writes (function safety requirement).
         unsafe { (*cb).func = Some(func) };
-        if st.done {
+        if g.done {
             // SAFETY: As above.
             unsafe { bindings::INIT_LIST_HEAD(&raw mut (*cb).node) };
             return Err(ENOENT);
         }
-        // SAFETY: We hold the lock protecting `callbacks`, a valid list;
-        // `cb` is valid and not on any list.
-        unsafe { bindings::list_add_tail(&raw mut (*cb).node, self.callbacks.get()) };
+        // SAFETY: `cb` is valid, on no list, and stays valid until it is
+        // called (after `pop_front`) or removed (function safety
+        // requirement).
+        unsafe { g.as_mut().project().callbacks.add_tail(&raw mut (*cb).node) };
         Ok(())
     }
 
@@ -824,13 +858,13 @@ impl Fence {
     pub(crate) unsafe fn remove_callback(&self, cb: *mut RawCb) -> bool {
         {
             let st = self.state.lock();
-            let this = crate::cglue::context_key();
+            let this = crate::sys::task::context_key();
             if !st.done {
                 // SAFETY: Not done, so `cb` is still on `callbacks` (it is
                 // only taken off when the fence is done or by this
                 // function, which the caller calls once), and we hold the
                 // lock.
-                unsafe { list_del_init(&raw mut (*cb).node) };
+                unsafe { list::del_init(&raw mut (*cb).node) };
                 return true;
             }
             if self.cb_ctx.load(ordering::Relaxed) == this {
@@ -849,8 +883,8 @@ impl Fence {
                 // SAFETY: `cb` is valid; its node is on that private list
                 // or empty, and no other context touches either.
                 unsafe {
-                    if !list_empty(&raw mut (*cb).node) {
-                        list_del_init(&raw mut (*cb).node);
+                    if list::entry_is_linked(&raw mut (*cb).node) {
+                        list::del_init(&raw mut (*cb).node);
                         return true;
                     }
                 }
@@ -875,9 +909,7 @@ impl PinnedDrop for Fence {
         if !self.is_done() {
             let (has_waiters, has_callbacks) = {
                 let st = self.state.lock();
-                // SAFETY: We hold the lock protecting `callbacks`.
-                let empty = unsafe { list_empty(self.callbacks.get()) };
-                (!st.waiters.is_empty(), !empty)
+                (!st.waiters.is_empty(), !st.callbacks.is_empty())
             };
             if has_waiters || has_callbacks {
                 // Nothing can complete this fence any more, and someone
@@ -927,75 +959,42 @@ impl Drop for Event {
     }
 }
 
-/// Moves every entry of the list `from` to the empty list `to`.
-///
-/// # Safety
-///
-/// Both must be valid lists; `to` must be empty; the caller must have
-/// exclusive access to both.
-unsafe fn list_move_all(from: *mut bindings::list_head, to: *mut bindings::list_head) {
-    // SAFETY: The caller guarantees both are valid, exclusively ours.
-    unsafe {
-        bindings::INIT_LIST_HEAD(to);
-        let first = (*from).next;
-        if first == from {
-            return;
-        }
-        let last = (*from).prev;
-        (*to).next = first;
-        (*first).prev = to;
-        (*to).prev = last;
-        (*last).next = to;
-        bindings::INIT_LIST_HEAD(from);
-    }
-}
-
-/// Whether a list is empty.
-///
-/// # Safety
-///
-/// `head` must be a valid list.
-unsafe fn list_empty(head: *mut bindings::list_head) -> bool {
-    // SAFETY: `head` is valid.
-    unsafe { (*head).next == head }
-}
-
-/// Unlinks `entry` from its list and makes it an empty list.
-///
-/// # Safety
-///
-/// `entry` must be on a valid list, and the caller must hold what protects
-/// that list.
-unsafe fn list_del_init(entry: *mut bindings::list_head) {
-    // SAFETY: `entry` and its neighbours are valid list entries.
-    unsafe {
-        let prev = (*entry).prev;
-        let next = (*entry).next;
-        (*prev).next = next;
-        (*next).prev = prev;
-        bindings::INIT_LIST_HEAD(entry);
-    }
-}
-
 /// Calls and unlinks every callback on the list `head`, in order.
 ///
 /// # Safety
 ///
-/// `head` must be a valid list of [`RawCb`]s, each with a function, that
-/// only the caller can reach; `fence` is passed to the functions.
-unsafe fn run_callbacks(head: *mut bindings::list_head, fence: *mut RawFence) {
-    // SAFETY: The caller guarantees the list is valid and ours alone.
-    unsafe {
-        while !list_empty(head) {
-            let node = (*head).next;
-            // `node` is the first field of a `RawCb` (`#[repr(C)]`).
-            let cb = node.cast::<RawCb>();
-            list_del_init(node);
-            // From here on kds does not touch `cb`: the callback may free it.
+/// `head` must be a list of [`RawCb`]s, each with a function, that only
+/// the caller can reach; `fence` is passed to the functions.
+unsafe fn run_callbacks(mut head: Pin<&mut ListHead>, fence: *mut RawFence) {
+    while let Some(node) = head.as_mut().pop_front() {
+        // `node` is the first field of a `RawCb` (`#[repr(C)]`).
+        let cb = node.as_ptr().cast::<RawCb>();
+        // From here on kds does not touch `cb`: the callback may free it.
+        // SAFETY: `cb` is a valid `RawCb`, unlinked; its function is the
+        // one its owner registered, called once, as documented.
+        unsafe {
             if let Some(func) = (*cb).func {
                 func(fence, cb);
             }
         }
+    }
+}
+
+/// A task sleeping in [`Fence::wait_timeout`], woken by its callback.
+struct SleepingWaiter {
+    cb: Opaque<RawCb>,
+    task: Waker,
+}
+
+// SAFETY: `CB_OFFSET` is the offset of `cb`, an `Opaque<RawCb>`, which has
+// the layout of a `RawCb`.
+unsafe impl FenceCbHandler for SleepingWaiter {
+    const CB_OFFSET: usize = core::mem::offset_of!(SleepingWaiter, cb);
+
+    unsafe fn done(this: *mut Self) {
+        // SAFETY: The waiter lives until `wait_timeout` has removed its
+        // callback, which waits for this call to return.
+        unsafe { &*this }.task.wake();
     }
 }
 

@@ -1,35 +1,103 @@
 // SPDX-License-Identifier: GPL-2.0
 
-//! Every C function of `kds_exports.c` that the Rust side calls, in one
-//! place (prototypes in `kds_internal.h`; keep the two in sync). Each is
-//! wrapped, with its safety argument, by the one Rust file named above it;
-//! no other file calls them.
+//! The C ABI between kds's Rust crate and its C files, in one place.
 //!
-//! `kds_fence_wait_timeout` is the one `kds_*` export among them: the core
-//! still sleeps on a fence through the C wait loop (issue 12 moves that
-//! loop into Rust).
+//! - Every C function of `c/*.c` that the Rust side calls (prototypes in
+//!   `kds_internal.h`; keep the two in sync). Each is wrapped, with its
+//!   safety argument, by the one Rust file named above it; no other file
+//!   calls them. None of them is a `kds_*` export: the core never calls
+//!   the C API.
+//! - The C function pointer types the API takes ([`RawCbFn`],
+//!   [`AsyncFn`], [`GrantFn`]), so that the core names them without an
+//!   ABI of its own.
+//! - [`fence_cb_trampoline`], the C-ABI entry of fence callbacks that the
+//!   core itself registers ([`FenceCbHandler`]).
+//!
+//! The `#[no_mangle]` functions C calls are defined at the C API edge
+//! (`capi/`); the kernel abstractions in `sys/` keep their own
+//! trampolines, so that each of those files stands alone.
 
-use crate::fence::RawFence;
+use crate::fence::{RawCb, RawFence};
 use kernel::bindings;
 use kernel::ffi::{c_char, c_int, c_uint, c_ulong, c_void};
 
+/// A `struct kds_fence_cb`'s function: `kds_fence_cb_fn`.
+pub(crate) type RawCbFn = unsafe extern "C" fn(*mut RawFence, *mut RawCb);
+
+/// An async work function: `kds_async_fn`, `fn(data, cookie)`.
+pub(crate) type AsyncFn = unsafe extern "C" fn(*mut c_void, u64);
+
+/// A resource set's grant callback: `kds_callback_fn`, `fn(param, extra)`.
+pub(crate) type GrantFn = unsafe extern "C" fn(*mut c_void, *mut c_void);
+
+/// A fence callback that the core registers for itself: `Self` embeds a
+/// [`RawCb`] at [`FenceCbHandler::CB_OFFSET`] and registers it with
+/// [`fence_cb_trampoline::<Self>`].
+///
+/// # Safety
+///
+/// `CB_OFFSET` must be the offset of a [`RawCb`] field of `Self`.
+pub(crate) unsafe trait FenceCbHandler {
+    /// Offset of the [`RawCb`] in `Self`.
+    const CB_OFFSET: usize;
+
+    /// The fence is done. Runs in any context the fence completes in (hard
+    /// IRQ included; interrupts off but on PREEMPT_RT), once.
+    ///
+    /// # Safety
+    ///
+    /// `this` is the `Self` whose [`RawCb`] was registered, valid for the
+    /// whole call; once it returns, kds does not touch it again.
+    unsafe fn done(this: *mut Self);
+}
+
+/// The C-ABI function of a [`FenceCbHandler`]'s [`RawCb`].
+///
+/// # Safety
+///
+/// `cb` must be the [`RawCb`] of a live `T`, registered with this function
+/// for `T`.
+pub(crate) unsafe extern "C" fn fence_cb_trampoline<T: FenceCbHandler>(
+    _f: *mut RawFence,
+    cb: *mut RawCb,
+) {
+    // SAFETY: `cb` is at `CB_OFFSET` in a live `T` (the trait's and this
+    // function's safety requirements), so the result is in bounds.
+    let this = unsafe { cb.byte_sub(T::CB_OFFSET) }.cast::<T>();
+    // SAFETY: `this` is the registered, live `T` (safety requirement).
+    unsafe { T::done(this) }
+}
+
 extern "C" {
-    // Module set-up, misuse warnings, gfp classes, contexts (`cglue.rs`).
+    // Module set-up, the `live` parameter, misuse warnings (`capi.rs`).
     pub(crate) fn kds_c_init() -> c_int;
     pub(crate) fn kds_c_exit();
     pub(crate) fn kds_misuse(kind: c_uint, func: *const c_char);
-    pub(crate) fn kds_gfp_class(gfp: bindings::gfp_t) -> c_uint;
-    pub(crate) fn kds_module_get() -> bool;
-    pub(crate) fn kds_module_put();
-    pub(crate) fn kds_in_hardirq() -> bool;
-    pub(crate) fn kds_callback_call_begin(cb: *mut c_void);
-    pub(crate) fn kds_callback_call_end(cb: *mut c_void);
-    pub(crate) fn kds_memalloc_begin(gfp: bindings::gfp_t) -> c_uint;
-    pub(crate) fn kds_memalloc_end(token: c_uint);
-    pub(crate) fn kds_irq_level() -> c_uint;
     pub(crate) fn kds_live_enable(on: bool);
 
-    // `raw_spinlock_t` and ordered lock scopes (`rawlock.rs`).
+    // Contexts, sleeping, reclaim scopes, the hard-IRQ budget (`sys/task.rs`).
+    pub(crate) fn kds_in_hardirq() -> bool;
+    pub(crate) fn kds_irq_level() -> c_uint;
+    pub(crate) fn kds_set_current_state(intr: bool);
+    pub(crate) fn kds_set_current_running();
+    pub(crate) fn kds_memalloc_begin(gfp: bindings::gfp_t) -> c_uint;
+    pub(crate) fn kds_memalloc_end(token: c_uint);
+    pub(crate) fn kds_hardirq_budget_begin(budget: usize) -> usize;
+    pub(crate) fn kds_hardirq_budget_end();
+
+    // Module references (`sys/module.rs`).
+    pub(crate) fn kds_module_get() -> bool;
+    pub(crate) fn kds_module_put();
+
+    // `list_head` (`sys/list.rs`).
+    pub(crate) fn kds_list_del_init(entry: *mut bindings::list_head);
+    pub(crate) fn kds_list_empty(head: *const bindings::list_head) -> bool;
+    pub(crate) fn kds_list_splice_tail_init(
+        list: *mut bindings::list_head,
+        head: *mut bindings::list_head,
+    );
+
+    // `raw_spinlock_t` and ordered lock scopes (`sys/raw_spinlock.rs`).
     // `key` is a `struct lock_class_key *`, passed opaquely: without
     // lockdep that struct is empty, and rustc rightly refuses a pointer to
     // a zero-sized type in a C signature (`improper_ctypes`).
@@ -54,7 +122,7 @@ extern "C" {
     pub(crate) fn kds_raw_spin_trylock_ordered(lock: *mut bindings::raw_spinlock_t) -> bool;
     pub(crate) fn kds_raw_spin_unlock(lock: *mut bindings::raw_spinlock_t);
 
-    // `dma_fence` and `dma_resv` (`dma_fence.rs`).
+    // `dma_fence` and `dma_resv` (`sys/dma_fence.rs`).
     pub(crate) fn kds_dma_fence_get(fence: *mut bindings::dma_fence) -> *mut bindings::dma_fence;
     pub(crate) fn kds_dma_fence_put(fence: *mut bindings::dma_fence);
     pub(crate) fn kds_dma_fence_is_signaled(fence: *mut bindings::dma_fence) -> bool;
@@ -68,8 +136,7 @@ extern "C" {
     );
     pub(crate) fn kds_dma_resv_iter_end(cursor: *mut c_void);
 
-    // Waits for `dma_fence`s (`dma_wait.rs`).
-    pub(crate) fn kds_kick_delayed_work(dwork: *mut bindings::delayed_work) -> bool;
+    // Waits for `dma_fence`s (`fence/dma.rs`).
     pub(crate) fn kds_dma_fence_timed_out(
         dma: *mut bindings::dma_fence,
         waiter: u64,
@@ -82,18 +149,10 @@ extern "C" {
         itself: *mut bool,
     ) -> c_int;
 
-    // Workqueues (`queues.rs`).
+    // Workqueues, deferred frees and the deferred-retire work (`sys/workqueue.rs`).
     pub(crate) fn kds_workqueue() -> *mut bindings::workqueue_struct;
     pub(crate) fn kds_direct_workqueue() -> *mut bindings::workqueue_struct;
-
-    // Fences (`fence.rs`).
+    pub(crate) fn kds_kick_delayed_work(dwork: *mut bindings::delayed_work) -> bool;
     pub(crate) fn kds_kvfree_atomic(p: *const c_void);
     pub(crate) fn kds_queue_deferred();
-    pub(crate) fn kds_hardirq_budget_begin(budget: usize) -> usize;
-    pub(crate) fn kds_hardirq_budget_end();
-    pub(crate) fn kds_fence_wait_timeout(
-        f: *mut RawFence,
-        intr: bool,
-        timeout: kernel::ffi::c_long,
-    ) -> kernel::ffi::c_long;
 }

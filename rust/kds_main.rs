@@ -2,41 +2,38 @@
 
 //! kds: kernel dependency primitives.
 //!
-//! The crate root of `kds.ko`. The module is one Rust crate plus one C file
-//! (`kds_exports.c`) that exports the `#[no_mangle]` functions of this crate
-//! with `EXPORT_SYMBOL_GPL` and holds C helpers for static inline kernel
-//! functions. Each concept lives in its own file below `rust/`:
+//! The crate root of `kds.ko`: one Rust crate plus the C files in `c/`.
+//! The crate has three layers, and each file belongs to one:
 //!
-//! - [`version`]: the module's version, as seen from C.
-//! - [`cglue`]: declarations of the functions `kds_exports.c` provides.
-//! - [`rawlock`]: `raw_spinlock_t` locks, safe in hard IRQ context.
-//! - [`graph`]: cycle detection for fences awaiting fences.
-//! - [`fence`]: fences (N:M completion), and [`fence_capi`], their C API.
-//! - [`dma_fence`]: `dma_fence` and `dma_resv` for Rust; [`dma_wait`]:
-//!   fences awaiting them.
-//! - [`timer`]: fences awaiting an hrtimer.
-//! - [`resource`]: resource sets (KDS), and [`resource_capi`], their C API.
-//! - [`async_domain`]: async work with dependencies, [`async_graph`]: the
-//!   graph resolver, and [`async_capi`], their C API.
+//! - **The core**, safe Rust apart from a few documented exceptions (a C
+//!   caller's callback nodes, pointers and data, which it stores and hands
+//!   back): [`fence`] (fences, N:M completion) with [`fence::order`]
+//!   (cycle detection), [`fence::timer`] and [`fence::dma`] (hrtimer and
+//!   `dma_fence` sources); [`resource`] (resource sets); [`domain`] (async
+//!   work) with [`domain::resolver`] (the named-graph resolver); and
+//!   [`misuse`], the warnings it shares with the edge. The core uses
+//!   `kernel::` and [`sys`] only, and never calls a `kds_*` export.
+//! - **Kernel abstractions**, [`sys`]: one facility per file (raw
+//!   spinlocks, C lists, `dma_fence`, an `Arc`-owning hrtimer, the current
+//!   task, module references, workqueues), each of which could be posted
+//!   upstream on its own.
+//! - **The C API edge**, [`capi`]: the `#[no_mangle]` functions of
+//!   `include/kds.h`, their pointer checks and the `gfp_t` mapping. It
+//!   calls only the core.
+//!
+//! [`ffi`] holds every C declaration and C function type the crate uses.
+//! `c/kds_exports.c` exports the edge's functions with `EXPORT_SYMBOL_GPL`;
+//! `Documentation/development.rst` describes the layout.
 
 use kernel::prelude::*;
 
-mod async_capi;
-mod async_domain;
-mod async_graph;
-mod cglue;
-mod dma_fence;
-mod dma_wait;
+mod capi;
+mod domain;
 mod fence;
-mod fence_capi;
 mod ffi;
-mod graph;
-mod queues;
-mod rawlock;
+mod misuse;
 mod resource;
-mod resource_capi;
-mod timer;
-mod version;
+mod sys;
 
 module! {
     type: Kds,
@@ -50,18 +47,18 @@ struct Kds;
 
 impl kernel::Module for Kds {
     fn init(_module: &'static ThisModule) -> Result<Self> {
-        cglue::init()?;
+        capi::init()?;
         fence::init();
         resource::init();
-        if let Err(e) = async_capi::init() {
-            cglue::exit();
+        if let Err(e) = capi::work::init() {
+            capi::exit();
             fence::exit();
             return Err(e);
         }
-        cglue::live_enable(true);
+        capi::live_enable(true);
         pr_info!(
             "version {} loaded\n",
-            version::STRING.to_str().unwrap_or("?")
+            capi::version::STRING.to_str().unwrap_or("?")
         );
         Ok(Kds)
     }
@@ -69,11 +66,11 @@ impl kernel::Module for Kds {
 
 impl Drop for Kds {
     fn drop(&mut self) {
-        cglue::live_enable(false);
+        capi::live_enable(false);
         // Waits for the default domain's work, then for workers sleeping on
         // behalf of fences.
-        async_capi::exit();
-        cglue::exit();
+        capi::work::exit();
+        capi::exit();
         fence::exit();
         pr_info!("unloaded\n");
     }

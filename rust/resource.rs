@@ -34,9 +34,10 @@
 //! transitions are `cmpxchg`es, so a release racing a grant either cancels
 //! the set before it is granted or finds it granted, never both.
 
-use crate::cglue::{misuse, Misuse};
 use crate::fence::{Event, Fence};
-use crate::rawlock::{
+use crate::ffi::GrantFn;
+use crate::misuse::{misuse, Misuse};
+use crate::sys::raw_spinlock::{
     new_raw_spinlock_irq, raw_global_lock, OrderScope, OrderedRawSpinLock,
     OrderedRawSpinLockBackend, RawSpinLockIrq,
 };
@@ -73,14 +74,6 @@ const _: () = assert!(
 );
 const _: () = assert!(core::mem::align_of::<Resource>() <= core::mem::align_of::<usize>());
 
-/// Size and alignment of [`Resource`], checked against `struct
-/// kds_resource` at load time.
-#[no_mangle]
-pub(crate) static kds_rust_resource_layout: [usize; 2] = [
-    core::mem::size_of::<Resource>(),
-    core::mem::align_of::<Resource>(),
-];
-
 /// What a resource's lock protects.
 struct Queue {
     /// Links in arrival order.
@@ -108,6 +101,8 @@ pub(crate) struct Resource {
 impl Resource {
     /// An initialiser of an empty resource.
     pub(crate) fn new() -> impl PinInit<Self> {
+        // INVARIANT: `magic` is `RESOURCE_MAGIC` from here until `term`
+        // succeeds.
         pin_init!(Resource {
             magic: Atomic::new(RESOURCE_MAGIC),
             queue <- OrderedRawSpinLock::new(
@@ -224,7 +219,7 @@ const TRAMPOLINES: usize = 64;
 
 /// A context that is running direct grant callbacks ([`run_direct`]).
 struct Trampoline {
-    /// The context's key ([`crate::cglue::context_key`]); 0 when the slot
+    /// The context's key ([`crate::sys::task::context_key`]); 0 when the slot
     /// is free.
     key: usize,
     /// Sets granted by releases (or immediate grants) made inside the
@@ -269,7 +264,7 @@ pub(crate) fn init() {
 /// waiters. The callbacks still run in the granting context, in grant
 /// order; only their nesting is flattened.
 fn run_direct(this: Arc<SetCore>) {
-    let key = crate::cglue::context_key();
+    let key = crate::sys::task::context_key();
     {
         let mut t = DIRECT.lock();
         if let Some(slot) = t.0.iter_mut().find(|s| s.key == key) {
@@ -280,7 +275,7 @@ fn run_direct(this: Arc<SetCore>) {
                     // Cannot happen: a set is granted once, and only a
                     // ready list holds it. Defer rather than nest.
                     drop(t);
-                    let _ = crate::queues::kds_direct_queue().enqueue(this);
+                    let _ = crate::sys::workqueue::kds_direct_queue().enqueue(this);
                 }
             }
             return;
@@ -289,7 +284,7 @@ fn run_direct(this: Arc<SetCore>) {
             Some(slot) => slot.key = key,
             None => {
                 drop(t);
-                let _ = crate::queues::kds_direct_queue().enqueue(this);
+                let _ = crate::sys::workqueue::kds_direct_queue().enqueue(this);
                 return;
             }
         }
@@ -340,15 +335,16 @@ pub(crate) enum Mode {
 
 /// A driver's grant callback: `user_cb(param, extra)`.
 pub(crate) struct UserCallback {
-    pub(crate) func: unsafe extern "C" fn(*mut c_void, *mut c_void),
+    pub(crate) func: GrantFn,
     pub(crate) param: *mut c_void,
     pub(crate) extra: *mut c_void,
     /// Run by whoever grants the set, rather than from `wq`.
     pub(crate) direct: bool,
     pub(crate) wq: *mut bindings::workqueue_struct,
-    /// The driver's `struct kds_callback`, which counts the sets that may
-    /// still call it or queue on its workqueue (see [`CallCount`]).
-    pub(crate) owner: *mut c_void,
+    /// The `inflight` count of the driver's `struct kds_callback`: the
+    /// sets that may still call it or queue on its workqueue (see
+    /// [`CallCount`]).
+    pub(crate) owner: *mut i32,
 }
 
 const PENDING: u32 = 0;
@@ -394,7 +390,7 @@ pub(crate) struct SetCore {
 /// the call started. Dropped at the latest with the set (sets that were
 /// refused or never queued).
 struct CallCount {
-    owner: *mut c_void,
+    owner: *mut i32,
     held: Atomic<bool>,
 }
 
@@ -403,11 +399,12 @@ impl CallCount {
     ///
     /// # Safety
     ///
-    /// `owner` must be a `struct kds_callback` that its driver keeps until
-    /// `kds_callback_term()` has returned.
-    unsafe fn new(owner: *mut c_void) -> Self {
-        // SAFETY: `owner` is live (function safety requirement).
-        unsafe { crate::cglue::callback_call_begin(owner) };
+    /// `owner` must be the `inflight` `atomic_t` of a `struct kds_callback`
+    /// that its driver keeps until `kds_callback_term()` has returned.
+    unsafe fn new(owner: *mut i32) -> Self {
+        // SAFETY: `owner` is a live `atomic_t`, only accessed atomically
+        // (function safety requirement).
+        unsafe { Atomic::from_ptr(owner) }.add(1, ordering::Relaxed);
         CallCount {
             owner,
             held: Atomic::new(true),
@@ -418,8 +415,13 @@ impl CallCount {
     fn end(&self) {
         if self.held.xchg(false, ordering::Full) {
             // SAFETY: We held a count, so `kds_callback_term()` has not
-            // returned and `owner` is live; the C side touches it last.
-            unsafe { crate::cglue::callback_call_end(self.owner) };
+            // returned and `owner` is live. No wake-up: this runs in any
+            // context (hard IRQ included), and `kds_callback_term()`
+            // polls; the release pairs with its acquire read, after which
+            // the driver may free the callback. The `&Atomic` does not
+            // outlive the decrement in any use: the same pattern as
+            // `Arc`'s drop (rust-lang/rust#55005).
+            unsafe { Atomic::from_ptr(self.owner) }.fetch_sub(1, ordering::Release);
         }
     }
 }
@@ -478,7 +480,7 @@ impl SetCore {
         }
         let q = match &this.callback {
             None => return,
-            Some(cb) if cb.direct && !crate::cglue::in_hardirq() => {
+            Some(cb) if cb.direct && !crate::sys::task::in_hardirq() => {
                 run_direct(this);
                 return;
             }
@@ -487,7 +489,7 @@ impl SetCore {
             // IRQ context must not (they sleep on PREEMPT_RT), and waking
             // a `release_sync()` waiter with `complete_all()` is not
             // allowed there either.
-            Some(cb) if cb.direct => crate::queues::kds_direct_queue(),
+            Some(cb) if cb.direct => crate::sys::workqueue::kds_direct_queue(),
             // SAFETY: `cb.wq` is the workqueue of a `struct kds_callback`
             // which its driver keeps until `kds_callback_term()`, and that
             // flushes it first.
@@ -748,6 +750,8 @@ impl ResourceSet {
         // element type carries no lifetime there.
         let guard_room =
             KVec::<Guard<'static, Queue, OrderedRawSpinLockBackend>>::with_capacity(n, GFP_KERNEL)?;
+        // INVARIANT: `magic` is `SET_MAGIC`; the links are queued below,
+        // all of them or (on failure) none, before anyone sees the set.
         let set = KBox::new(
             ResourceSet {
                 magic: SET_MAGIC,

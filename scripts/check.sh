@@ -67,6 +67,7 @@ fi
 step host "rustfmt" scripts/lint.sh rustfmt
 step host "checkpatch and kernel-doc" scripts/lint.sh checkpatch
 step host "shellcheck" scripts/lint.sh shellcheck
+step host "layering rules" scripts/lint.sh layers
 
 for f in "${flavours[@]}"; do
 	export KDS_FLAVOUR=$f

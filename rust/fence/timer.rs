@@ -19,24 +19,22 @@
 //! cancels its timers ([`Fence::abandon`]), freeing everything at once
 //! instead of when the timers would have expired.
 //!
-//! The kernel crate's `HrTimer` provides the timer, its clock and mode
-//! (type parameters) and its layout; kds supplies the pointer type,
-//! [`TimerRef`], because the kernel's `Arc` pointer lends the callback a
-//! borrow and cancels synchronously on drop, while kds needs the callback
-//! to own its reference and cancellation never to wait (a fence may be
-//! abandoned from within a timer callback or in atomic context).
+//! The timer is a [`crate::sys::hrtimer::ArcTimer`]: the armed timer owns
+//! a reference, and cancelling never waits (a fence may be abandoned from
+//! within a timer callback or in atomic context).
 
-use crate::cglue::ModuleRef;
 use crate::fence::{Cancel, Event, Fence};
-use crate::rawlock::{new_raw_spinlock_irq, RawSpinLockIrq};
+use crate::sys::hrtimer::{arm, try_cancel, ArcTimer, ArcTimerCallback};
+use crate::sys::module::ModuleRef;
+use crate::sys::raw_spinlock::{new_raw_spinlock_irq, RawSpinLockIrq};
 use core::marker::PhantomData;
 use kernel::alloc::Flags;
 use kernel::bindings;
 use kernel::prelude::*;
 use kernel::sync::Arc;
 use kernel::time::hrtimer::{
-    AbsoluteSoftMode, HasHrTimer, HrTimer, HrTimerCallback, HrTimerCallbackContext, HrTimerExpires,
-    HrTimerMode, HrTimerRestart, RawHrTimerCallback, RelativeSoftMode,
+    AbsoluteSoftMode, HrTimer, HrTimerCallback, HrTimerCallbackContext, HrTimerExpires,
+    HrTimerMode, HrTimerRestart, RelativeSoftMode,
 };
 use kernel::time::{BootTime, ClockSource, Instant, Monotonic, RealTime, Tai};
 
@@ -59,42 +57,9 @@ kernel::impl_has_hr_timer! {
     }
 }
 
-/// The pointer type of [`TimerSource`]s' timers: the armed timer owns one
-/// `Arc` reference, which its callback receives.
-pub(crate) struct TimerRef<T>(PhantomData<T>);
-
-impl<M: HrTimerMode + 'static> RawHrTimerCallback for TimerRef<TimerSource<M>> {
-    type CallbackTarget<'a> = Arc<TimerSource<M>>;
-
-    unsafe extern "C" fn run(ptr: *mut bindings::hrtimer) -> bindings::hrtimer_restart {
-        // Dropping `this` may drop the source's module reference: module
-        // exit's synchronize_rcu() then waits until this function is past
-        // that (on PREEMPT_RT, soft hrtimers run preemptible in a thread).
-        let _rcu = kernel::sync::rcu::read_lock();
-        let timer = ptr.cast::<HrTimer<TimerSource<M>>>();
-        // SAFETY: The timer is the `timer` field of a `TimerSource<M>` that
-        // `start` leaked one `Arc` reference into; the hrtimer core calls
-        // this once per start, so the reference is ours now.
-        let this = unsafe { Arc::from_raw(TimerSource::<M>::timer_container_of(timer)) };
-        TimerSource::<M>::fire(this);
-        bindings::hrtimer_restart::HRTIMER_NORESTART
-    }
-}
-
-impl<M: HrTimerMode + 'static> HrTimerCallback for TimerSource<M> {
-    type Pointer<'a> = TimerRef<Self>;
-
-    // `TimerRef::run` calls `fire` itself (a callback context cannot be made
-    // outside the kernel crate); this is the same thing, for `HrTimer::new`.
-    fn run(this: Arc<Self>, _ctx: HrTimerCallbackContext<'_, Self>) -> HrTimerRestart {
-        Self::fire(this);
-        HrTimerRestart::NoRestart
-    }
-}
-
-impl<M: HrTimerMode + 'static> TimerSource<M> {
+impl<M: HrTimerMode + 'static> ArcTimerCallback for TimerSource<M> {
     /// The timer expired: complete the event, unless a cancel took it.
-    fn fire(this: Arc<Self>) {
+    fn fired(this: Arc<Self>) {
         let event = this.event.lock().take();
         if let Some(event) = event {
             if let Some(f) = event.fence() {
@@ -103,21 +68,22 @@ impl<M: HrTimerMode + 'static> TimerSource<M> {
             event.complete(0);
         }
     }
+}
 
-    fn c_timer(this: *const Self) -> *mut bindings::hrtimer {
-        // SAFETY: `this` points to a live `TimerSource`.
-        unsafe { Self::c_timer_ptr(this) }.cast_mut()
+impl<M: HrTimerMode + 'static> HrTimerCallback for TimerSource<M> {
+    type Pointer<'a> = ArcTimer<Self>;
+
+    // `ArcTimer` calls `fired` itself (a callback context cannot be made
+    // outside the kernel crate); this is the same thing, for `HrTimer::new`.
+    fn run(this: Arc<Self>, _ctx: HrTimerCallbackContext<'_, Self>) -> HrTimerRestart {
+        Self::fired(this);
+        HrTimerRestart::NoRestart
     }
 }
 
 impl<M: HrTimerMode + 'static> Cancel for TimerSource<M> {
     fn cancel(&self) {
-        let ptr = core::ptr::from_ref(self);
-        // SAFETY: The timer was set up by `HrTimer::new`.
-        if unsafe { bindings::hrtimer_try_to_cancel(Self::c_timer(ptr)) } == 1 {
-            // SAFETY: The timer was armed and will not run: the reference
-            // `start` leaked into it is ours.
-            let this = unsafe { Arc::from_raw(ptr) };
+        if let Some(this) = try_cancel(self) {
             // Taken in a statement of its own, so that the lock guard is
             // gone before the event completes (with -ECANCELED) and runs
             // the fence's callbacks and dependants.
@@ -161,12 +127,7 @@ fn start<M: HrTimerMode + 'static>(
             return Err(e);
         }
     }
-    let ptr = Arc::into_raw(src);
-    // SAFETY: The timer was set up by `HrTimer::new`; the leaked reference
-    // keeps it alive until the callback or a cancel takes it back.
-    unsafe {
-        bindings::hrtimer_start_range_ns(TimerSource::<M>::c_timer(ptr), expires, slack, M::C_MODE)
-    };
+    arm(src, expires, slack);
     Ok(true)
 }
 
@@ -208,10 +169,10 @@ pub(crate) fn await_hrtimer(
 
 #[kunit_tests(kds_timer_core)]
 mod tests {
-    use crate::fence::live_fences;
-    use crate::fence_capi::{
+    use crate::capi::fence::{
         kds_fence_await_hrtimer, kds_fence_complete, kds_fence_create, kds_fence_put,
     };
+    use crate::fence::live_fences;
     use kernel::bindings;
 
     const MINUTE_NS: i64 = 60_000_000_000;

@@ -14,7 +14,35 @@
 //! or free memory (on PREEMPT_RT the allocators take sleeping locks): kds
 //! allocates before locking and frees after unlocking.
 //!
-//! The static inline functions are wrapped in `kds_exports.c`.
+//! [`OrderedRawSpinLock`]s are taken together, in address order, inside
+//! one [`OrderScope`], which lockdep sees as their acquisition context (as
+//! a `ww_acquire_ctx` for `ww_mutex`es).
+//!
+//! The static inline functions are wrapped in `c/kds_wrappers.c`.
+//!
+//! # Examples
+//!
+//! Out-of-tree code cannot run rustdoc tests; these show the use.
+//!
+//! ```ignore
+//! #[pin_data]
+//! struct Counter {
+//!     #[pin]
+//!     hits: RawSpinLockIrq<u64>,
+//! }
+//!
+//! let c = KBox::pin_init(pin_init!(Counter {
+//!     hits <- new_raw_spinlock_irq!(0, c"counter_hits"),
+//! }), GFP_KERNEL)?;
+//! *c.hits.lock() += 1;                  // also from hard IRQ
+//!
+//! raw_global_lock! {
+//!     static TOTAL: u64, backend TotalLock, class c"total" = 0;
+//! }
+//! // SAFETY: Once, in module init, before any use.
+//! unsafe { TOTAL.init() };
+//! *TOTAL.lock() += 1;
+//! ```
 
 use crate::ffi::{
     kds_order_begin, kds_order_end, kds_raw_spin_assert_held, kds_raw_spin_lock_init,
@@ -32,7 +60,7 @@ pub(crate) type RawSpinLockIrq<T> = Lock<T, RawSpinLockIrqBackend>;
 /// for this call site.
 macro_rules! new_raw_spinlock_irq {
     ($inner:expr, $name:literal $(,)?) => {
-        $crate::rawlock::RawSpinLockIrq::new($inner, $name, kernel::static_lock_class!())
+        $crate::sys::raw_spinlock::RawSpinLockIrq::new($inner, $name, kernel::static_lock_class!())
     };
 }
 pub(crate) use new_raw_spinlock_irq;
@@ -54,7 +82,7 @@ macro_rules! raw_global_lock {
         impl kernel::sync::lock::GlobalLockBackend for $backend {
             const NAME: &'static kernel::str::CStr = $class;
             type Item = $item;
-            type Backend = $crate::rawlock::RawSpinLockIrqBackend;
+            type Backend = $crate::sys::raw_spinlock::RawSpinLockIrqBackend;
             fn get_lock_class() -> core::pin::Pin<&'static kernel::sync::LockClassKey> {
                 kernel::static_lock_class!()
             }

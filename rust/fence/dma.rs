@@ -22,12 +22,12 @@
 //! do. Each of the two holds its own reference to the [`DmaWait`], so the
 //! second to finish frees it, whichever order they come in.
 
-use crate::cglue::{misuse, Gfp, Misuse, ModuleRef};
-use crate::dma_fence::{self, DmaFence, DmaFenceCallback, DmaFenceCb};
 use crate::fence::{Event, Fence, RawFence};
-use crate::ffi::{kds_dma_fence_sources, kds_dma_fence_timed_out, kds_kick_delayed_work};
-use crate::queues::kds_queue;
-use crate::rawlock::{new_raw_spinlock_irq, RawSpinLockIrq};
+use crate::ffi::{kds_dma_fence_sources, kds_dma_fence_timed_out};
+use crate::sys::dma_fence::{self, DmaFence, DmaFenceCallback, DmaFenceCb};
+use crate::sys::module::ModuleRef;
+use crate::sys::raw_spinlock::{new_raw_spinlock_irq, RawSpinLockIrq};
+use crate::sys::workqueue::{kds_queue, kick_delayed_work};
 use kernel::alloc::Flags;
 use kernel::bindings;
 use kernel::ffi::c_int;
@@ -92,12 +92,9 @@ impl DmaWait {
     /// Makes the work item run now, handing it `this`: if it was already
     /// queued (the timeout), it has a reference of its own.
     fn run_now(this: Arc<Self>) {
-        let dwork = core::ptr::from_ref(&this.work)
-            .cast_mut()
-            .cast::<bindings::delayed_work>();
-        // SAFETY: `DelayedWork` is a transparent `delayed_work`, initialised
-        // and alive while `this` is.
-        if unsafe { kds_kick_delayed_work(dwork) } {
+        // SAFETY: When it was not pending, the queue gets the reference
+        // `this` (leaked below).
+        if unsafe { kick_delayed_work(&this.work) } {
             drop(this);
         } else {
             // Queued anew: the queue owns this reference until `run`.
@@ -157,10 +154,10 @@ fn kds_sources(dma: &DmaFence, flags: Flags) -> Result<(KVec<Arc<Fence>>, bool)>
         let n = unsafe { kds_dma_fence_sources(dma.as_raw(), raw.as_mut_ptr(), max, &mut itself) };
         let n = usize::try_from(n).unwrap_or(0);
         for i in 0..n.min(room) {
-            // SAFETY: The C side stored a user reference (from
-            // `kds_fence_get()`) in each of the first `min(n, room)` slots,
-            // and hands it over.
-            let f = unsafe { crate::fence_capi::take_user_ref(*raw.as_ptr().add(i)) };
+            // SAFETY: The C side stored one of kds's own references (from
+            // `kds_fence_ref_internal()`) in each of the first
+            // `min(n, room)` slots, and hands it over.
+            let f = unsafe { Fence::from_raw_ref(*raw.as_ptr().add(i)) };
             // Cannot fail: there is room for `room`.
             let _ = out.push_within_capacity(f);
         }
@@ -224,68 +221,4 @@ pub(crate) unsafe fn await_dma_resv(
         })
     }?;
     Ok(added)
-}
-
-/// C: `int kds_fence_await_dma_fence(struct kds_fence *f,
-/// struct dma_fence *dma, unsigned long timeout, gfp_t gfp)`.
-///
-/// # Safety
-///
-/// `f` as for the other fence functions; `dma` NULL or a `dma_fence` the
-/// caller holds a reference to.
-#[no_mangle]
-pub(crate) unsafe extern "C" fn kds_fence_await_dma_fence(
-    f: *mut crate::fence::RawFence,
-    dma: *mut bindings::dma_fence,
-    timeout: usize,
-    gfp: bindings::gfp_t,
-) -> kernel::ffi::c_int {
-    const FUNC: &CStr = c"kds_fence_await_dma_fence";
-    // SAFETY: Function safety requirement.
-    let f = match unsafe { crate::fence_capi::borrow_own(f, FUNC) } {
-        Ok(f) => f,
-        Err(e) => return e.to_errno(),
-    };
-    if dma.is_null() {
-        misuse(Misuse::Null, FUNC);
-        return EINVAL.to_errno();
-    }
-    // SAFETY: The caller holds a reference to `dma`.
-    let dma = unsafe { DmaFence::from_raw(dma) };
-    let gfp = Gfp::new(gfp);
-    crate::fence_capi::await_result(
-        await_dma_fence(&Arc::from(f), dma, timeout, gfp.flags()),
-        FUNC,
-    )
-}
-
-/// C: `int kds_fence_await_dma_resv(struct kds_fence *f,
-/// struct dma_resv *resv, enum dma_resv_usage usage,
-/// unsigned long timeout, gfp_t gfp)`.
-///
-/// # Safety
-///
-/// `f` as for the other fence functions; `resv` NULL or a live `dma_resv`.
-#[no_mangle]
-pub(crate) unsafe extern "C" fn kds_fence_await_dma_resv(
-    f: *mut crate::fence::RawFence,
-    resv: *mut bindings::dma_resv,
-    usage: bindings::dma_resv_usage,
-    timeout: usize,
-    gfp: bindings::gfp_t,
-) -> kernel::ffi::c_int {
-    const FUNC: &CStr = c"kds_fence_await_dma_resv";
-    // SAFETY: Function safety requirement.
-    let f = match unsafe { crate::fence_capi::borrow_own(f, FUNC) } {
-        Ok(f) => f,
-        Err(e) => return e.to_errno(),
-    };
-    if resv.is_null() {
-        misuse(Misuse::Null, FUNC);
-        return EINVAL.to_errno();
-    }
-    let gfp = Gfp::new(gfp);
-    // SAFETY: `resv` is a live `dma_resv` (function safety requirement).
-    let res = unsafe { await_dma_resv(&Arc::from(f), resv, usage, timeout, gfp.flags()) };
-    crate::fence_capi::await_result(res, FUNC)
 }

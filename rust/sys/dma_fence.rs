@@ -15,7 +15,39 @@
 //!   without taking its lock.
 //!
 //! Nothing here is specific to kds, so that it could be proposed on its
-//! own; the static inline functions are wrapped in `kds_exports.c`.
+//! own; the static inline functions are wrapped in `c/kds_wrappers.c`.
+//!
+//! # Examples
+//!
+//! Out-of-tree code cannot run rustdoc tests; this shows the use.
+//!
+//! ```ignore
+//! #[pin_data]
+//! struct Wait {
+//!     #[pin]
+//!     cb: DmaFenceCb,
+//!     #[pin]
+//!     done: Completion,
+//! }
+//!
+//! // SAFETY: `cb` is the `DmaFenceCb` at `CB_OFFSET`.
+//! unsafe impl DmaFenceCallback for Wait {
+//!     const CB_OFFSET: usize = core::mem::offset_of!(Wait, cb);
+//!     fn signalled(this: Arc<Self>, fence: &DmaFence) {
+//!         pr_info!("signalled, status {}\n", fence.status());
+//!         this.done.complete_all();
+//!     }
+//! }
+//!
+//! // `fence: &DmaFence`, borrowed from a caller's reference.
+//! let w = Arc::pin_init(
+//!     pin_init!(Wait { cb <- DmaFenceCb::new(), done <- Completion::new() }),
+//!     GFP_KERNEL,
+//! )?;
+//! if add_callback(fence, w.clone()).is_ok() {
+//!     w.done.wait_for_completion();   // `Err`: signalled already
+//! }
+//! ```
 //!
 //! [`include/linux/dma-fence.h`]: srctree/include/linux/dma-fence.h
 //! [`include/linux/dma-resv.h`]: srctree/include/linux/dma-resv.h
@@ -71,6 +103,8 @@ impl DmaFence {
     pub(crate) unsafe fn from_raw<'a>(ptr: *mut bindings::dma_fence) -> &'a DmaFence {
         // SAFETY: `DmaFence` is a transparent wrapper; the pointee is alive
         // for `'a` (function safety requirement).
+        // INVARIANT: The caller holds a reference for as long as the
+        // borrow lives.
         unsafe { &*ptr.cast::<DmaFence>() }
     }
 

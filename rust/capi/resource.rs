@@ -5,11 +5,12 @@
 //! A `struct kds_resource` is a [`Resource`] in the driver's memory (its
 //! size and alignment are checked at load time); a `struct
 //! kds_resource_set *` is a [`ResourceSet`] from `KBox::into_raw`, owned by
-//! the driver until released. `kds_callback_init()`/`_term()` and the
-//! `pprset` half of the release functions are in `kds_exports.c`.
+//! the driver until released. `kds_callback_init()`/`_term()`, which
+//! allocate and destroy a driver's workqueue, are in `c/kds_sleepers.c`.
 
-use crate::cglue::{misuse, Misuse};
 use crate::fence::RawFence;
+use crate::ffi::GrantFn;
+use crate::misuse::{misuse, Misuse};
 use crate::resource::{
     Locked, Mode, Publish, Resource, ResourceSet, Unpublished, UserCallback, Want, MAX_RESOURCES,
 };
@@ -36,10 +37,11 @@ pub(crate) struct RawSet {
 /// time).
 #[repr(C)]
 pub(crate) struct RawCallback {
-    user_cb: Option<unsafe extern "C" fn(*mut c_void, *mut c_void)>,
+    user_cb: Option<GrantFn>,
     direct: c_int,
     wq: *mut bindings::workqueue_struct,
-    /// An `atomic_t`, only touched by the C side.
+    /// An `atomic_t`: the sets that may still use the callback, counted
+    /// by the core and polled by `kds_callback_term()`.
     inflight: kernel::types::Opaque<c_int>,
 }
 
@@ -52,6 +54,14 @@ pub(crate) static kds_rust_callback_layout: [usize; 5] = [
     core::mem::offset_of!(RawCallback, direct),
     core::mem::offset_of!(RawCallback, wq),
     core::mem::offset_of!(RawCallback, inflight),
+];
+
+/// Size and alignment of [`Resource`], checked against `struct
+/// kds_resource` at load time.
+#[no_mangle]
+pub(crate) static kds_rust_resource_layout: [usize; 2] = [
+    core::mem::size_of::<Resource>(),
+    core::mem::align_of::<Resource>(),
 ];
 
 /// `KDS_FLAG_LOCKED_ACTION`.
@@ -204,7 +214,6 @@ pub(crate) unsafe extern "C" fn kds_async_waitall(
             return EINVAL.to_errno();
         }
     };
-    let raw_cb = cb;
     // SAFETY: `cb` is a `struct kds_callback` the driver keeps (function
     // safety requirement); its `inflight` is `Opaque`, which C may change.
     let cb = unsafe { &*cb };
@@ -227,8 +236,10 @@ pub(crate) unsafe extern "C" fn kds_async_waitall(
         extra,
         direct: cb.direct != 0,
         wq: cb.wq,
-        owner: raw_cb.cast(),
+        owner: cb.inflight.get(),
     };
+    // INVARIANT: The driver's `pprset` is valid for the whole call
+    // (function safety requirement).
     let publish = DriverSlot(pprset);
     match ResourceSet::acquire(wants, Mode::Async(locked), Some(callback), FUNC, &publish) {
         Ok(a) => {
@@ -253,7 +264,7 @@ struct DriverSlot(*mut *mut RawSet);
 impl DriverSlot {
     fn slot(&self) -> &Atomic<*mut RawSet> {
         // SAFETY: Valid and aligned for the call (type invariant); every
-        // other access to it is atomic (`xchg()` in C) or the driver's own,
+        // other access to it is atomic ([`take_and_release`]) or the driver's own,
         // made after it has seen the set.
         unsafe { Atomic::from_ptr(self.0) }
     }
@@ -338,22 +349,51 @@ unsafe fn take_set(rset: *mut RawSet, func: &CStr) -> Option<KBox<ResourceSet>> 
     Some(unsafe { KBox::from_raw(p) })
 }
 
-/// Internal to `kds_exports.c`: releases a set taken out of `*pprset`.
+/// Takes the set out of `*pprset` and releases it: whoever takes the
+/// pointer releases the set, so a release racing a grant that publishes
+/// it, or another release, releases it once.
 ///
 /// # Safety
 ///
-/// As [`take_set`]; with `sync`, the caller may sleep.
-#[no_mangle]
-pub(crate) unsafe extern "C" fn kds_rset_release(rset: *mut RawSet, sync: bool) {
-    let func = if sync {
-        c"kds_resource_set_release_sync"
-    } else {
-        c"kds_resource_set_release"
-    };
-    // SAFETY: Function safety requirement.
+/// `pprset` must be NULL or valid for atomic reads and writes of a
+/// pointer, holding NULL or a set the caller has not released.
+unsafe fn take_and_release(pprset: *mut *mut RawSet, sync: bool, func: &CStr) {
+    if pprset.is_null() {
+        misuse(Misuse::Null, func);
+        return;
+    }
+    // SAFETY: `*pprset` is valid and only accessed atomically while kds
+    // may publish to it (function safety requirement).
+    let slot = unsafe { Atomic::from_ptr(pprset) };
+    let rset = slot.xchg(core::ptr::null_mut(), ordering::Full);
+    // SAFETY: `rset` was published in `*pprset`, and taking it out makes
+    // it ours (function safety requirement).
     if let Some(set) = unsafe { take_set(rset, func) } {
         set.release(sync);
     }
+}
+
+/// C: `void kds_resource_set_release(struct kds_resource_set **pprset)`.
+///
+/// # Safety
+///
+/// See [`take_and_release`].
+#[no_mangle]
+pub(crate) unsafe extern "C" fn kds_resource_set_release(pprset: *mut *mut RawSet) {
+    // SAFETY: Function safety requirement.
+    unsafe { take_and_release(pprset, false, c"kds_resource_set_release") }
+}
+
+/// C: `void kds_resource_set_release_sync(struct kds_resource_set **pprset)`.
+///
+/// # Safety
+///
+/// See [`take_and_release`]; the caller may sleep.
+#[no_mangle]
+pub(crate) unsafe extern "C" fn kds_resource_set_release_sync(pprset: *mut *mut RawSet) {
+    kernel::task::might_sleep();
+    // SAFETY: Function safety requirement.
+    unsafe { take_and_release(pprset, true, c"kds_resource_set_release_sync") }
 }
 
 /// C: `struct kds_fence *kds_resource_set_fence(struct kds_resource_set *rset)`.

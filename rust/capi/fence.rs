@@ -8,13 +8,16 @@
 //! is a `*const Fence` from [`Arc::into_raw`]: each reference C holds is one
 //! count of the `Arc`.
 //!
-//! `kds_fence_wait_timeout()` and `kds_fence_wait()` are in `kds_exports.c`:
-//! they sleep on a `kds_fence_cb`, like `dma_fence_default_wait()`.
+//! The functions that C code of kds itself calls (`kds_internal.h`) say
+//! so: "Internal to `c/...`".
 
-use crate::cglue::{misuse, Gfp, Misuse};
+use crate::capi::Gfp;
 use crate::fence::{valid_error, Fence, RawCb, RawFence};
+use crate::ffi::RawCbFn;
+use crate::misuse::{misuse, Misuse};
+use kernel::bindings;
 use kernel::bindings::gfp_t;
-use kernel::ffi::{c_char, c_int};
+use kernel::ffi::{c_char, c_int, c_long};
 use kernel::prelude::*;
 use kernel::sync::{Arc, ArcBorrow};
 
@@ -54,23 +57,6 @@ pub(crate) unsafe fn borrow_own<'a>(f: *mut RawFence, func: &CStr) -> Result<Arc
         return Err(EPERM);
     }
     Ok(f)
-}
-
-/// Takes over a user reference that C code of kds handed to the core, as
-/// a reference of kds's own.
-///
-/// # Safety
-///
-/// `f` must be a user reference (from `kds_fence_create()` or
-/// `kds_fence_get()`) that the caller gives up.
-pub(crate) unsafe fn take_user_ref(f: *mut RawFence) -> Arc<Fence> {
-    // SAFETY: `f` came from `Arc::into_raw`, and its holder gives it up
-    // (function safety requirement).
-    let f = unsafe { Arc::from_raw(f.cast_const().cast::<Fence>()) };
-    if f.user_put() {
-        f.abandon();
-    }
-    f
 }
 
 /// C: `struct kds_fence *kds_fence_create(gfp_t gfp)`.
@@ -157,7 +143,7 @@ pub(crate) unsafe extern "C" fn kds_fence_complete(f: *mut RawFence) {
     }
 }
 
-/// Internal to `kds_exports.c`: whether `f` is a fence, warning like the
+/// Internal to kds's C files (`kds_internal.h`): whether `f` is a fence, warning like the
 /// API functions do (on behalf of `func`) when it is not.
 ///
 /// # Safety
@@ -171,7 +157,7 @@ pub(crate) unsafe extern "C" fn kds_fence_check(f: *mut RawFence, func: *const c
     unsafe { borrow(f, func) }.is_some()
 }
 
-/// Internal to `kds_exports.c`: adds one counted event like
+/// Internal to kds's C files (`kds_internal.h`): adds one counted event like
 /// `kds_fence_await()` on behalf of `func`, but returns `-EINVAL` instead
 /// of warning when the fence is done; `-EPERM` (warned) for a fence kds
 /// completes itself.
@@ -239,7 +225,7 @@ pub(crate) fn await_result(res: Result<bool>, func: &CStr) -> c_int {
     }
 }
 
-/// Internal to `kds_exports.c`: the fence's id, for names and messages.
+/// Internal to kds's C files (`kds_internal.h`): the fence's id, for names and messages.
 ///
 /// # Safety
 ///
@@ -304,7 +290,7 @@ pub(crate) unsafe extern "C" fn kds_fence_done(f: *mut RawFence) -> bool {
 pub(crate) unsafe extern "C" fn kds_fence_add_callback(
     f: *mut RawFence,
     cb: *mut RawCb,
-    func: Option<unsafe extern "C" fn(*mut RawFence, *mut RawCb)>,
+    func: Option<RawCbFn>,
 ) -> c_int {
     const FUNC: &CStr = c"kds_fence_add_callback";
     // SAFETY: Function safety requirement.
@@ -381,13 +367,125 @@ pub(crate) unsafe extern "C" fn kds_fence_await_hrtimer(
         Err(e) => return e.to_errno(),
     };
     let gfp = Gfp::new(gfp);
-    let res =
-        crate::timer::await_hrtimer(&Arc::from(f), expires, clock, mode, slack_ns, gfp.flags());
+    let res = crate::fence::timer::await_hrtimer(
+        &Arc::from(f),
+        expires,
+        clock,
+        mode,
+        slack_ns,
+        gfp.flags(),
+    );
     if res == Err(EINVAL) && !f.is_done() {
         // Not a done fence: an unknown clock.
         misuse(Misuse::BadArgument, FUNC);
         return EINVAL.to_errno();
     }
+    await_result(res, FUNC)
+}
+
+/// C: `long kds_fence_wait_timeout(struct kds_fence *f, bool intr,
+/// long timeout)`.
+///
+/// # Safety
+///
+/// `f` as for the other fence functions.
+#[no_mangle]
+pub(crate) unsafe extern "C" fn kds_fence_wait_timeout(
+    f: *mut RawFence,
+    intr: bool,
+    timeout: c_long,
+) -> c_long {
+    const FUNC: &CStr = c"kds_fence_wait_timeout";
+    kernel::task::might_sleep();
+    // SAFETY: Function safety requirement.
+    let Some(f) = (unsafe { borrow(f, FUNC) }) else {
+        return EINVAL.to_errno() as c_long;
+    };
+    if timeout < 0 {
+        // As dma_fence_wait_timeout().
+        misuse(Misuse::BadArgument, FUNC);
+        return EINVAL.to_errno() as c_long;
+    }
+    f.wait_timeout(intr, timeout)
+}
+
+/// C: `void kds_fence_wait(struct kds_fence *f)`.
+///
+/// # Safety
+///
+/// `f` as for the other fence functions.
+#[no_mangle]
+pub(crate) unsafe extern "C" fn kds_fence_wait(f: *mut RawFence) {
+    kernel::task::might_sleep();
+    // SAFETY: Function safety requirement.
+    if let Some(f) = unsafe { borrow(f, c"kds_fence_wait") } {
+        f.wait_timeout(false, kernel::task::MAX_SCHEDULE_TIMEOUT);
+    }
+}
+
+/// C: `int kds_fence_await_dma_fence(struct kds_fence *f,
+/// struct dma_fence *dma, unsigned long timeout, gfp_t gfp)`.
+///
+/// # Safety
+///
+/// `f` as for the other fence functions; `dma` NULL or a `dma_fence` the
+/// caller holds a reference to.
+#[no_mangle]
+pub(crate) unsafe extern "C" fn kds_fence_await_dma_fence(
+    f: *mut RawFence,
+    dma: *mut bindings::dma_fence,
+    timeout: usize,
+    gfp: bindings::gfp_t,
+) -> kernel::ffi::c_int {
+    const FUNC: &CStr = c"kds_fence_await_dma_fence";
+    // SAFETY: Function safety requirement.
+    let f = match unsafe { borrow_own(f, FUNC) } {
+        Ok(f) => f,
+        Err(e) => return e.to_errno(),
+    };
+    if dma.is_null() {
+        misuse(Misuse::Null, FUNC);
+        return EINVAL.to_errno();
+    }
+    // SAFETY: The caller holds a reference to `dma`.
+    let dma = unsafe { crate::sys::dma_fence::DmaFence::from_raw(dma) };
+    let gfp = Gfp::new(gfp);
+    await_result(
+        crate::fence::dma::await_dma_fence(&Arc::from(f), dma, timeout, gfp.flags()),
+        FUNC,
+    )
+}
+
+/// C: `int kds_fence_await_dma_resv(struct kds_fence *f,
+/// struct dma_resv *resv, enum dma_resv_usage usage,
+/// unsigned long timeout, gfp_t gfp)`.
+///
+/// # Safety
+///
+/// `f` as for the other fence functions; `resv` NULL or a live `dma_resv`.
+#[no_mangle]
+pub(crate) unsafe extern "C" fn kds_fence_await_dma_resv(
+    f: *mut RawFence,
+    resv: *mut bindings::dma_resv,
+    usage: bindings::dma_resv_usage,
+    timeout: usize,
+    gfp: bindings::gfp_t,
+) -> kernel::ffi::c_int {
+    const FUNC: &CStr = c"kds_fence_await_dma_resv";
+    // SAFETY: Function safety requirement.
+    let f = match unsafe { borrow_own(f, FUNC) } {
+        Ok(f) => f,
+        Err(e) => return e.to_errno(),
+    };
+    if resv.is_null() {
+        misuse(Misuse::Null, FUNC);
+        return EINVAL.to_errno();
+    }
+    let gfp = Gfp::new(gfp);
+    // SAFETY: `resv` is a live `dma_resv` (function safety requirement).
+    let res = unsafe {
+        crate::fence::dma::await_dma_resv(&Arc::from(f), resv, usage, timeout, gfp.flags())
+    };
     await_result(res, FUNC)
 }
 

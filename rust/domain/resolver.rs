@@ -3,7 +3,7 @@
 //! The async graph resolver: runs a named dependency graph in a domain.
 //!
 //! Nodes are added with a name, a function and a comma-separated list of
-//! the names they depend on. [`Graph::run`] checks the whole graph before
+//! the names they depend on. [`Resolver::run`] checks the whole graph before
 //! anything runs: an unknown name fails with `ENOENT`, a cycle with
 //! `EDEADLK` (its names are logged). It then makes one [`AsyncWork`] per
 //! node, put after the work of each of its dependencies, queues them all in
@@ -12,7 +12,7 @@
 //! its dependencies have; in a deterministic domain the queue order is also
 //! the run order, one node at a time.
 
-use crate::async_domain::{AsyncFn, AsyncWork, Domain};
+use crate::domain::{AsyncFn, AsyncWork, Domain};
 use kernel::alloc::flags::GFP_KERNEL;
 use kernel::alloc::Flags;
 use kernel::ffi::{c_long, c_void};
@@ -32,16 +32,16 @@ struct Node {
 
 /// A graph of named nodes.
 #[pin_data]
-pub(crate) struct Graph {
+pub(crate) struct Resolver {
     #[pin]
     nodes: Mutex<KVec<Node>>,
 }
 
 // SAFETY: `data` pointers are the driver's, handed back to its functions as
 // documented; the rest is lock-protected.
-unsafe impl Send for Graph {}
+unsafe impl Send for Resolver {}
 // SAFETY: As above.
-unsafe impl Sync for Graph {}
+unsafe impl Sync for Resolver {}
 
 /// Copies a byte string with `flags`.
 fn copy(b: &[u8], flags: Flags) -> Result<KVec<u8>> {
@@ -63,11 +63,11 @@ fn show(name: &[u8]) -> &str {
     core::str::from_utf8(name).unwrap_or("?")
 }
 
-impl Graph {
+impl Resolver {
     /// An empty graph.
-    pub(crate) fn new(flags: Flags) -> Result<Pin<KBox<Graph>>> {
+    pub(crate) fn new(flags: Flags) -> Result<Pin<KBox<Resolver>>> {
         KBox::pin_init(
-            pin_init!(Graph {
+            pin_init!(Resolver {
                 nodes <- kernel::new_mutex!(KVec::new(), "kds_async_graph"),
             }),
             flags,
@@ -118,7 +118,8 @@ impl Graph {
                     Some(i) => v.push(i, GFP_KERNEL)?,
                     None => {
                         pr_err!(
-                            "graph: '{}' depends on '{}', which is not in the graph\n",
+                            "{}: graph: '{}' depends on '{}', which is not in the graph\n",
+                            d.name(),
                             show(&node.name),
                             show(dep)
                         );
@@ -128,7 +129,7 @@ impl Graph {
             }
             deps.push(v, GFP_KERNEL)?;
         }
-        let order = Self::order(&nodes, &deps)?;
+        let order = Self::order(d.name(), &nodes, &deps)?;
 
         // Everything is allocated before anything is queued: on failure,
         // the items are dropped unqueued and nothing runs.
@@ -162,7 +163,7 @@ impl Graph {
     /// A stable topological order: Kahn's algorithm, always taking the
     /// ready node added first. Fails with `EDEADLK` on a cycle, after
     /// logging one.
-    fn order(nodes: &[Node], deps: &[KVec<usize>]) -> Result<KVec<usize>> {
+    fn order(domain: &CStr, nodes: &[Node], deps: &[KVec<usize>]) -> Result<KVec<usize>> {
         let n = nodes.len();
         // How many dependencies of each node are not yet in the order.
         let mut waiting: KVec<usize> = KVec::with_capacity(n, GFP_KERNEL)?;
@@ -173,7 +174,7 @@ impl Graph {
         let mut order = KVec::with_capacity(n, GFP_KERNEL)?;
         while order.len() < n {
             let Some(next) = (0..n).find(|&i| !placed[i] && waiting[i] == 0) else {
-                Self::report_cycle(nodes, deps, &placed);
+                Self::report_cycle(domain, nodes, deps, &placed);
                 return Err(EDEADLK);
             };
             placed[next] = true;
@@ -190,7 +191,7 @@ impl Graph {
     /// Logs a cycle among the nodes not placed: each of them has a
     /// dependency that is not placed either, so following those from any
     /// of them must come back to a node already seen.
-    fn report_cycle(nodes: &[Node], deps: &[KVec<usize>], placed: &[bool]) {
+    fn report_cycle(domain: &CStr, nodes: &[Node], deps: &[KVec<usize>], placed: &[bool]) {
         let n = nodes.len();
         let Some(mut at) = (0..n).find(|&i| !placed[i]) else {
             return;
@@ -203,7 +204,7 @@ impl Graph {
             }
         }
         let start = at;
-        pr_err!("graph: dependency cycle:\n");
+        pr_err!("{}: graph: dependency cycle:\n", domain);
         loop {
             let next = deps[at]
                 .iter()
@@ -211,7 +212,8 @@ impl Graph {
                 .copied()
                 .unwrap_or(start);
             pr_err!(
-                "graph:   '{}' depends on '{}'\n",
+                "{}: graph:   '{}' depends on '{}'\n",
+                domain,
                 show(&nodes[at].name),
                 show(&nodes[next].name)
             );

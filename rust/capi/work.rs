@@ -7,11 +7,13 @@
 //! `struct kds_async_graph *` is a pinned [`KBox`]. The default domain
 //! (`d == NULL`) is created at module load.
 
-use crate::async_domain::{AsyncFn, AsyncWork, Domain, DETERMINISTIC};
-use crate::async_graph::Graph;
-use crate::cglue::{misuse, Gfp, Misuse};
+use crate::capi::fence::{await_result, borrow, borrow_own};
+use crate::capi::Gfp;
+use crate::domain::resolver::Resolver;
+use crate::domain::{AsyncWork, Domain, DETERMINISTIC};
 use crate::fence::RawFence;
-use crate::fence_capi::{await_result, borrow, borrow_own};
+use crate::ffi::AsyncFn;
+use crate::misuse::{misuse, Misuse};
 use core::sync::atomic::{AtomicPtr, Ordering};
 use kernel::bindings::gfp_t;
 use kernel::ffi::{c_char, c_int, c_uint, c_void};
@@ -41,7 +43,7 @@ static DEFAULT: AtomicPtr<Domain> = AtomicPtr::new(core::ptr::null_mut());
 
 /// Creates the default domain; call once, from module init.
 pub(crate) fn init() -> Result {
-    let d = Domain::new(0)?;
+    let d = Domain::new(c"kds_default", 0)?;
     DEFAULT.store(Arc::into_raw(d).cast_mut(), Ordering::Release);
     Ok(())
 }
@@ -67,7 +69,7 @@ pub(crate) fn default_domain_fences() -> i64 {
     // SAFETY: `p` came from `Arc::into_raw` in `init`, and that reference
     // is only given up in `exit`; the one caller, `kds_live_counts`, only
     // runs between the end of module init and the start of module exit
-    // (`cglue::live_enable`).
+    // (`capi::live_enable`).
     let d = unsafe { ArcBorrow::from_raw(p) };
     d.fences_held()
 }
@@ -124,7 +126,7 @@ unsafe fn work<'a>(w: *mut RawWork, func: &CStr) -> Option<ArcBorrow<'a, AsyncWo
 /// `name` must be NULL or a valid C string.
 #[no_mangle]
 pub(crate) unsafe extern "C" fn kds_async_domain_create(
-    _name: *const c_char,
+    name: *const c_char,
     flags: c_uint,
 ) -> *mut RawDomain {
     kernel::task::might_sleep();
@@ -132,7 +134,14 @@ pub(crate) unsafe extern "C" fn kds_async_domain_create(
         misuse(Misuse::BadArgument, c"kds_async_domain_create");
         return core::ptr::null_mut();
     }
-    match Domain::new(flags) {
+    let name = if name.is_null() {
+        c"kds_async"
+    } else {
+        // SAFETY: A valid C string (function safety requirement), read
+        // during this call only: the domain keeps a copy.
+        unsafe { CStr::from_char_ptr(name) }
+    };
+    match Domain::new(name, flags) {
         Ok(d) => Arc::into_raw(d).cast_mut().cast(),
         Err(_) => core::ptr::null_mut(),
     }
@@ -369,7 +378,7 @@ pub(crate) unsafe extern "C" fn kds_async_synchronize_cookie(d: *mut RawDomain, 
 #[no_mangle]
 pub(crate) extern "C" fn kds_async_graph_create(gfp: gfp_t) -> *mut RawGraph {
     let gfp = Gfp::new(gfp);
-    match Graph::new(gfp.flags()) {
+    match Resolver::new(gfp.flags()) {
         // SAFETY: The graph stays pinned: C only hands the pointer back.
         Ok(g) => KBox::into_raw(unsafe { Pin::into_inner_unchecked(g) }).cast(),
         Err(_) => core::ptr::null_mut(),
@@ -382,13 +391,13 @@ pub(crate) extern "C" fn kds_async_graph_create(gfp: gfp_t) -> *mut RawGraph {
 ///
 /// `g` must be NULL or a graph from `kds_async_graph_create()` not yet
 /// destroyed.
-unsafe fn graph<'a>(g: *mut RawGraph, func: &CStr) -> Option<&'a Graph> {
+unsafe fn graph<'a>(g: *mut RawGraph, func: &CStr) -> Option<&'a Resolver> {
     if g.is_null() {
         misuse(Misuse::Null, func);
         return None;
     }
     // SAFETY: Function safety requirement.
-    Some(unsafe { &*g.cast::<Graph>() })
+    Some(unsafe { &*g.cast::<Resolver>() })
 }
 
 /// C: `int kds_async_graph_add(struct kds_async_graph *g, const char *name,
@@ -459,6 +468,6 @@ pub(crate) unsafe extern "C" fn kds_async_graph_run(g: *mut RawGraph, d: *mut Ra
 pub(crate) unsafe extern "C" fn kds_async_graph_destroy(g: *mut RawGraph) {
     if !g.is_null() {
         // SAFETY: `g` came from `KBox::into_raw` in `kds_async_graph_create`.
-        drop(unsafe { KBox::from_raw(g.cast::<Graph>()) });
+        drop(unsafe { KBox::from_raw(g.cast::<Resolver>()) });
     }
 }

@@ -51,7 +51,7 @@ pub(crate) const NIL: u32 = u32::MAX;
 const GAP: u64 = 1 << 32;
 
 /// `DENSITY[i]`: at most this many nodes (plus the one to insert) may share
-/// an aligned range of 2^i labels that [`Graph::make_room`] respaces:
+/// an aligned range of 2^i labels that [`Order::make_room`] respaces:
 /// floor((2/T)^i) with T = 1.4, so the allowed density (1/T)^i falls as
 /// ranges grow; 2^64 labels then hold about 8 * 10^9 nodes, more than a
 /// `u32` index can name.
@@ -219,10 +219,10 @@ impl<T: Slot> Pool<T> {
     }
 }
 
-/// Outcome of [`Graph::add_edge`].
+/// Outcome of [`Order::add_edge`].
 #[derive(Debug, PartialEq, Eq)]
 pub(crate) enum Insert {
-    /// The edge is in the graph, with this id (for [`Graph::remove_edge`]).
+    /// The edge is in the graph, with this id (for [`Order::remove_edge`]).
     Added(u32),
     /// The edge would close a cycle; the graph is unchanged.
     Cycle,
@@ -231,7 +231,7 @@ pub(crate) enum Insert {
 /// Counters for tests, benchmarks and debugfs.
 #[derive(Clone, Copy, Default)]
 pub(crate) struct Stats {
-    /// Nodes and edges the last [`Graph::add_edge`] visited (0 when the
+    /// Nodes and edges the last [`Order::add_edge`] visited (0 when the
     /// order agreed).
     pub(crate) last_visited: u32,
     /// Nodes moved in the order, in total.
@@ -270,7 +270,7 @@ enum Step {
     Exhausted,
 }
 
-/// Room a caller needs before it takes the lock: see [`Graph::shortfall`].
+/// Room a caller needs before it takes the lock: see [`Order::shortfall`].
 pub(crate) struct Growth {
     nodes: Option<KVVec<Node>>,
     edges: Option<KVVec<Edge>>,
@@ -285,7 +285,7 @@ pub(crate) struct Growth {
 /// - For every live edge, both ends are live and `label(from) < label(to)`;
 ///   the edge is on the `out` list of `from` and the `in` list of `to`.
 /// - Dead nodes and edges are on their free lists, and only there.
-pub(crate) struct Graph {
+pub(crate) struct Order {
     nodes: Pool<Node>,
     edges: Pool<Edge>,
     first: u32,
@@ -296,11 +296,11 @@ pub(crate) struct Graph {
     stats: Stats,
 }
 
-impl Graph {
+impl Order {
     /// An empty graph; allocates nothing.
     pub(crate) const fn new() -> Self {
         // INVARIANT: no live node or edge; empty lists.
-        Graph {
+        Order {
             nodes: Pool::new(),
             edges: Pool::new(),
             first: NIL,
@@ -329,7 +329,7 @@ impl Graph {
 
     /// Whether `nodes` more nodes and `edges` more edges fit without
     /// allocating. If not, returns the capacities to allocate, unlocked, with
-    /// [`Growth::alloc`], and to hand to [`Graph::grow`].
+    /// [`Growth::alloc`], and to hand to [`Order::grow`].
     pub(crate) fn shortfall(&self, nodes: usize, edges: usize) -> Option<(usize, usize)> {
         let want = (self.nodes.want(nodes), self.edges.want(edges));
         (want != (0, 0)).then_some(want)
@@ -347,7 +347,7 @@ impl Graph {
 
     /// Frees everything; returns the vectors to free once unlocked.
     pub(crate) fn take_all(&mut self) -> Growth {
-        let old = core::mem::replace(self, Graph::new());
+        let old = core::mem::replace(self, Order::new());
         Growth {
             nodes: Some(old.nodes.items),
             edges: Some(old.edges.items),
@@ -372,7 +372,7 @@ impl Graph {
 
     /// Adds a node at the end of the order (after every other node).
     ///
-    /// Needs room for one node (see [`Graph::shortfall`]); `ENOMEM` otherwise.
+    /// Needs room for one node (see [`Order::shortfall`]); `ENOMEM` otherwise.
     pub(crate) fn add_node(&mut self) -> Result<NodeId> {
         let id = self.nodes.alloc(Node {
             live: true,
@@ -440,7 +440,7 @@ impl Graph {
 
     /// Adds the edge `signaler -> waiter` unless it closes a cycle.
     ///
-    /// Needs room for one edge (see [`Graph::shortfall`]); `ENOMEM` otherwise.
+    /// Needs room for one edge (see [`Order::shortfall`]); `ENOMEM` otherwise.
     pub(crate) fn add_edge(&mut self, signaler: NodeId, waiter: NodeId) -> Result<Insert> {
         self.stats.last_visited = 0;
         if signaler == waiter {
@@ -554,7 +554,7 @@ impl Graph {
         found
     }
 
-    /// Advances one side of [`Graph::reorder`] by one edge: forward along
+    /// Advances one side of [`Order::reorder`] by one edge: forward along
     /// waiters with labels up to `bound`, or backward along signalers with
     /// labels from `bound`.
     fn step(
@@ -879,7 +879,7 @@ impl Growth {
         [n, e]
     }
 
-    /// Allocates the capacities [`Graph::shortfall`] asked for, unlocked.
+    /// Allocates the capacities [`Order::shortfall`] asked for, unlocked.
     pub(crate) fn alloc(want: (usize, usize), gfp: Flags) -> Result<Self> {
         let nodes = match want.0 {
             0 => None,
@@ -913,7 +913,7 @@ mod tests {
     use super::*;
     use kernel::alloc::flags::GFP_KERNEL;
 
-    fn room(g: &mut Graph, nodes: usize, edges: usize) {
+    fn room(g: &mut Order, nodes: usize, edges: usize) {
         if let Some(want) = g.shortfall(nodes, edges) {
             let grown = Growth::alloc(want, GFP_KERNEL).expect("alloc");
             drop(g.grow(grown));
@@ -925,8 +925,8 @@ mod tests {
         matches!(r, Ok(Insert::Added(_)))
     }
 
-    fn graph_with(n: usize) -> (Graph, KVec<NodeId>) {
-        let mut g = Graph::new();
+    fn graph_with(n: usize) -> (Order, KVec<NodeId>) {
+        let mut g = Order::new();
         room(&mut g, n, 4 * n);
         let mut ids = KVec::new();
         for _ in 0..n {

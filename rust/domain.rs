@@ -27,8 +27,11 @@
 //! and the workqueue starts another worker for the next item, so the pool
 //! does not deadlock until that many items block at the same time.
 
-use crate::fence::{Event, Fence, RawCb, RawFence};
-use crate::rawlock::{new_raw_spinlock_irq, RawSpinLockIrq};
+pub(crate) mod resolver;
+
+use crate::fence::{Event, Fence, RawCb};
+use crate::ffi::{fence_cb_trampoline, AsyncFn, FenceCbHandler};
+use crate::sys::raw_spinlock::{new_raw_spinlock_irq, RawSpinLockIrq};
 use kernel::alloc::flags::GFP_KERNEL;
 use kernel::alloc::Flags;
 use kernel::ffi::c_void;
@@ -44,11 +47,11 @@ pub(crate) const WORK_MAGIC: u32 = 0x6b64_7377;
 /// The first field of every domain.
 pub(crate) const DOMAIN_MAGIC: u32 = 0x6b64_7364;
 
+/// The longest domain name kept, in bytes.
+const NAME_MAX: usize = 31;
+
 /// `KDS_ASYNC_DETERMINISTIC`: run one item at a time, in queue order.
 pub(crate) const DETERMINISTIC: u32 = 1;
-
-/// A work function: `fn(data, cookie)`.
-pub(crate) type AsyncFn = unsafe extern "C" fn(*mut c_void, u64);
 
 /// One asynchronous call.
 ///
@@ -125,20 +128,19 @@ impl WorkItem for AsyncWork {
     }
 }
 
-/// Called when a work item's gate is done: queues the work item.
-///
-/// # Safety
-///
-/// `cb` is the `cb` field of an [`AsyncWork`] whose reference was leaked
-/// for this call by [`AsyncWork::queue`].
-unsafe extern "C" fn gate_done(_f: *mut RawFence, cb: *mut RawCb) {
-    // SAFETY: `cb` is the `cb` field (function safety requirement); the
-    // offset leads back to the work item.
-    let w = unsafe { cb.byte_sub(core::mem::offset_of!(AsyncWork, cb)) }.cast::<AsyncWork>();
-    // SAFETY: The reference leaked for this callback is taken back.
-    let w = unsafe { Arc::from_raw(w) };
-    // A work item is queued once: this cannot fail.
-    let _ = crate::queues::kds_queue().enqueue(w);
+// SAFETY: `CB_OFFSET` is the offset of `cb`, an `Opaque<RawCb>`, which has
+// the layout of a `RawCb`.
+unsafe impl FenceCbHandler for AsyncWork {
+    const CB_OFFSET: usize = core::mem::offset_of!(AsyncWork, cb);
+
+    /// The work item's gate is done: queue the work item.
+    unsafe fn done(this: *mut Self) {
+        // SAFETY: [`AsyncWork::queue`] leaked a reference for this call,
+        // which is taken back.
+        let w = unsafe { Arc::from_raw(this) };
+        // A work item is queued once: this cannot fail.
+        let _ = crate::sys::workqueue::kds_queue().enqueue(w);
+    }
 }
 
 impl AsyncWork {
@@ -151,6 +153,8 @@ impl AsyncWork {
         }
         let run = Fence::add_event(&done)?;
         Fence::complete(done.as_arc_borrow(), 0)?;
+        // INVARIANT: `magic` is `WORK_MAGIC`; `cb` is not registered yet
+        // (only `queue` registers it).
         Arc::pin_init(
             try_pin_init!(AsyncWork {
                 magic: WORK_MAGIC,
@@ -247,9 +251,13 @@ impl AsyncWork {
             }
         }
         let leaked = Arc::into_raw(this.clone());
+        // The pointer to `cb` comes from `leaked`, one to the whole work
+        // item, which the callback gets back.
+        // SAFETY: `leaked` points to the live work item.
+        let cb = Opaque::cast_into(unsafe { &raw const (*leaked).cb });
         // SAFETY: `cb` is ours, pinned in the work item, and registered
-        // only here; `leaked` keeps the work alive until `gate_done`.
-        if unsafe { this.gate.add_callback(this.cb.get(), gate_done) }.is_err() {
+        // only here; `leaked` keeps the work alive until the callback.
+        if unsafe { this.gate.add_callback(cb, fence_cb_trampoline::<AsyncWork>) }.is_err() {
             // The gate is pending until the commit below, so this cannot
             // happen; give the reference back all the same.
             // SAFETY: `leaked` came from `Arc::into_raw` above.
@@ -294,6 +302,9 @@ struct DomainState {
 pub(crate) struct Domain {
     magic: u32,
     flags: u32,
+    /// For messages: the creator's name, its first [`NAME_MAX`] bytes,
+    /// NUL-terminated.
+    name: KVec<u8>,
     #[pin]
     state: SpinLock<DomainState>,
     #[pin]
@@ -301,13 +312,20 @@ pub(crate) struct Domain {
 }
 
 impl Domain {
-    /// Creates a domain.
-    pub(crate) fn new(flags: u32) -> Result<Arc<Domain>> {
+    /// Creates a domain named `name` (cut to [`NAME_MAX`] bytes).
+    pub(crate) fn new(name: &CStr, flags: u32) -> Result<Arc<Domain>> {
         let epoch = Fence::new_internal(GFP_KERNEL)?;
+        let bytes = name.to_bytes();
+        let mut copy = KVec::with_capacity(NAME_MAX + 1, GFP_KERNEL)?;
+        copy.extend_from_slice(&bytes[..bytes.len().min(NAME_MAX)], GFP_KERNEL)?;
+        copy.push(0, GFP_KERNEL)?;
+        let name = copy;
+        // INVARIANT: `magic` is `DOMAIN_MAGIC`.
         Arc::pin_init(
             try_pin_init!(Domain {
                 magic: DOMAIN_MAGIC,
                 flags,
+                name,
                 state <- kernel::new_spinlock!(DomainState {
                     pending: List::new(),
                     next_cookie: 1,
@@ -319,6 +337,11 @@ impl Domain {
             }),
             GFP_KERNEL,
         )
+    }
+
+    /// The domain's name, for messages.
+    pub(crate) fn name(&self) -> &CStr {
+        CStr::from_bytes_until_nul(&self.name).unwrap_or(c"kds_async")
     }
 
     /// How many fences the domain itself holds (its epoch, its latest

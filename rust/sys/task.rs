@@ -1,0 +1,191 @@
+// SPDX-License-Identifier: GPL-2.0
+
+//! Execution contexts and the current task: which context code runs in,
+//! sleeping until woken, reclaim scopes and a per-CPU budget for work done
+//! in hard IRQ.
+//!
+//! The C helpers (`c/kds_wrappers.c`) wrap static inline functions and
+//! macros: `in_hardirq()`, `set_current_state()`,
+//! `memalloc_nofs_save()`/`memalloc_noio_save()` and a per-CPU counter.
+//!
+//! # Examples
+//!
+//! ```ignore
+//! // Sleep until `flag` is set by a waker that has `task`.
+//! let task = Waker::current();
+//! publish(&task);                         // the waker calls task.wake()
+//! let r = sleep_until(|| flag.load(Acquire), true, MAX_SCHEDULE_TIMEOUT);
+//! ```
+
+use crate::ffi::{
+    kds_hardirq_budget_begin, kds_hardirq_budget_end, kds_in_hardirq, kds_irq_level,
+    kds_memalloc_begin, kds_memalloc_end, kds_set_current_running, kds_set_current_state,
+};
+use core::marker::PhantomData;
+use kernel::bindings;
+use kernel::ffi::{c_long, c_uint};
+use kernel::sync::aref::ARef;
+use kernel::task::Task;
+
+/// Whether the caller runs in hard IRQ context (C's `in_hardirq()`).
+pub(crate) fn in_hardirq() -> bool {
+    // SAFETY: `kds_in_hardirq` only reads the preempt count.
+    unsafe { kds_in_hardirq() }
+}
+
+/// The current context, as a non-zero key: the task, plus the interrupt
+/// level it is at (a softirq or hard IRQ that interrupts a task is another
+/// context than the task). Code that runs with the same key while a
+/// context is inside some call of its own is nested in that call.
+///
+/// On PREEMPT_RT the task alone is the key: softirqs run in task context
+/// there (at `local_bh_enable()`, even inside a callback that unlocks a
+/// `spinlock_t`), so a softirq in a task is nested in whatever that task
+/// was running; and hard IRQ handlers are threads.
+pub(crate) fn context_key() -> usize {
+    let task = Task::current_raw() as usize;
+    if cfg!(CONFIG_PREEMPT_RT) {
+        return task;
+    }
+    // SAFETY: `kds_irq_level` only reads the preempt count.
+    let level = unsafe { kds_irq_level() } as usize;
+    // A `task_struct` is aligned to more than 4 bytes: its low bits are
+    // free for the level (0 to 3).
+    task | (level & 3)
+}
+
+/// A task to wake: a reference to it, taken by the task itself.
+pub(crate) struct Waker(ARef<Task>);
+
+impl Waker {
+    /// The current task.
+    pub(crate) fn current() -> Self {
+        let current: &kernel::task::CurrentTask = kernel::current!();
+        let task: &Task = current;
+        Waker(task.into())
+    }
+
+    /// Wakes the task (`wake_up_process()`); callable in any context.
+    pub(crate) fn wake(&self) {
+        self.0.wake_up();
+    }
+}
+
+/// How [`sleep_until`] ended.
+#[derive(Clone, Copy, PartialEq, Eq, Debug)]
+pub(crate) enum Sleep {
+    /// The condition held, with this many jiffies left (at least 1).
+    Done(c_long),
+    /// The time ran out first.
+    TimedOut,
+    /// A signal arrived first (only when interruptible).
+    Interrupted,
+}
+
+/// Sleeps until `cond()` holds, for at most `timeout` jiffies
+/// ([`kernel::task::MAX_SCHEDULE_TIMEOUT`]: no limit), interruptibly with
+/// `intr`. Whoever makes `cond()` true must then wake the task (with a
+/// [`Waker`]); `cond()` is re-checked after the task state is set, so a
+/// wake-up between the check and the sleep is not lost (the classic
+/// `set_current_state()` loop of `Documentation/scheduler/completion.rst`).
+///
+/// A `timeout` below 1 checks `cond()` once. Calls `might_sleep()`.
+pub(crate) fn sleep_until(mut cond: impl FnMut() -> bool, intr: bool, timeout: c_long) -> Sleep {
+    kernel::task::might_sleep();
+    if timeout < 1 {
+        return if cond() {
+            Sleep::Done(1)
+        } else {
+            Sleep::TimedOut
+        };
+    }
+    let mut left = timeout;
+    let ret = loop {
+        // SAFETY: Sets the current task's state; always allowed where it
+        // may sleep (checked above).
+        unsafe { kds_set_current_state(intr) };
+        if cond() {
+            break Sleep::Done(left.max(1));
+        }
+        if intr && kernel::current!().signal_pending() {
+            break Sleep::Interrupted;
+        }
+        // SAFETY: Sleeps the current task, whose state was set above;
+        // `left` is positive (checked above, and the loop ends at 0).
+        left = unsafe { bindings::schedule_timeout(left) };
+        if left == 0 {
+            break if cond() {
+                Sleep::Done(1)
+            } else {
+                Sleep::TimedOut
+            };
+        }
+    };
+    // SAFETY: Back to running, on the current task.
+    unsafe { kds_set_current_running() };
+    ret
+}
+
+/// A per-CPU budget for work done in one hard interrupt: the outermost
+/// [`HardIrqBudget::begin`] of an interrupt gets the whole budget, and
+/// calls nested in it get 0 (they do only the one piece of work they
+/// cannot hand over). Outside hard IRQ the budget is unlimited.
+pub(crate) struct HardIrqBudget {
+    /// Per CPU: held with interrupts off, on the CPU that began it.
+    _not_send: PhantomData<*mut ()>,
+}
+
+impl HardIrqBudget {
+    /// Begins a budgeted section; returns it and the budget (`budget` for
+    /// the outermost section in a hard interrupt, 0 for a nested one,
+    /// `usize::MAX` outside hard IRQ).
+    pub(crate) fn begin(budget: usize) -> (Self, usize) {
+        // SAFETY: Paired with `kds_hardirq_budget_end` in `drop`, in the
+        // same context (the guard is not `Send`; interrupts stay off in
+        // hard IRQ).
+        let b = unsafe { kds_hardirq_budget_begin(budget) };
+        (
+            HardIrqBudget {
+                _not_send: PhantomData,
+            },
+            b,
+        )
+    }
+}
+
+impl Drop for HardIrqBudget {
+    fn drop(&mut self) {
+        // SAFETY: Paired with the `begin` that made `self`.
+        unsafe { kds_hardirq_budget_end() }
+    }
+}
+
+/// A reclaim scope for the current task: while it lives, allocations of
+/// this task do not recurse into filesystem (`GFP_NOFS`) or I/O
+/// (`GFP_NOIO`) reclaim, whatever their flags
+/// (`memalloc_nofs_save()`/`memalloc_noio_save()`).
+pub(crate) struct MemallocScope {
+    token: c_uint,
+    /// The scope belongs to the task that opened it.
+    _not_send: PhantomData<*mut ()>,
+}
+
+impl MemallocScope {
+    /// Opens the scope that a caller's `gfp` implies: none for flags that
+    /// allow both (or that cannot reclaim at all), or outside task context.
+    pub(crate) fn new(gfp: bindings::gfp_t) -> Self {
+        MemallocScope {
+            // SAFETY: Opens a scope on the current task, which `drop`
+            // closes on the same task (this type is not `Send`).
+            token: unsafe { kds_memalloc_begin(gfp) },
+            _not_send: PhantomData,
+        }
+    }
+}
+
+impl Drop for MemallocScope {
+    fn drop(&mut self) {
+        // SAFETY: `token` came from `kds_memalloc_begin` on this task.
+        unsafe { kds_memalloc_end(self.token) }
+    }
+}
