@@ -15,6 +15,9 @@
 #   make shell-busybox  the test guest's busybox initramfs, interactively
 #   make driver M=/path/to/driver   build your module against kds
 #   make torture DURATION=600 [SEED=n]   run kds_torture that long (debug)
+#   make bench      kds against dma_fence, ww_mutex, async and completion on
+#                   the prod kernel: table, build/bench/results.csv and
+#                   ratios.svg (BENCH_ARGS="reps=11" for more repetitions)
 #   make lint       rustfmt --check, clippy, checkpatch, kernel-doc, shellcheck
 #   make rustfmt-fix  reformat the Rust sources
 #   make clean      remove build/ (the module builds)
@@ -25,9 +28,9 @@
 
 SHELL := /bin/bash
 export KDIR KUNIT_FILTER KDS_CACHE KDS_KERNEL_DEB_VERSION KDS_FLAVOUR KDS_FLAVOURS \
-	DURATION SEED THREADS FAILSLAB
+	DURATION SEED THREADS FAILSLAB BENCH_ARGS
 
-.PHONY: all modules check run shell shell-busybox driver torture lint rustfmt \
+.PHONY: all modules check run shell shell-busybox driver torture bench lint rustfmt \
 	rustfmt-fix clippy checkpatch shellcheck clean distclean
 
 all: modules
@@ -53,6 +56,13 @@ driver: modules
 
 torture: modules
 	@qemu-test/run.sh torture
+
+# Benchmarks belong on a kernel without debugging: prod unless told otherwise.
+bench: export KDS_FLAVOUR := $(or $(KDS_FLAVOUR),prod)
+bench:
+	@scripts/prepare.sh
+	@scripts/build-modules.sh
+	@qemu-test/run.sh bench
 
 lint: rustfmt clippy checkpatch shellcheck
 

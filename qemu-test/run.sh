@@ -13,6 +13,8 @@
 #          boots with virtme-ng instead; this one needs no host files).
 #   torture  kds_torture for DURATION seconds (default 60; SEED, THREADS,
 #          FAILSLAB=0 to turn failing allocations off), then a verdict.
+#   bench  kds_bench (BENCH_ARGS, e.g. quick=1), then bench/report.py:
+#          the table, build/bench/results.csv and ratios.svg.
 #
 # Environment: KDS_FLAVOUR (debug, prod or rt; default debug), or KDIR for
 # your own kernel build; KUNIT_FILTER (kunit.filter_glob, default 'kds*'),
@@ -49,7 +51,7 @@ cp "$here/init" "$root/init"
 cp "$here/demo.sh" "$root/demo.sh"
 # Loaded by /init's torture and unload-with-armed-sources phases, not in
 # load-order.
-for extra in kunit/kds_unload_test.ko torture/kds_torture.ko; do
+for extra in kunit/kds_unload_test.ko torture/kds_torture.ko bench/kds_bench.ko; do
 	[ -f "$OUT/$extra" ] && cp "$OUT/$extra" "$root/lib/modules/kds/"
 done
 for m in "${MODULES[@]}"; do
@@ -149,6 +151,25 @@ torture)
 	exec python3 "$here/collect.py" --console "$log" --results "$results" \
 		--qemu-rc "$qrc" --label "$label" --torture --module "kds=${KO[kds]}"
 	;;
+bench)
+	# BENCH_ARGS: kds_bench parameters, e.g. "quick=1" or "reps=11".
+	log=$RUN/bench-console.log
+	results=$RUN/bench-results.txt
+	rm -f "$log" "$results"
+	bargs=${BENCH_ARGS:-}
+	# As a production kernel runs: no slab debugging, for kds or its peers.
+	bcmdline=${cmdline/ slab_debug=F/}
+	kds_log "booting the $label kernel ($accel, -smp 2): kds_bench ${bargs:-(defaults)}"
+	set +e
+	timeout "${KDS_QEMU_TIMEOUT:-1800}" "$QEMU" "${qemu_base[@]}" "${qemu_accel[@]}" \
+		-append "${bcmdline/kds.mode=bench/kds.mode=bench kds.bench=${bargs// /,}} kunit.enable=0" \
+		-serial "file:$log" -serial "file:$results" </dev/null
+	qrc=$?
+	set -e
+	exec python3 "$here/../bench/report.py" --console "$log" --results "$results" \
+		--qemu-rc "$qrc" --label "$label" --out "$KDS_ROOT/build/bench" \
+		${KDS_BENCH_SMOKE:+--smoke}
+	;;
 *)
-	kds_die "unknown mode '$mode' (check, demo, shell or torture)" ;;
+	kds_die "unknown mode '$mode' (check, demo, shell, torture or bench)" ;;
 esac

@@ -1,6 +1,7 @@
 #!/usr/bin/env bash
 # SPDX-License-Identifier: GPL-2.0
-# Build kds.ko, then kds_test.ko and the sample driver kds_demo.ko against
+# Build kds.ko, then kds_test.ko, the sample driver kds_demo.ko,
+# kds_torture.ko and kds_bench.ko against
 # kds's Module.symvers, the way an out-of-tree driver links against kds. Output goes to build/ (MO=), the
 # source tree stays clean.
 #
@@ -14,7 +15,7 @@ OUT=$(kds_out_dir)
 KDIR=${KDIR:-$(kds_kbuild_dir)}
 [ -f "$KDIR/Module.symvers" ] ||
 	kds_die "no kernel build at $KDIR (make builds the dev kernel; KDIR= must name a built kernel tree)"
-mkdir -p "$OUT/kds" "$OUT/kunit" "$OUT/samples" "$OUT/torture"
+mkdir -p "$OUT/kds" "$OUT/kunit" "$OUT/samples" "$OUT/torture" "$OUT/bench"
 # Clippy runs as part of every build when Debian's clippy-driver is there
 # (KDS_CLIPPY=0 turns it off); Kbuild makes its warnings, like rustc's and
 # the C compiler's, errors for kds.
@@ -34,7 +35,7 @@ mmake() {
 
 mmake M="$KDS_ROOT" MO="$OUT/kds" "$@" ||
 	kds_die "building kds.ko against $KDIR failed (see above)"
-for dir in kunit samples torture; do
+for dir in kunit samples torture bench; do
 	mmake M="$KDS_ROOT/$dir" MO="$OUT/$dir" \
 		KBUILD_EXTRA_SYMBOLS="$OUT/kds/Module.symvers" "$@" ||
 		kds_die "building $dir/ against $KDIR failed (see above)"

@@ -81,6 +81,20 @@ for f in "${flavours[@]}"; do
 	fi
 	step "$f" "README's driver builds as written" scripts/readme-driver.sh "$out"
 	qemu-test/run.sh check || true
+	# kds_bench, once and briefly, on prod: a smoke test, so that it
+	# cannot rot (its numbers are not checked; make bench is for those).
+	if [ "$f" = prod ]; then
+		rm -f build/bench/counts
+		KDS_BENCH_SMOKE=1 BENCH_ARGS="quick=1 reps=3" qemu-test/run.sh bench || true
+		if [ -f build/bench/counts ]; then
+			read -r p x s <build/bench/counts
+			count "$f" "$p" "$x" "$s"
+			[ "$x" = 0 ] || failures+=("$f: $x in the benchmark smoke run (see above)")
+		else
+			count "$f" 0 1 0
+			failures+=("$f: the benchmark smoke run reported nothing")
+		fi
+	fi
 	if [ -f "$out/qemu/counts" ]; then
 		read -r p x s <"$out/qemu/counts"
 		count "$f" "$p" "$x" "$s"

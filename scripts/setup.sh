@@ -13,7 +13,7 @@ PKGS=(rustc-web rust-web-src rust-web-clippy rustfmt-web
       clang-19 lld-19 llvm-19 libclang-19-dev
       qemu-system-x86 busybox-static
       flex bison bc libelf-dev libssl-dev cpio kmod
-      make gcc python3 python3-venv rsync xz-utils ca-certificates
+      make gcc python3 python3-venv python3-matplotlib rsync xz-utils ca-certificates
       shellcheck)
 
 missing=()
