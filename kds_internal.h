@@ -73,6 +73,16 @@ void kds_memalloc_end(unsigned int token);
 unsigned long kds_hardirq_budget_begin(unsigned long budget);
 void kds_hardirq_budget_end(void);
 
+/* c/kds_wrappers.c: per-CPU counters and ids (rust/sys/percpu.rs). */
+enum kds_pcpu_counter {
+	KDS_PCPU_FENCES,	/* live fences: Counter::FENCES */
+	KDS_PCPU_COUNTERS
+};
+
+void kds_pcpu_add(unsigned int idx, s64 delta);
+s64 kds_pcpu_sum(unsigned int idx);
+u64 kds_next_id(void);
+
 /* c/kds_wrappers.c: module references (rust/sys/module.rs). */
 bool kds_module_get(void);
 void kds_module_put(void);

@@ -46,6 +46,12 @@ MODULE_PARM_DESC(quick, "1: a few iterations each, to check that every benchmark
 
 #define MAX_REPS 31
 
+/*
+ * Set when a benchmark could not do its work (out of memory, no thread):
+ * its row is not reported, rather than reported too fast.
+ */
+static bool row_failed;
+
 /* Iterations of one repetition: @full normally, a twentieth with quick=1. */
 static unsigned int iters(unsigned int full)
 {
@@ -113,12 +119,23 @@ static void measure(const char *op, bench_fn kf, const char *peer, bench_fn pf,
 	struct stats k, p;
 	unsigned int r = clamp(reps, 1U, (unsigned int)MAX_REPS), i;
 
+	row_failed = false;
 	kf(max(n / 10, 1U));	/* warm up caches and pools */
 	pf(max(n / 10, 1U));
 	for (i = 0; i < r; i++) {
-		kt[i] = kf(n);
-		pt[i] = pf(n);
+		/* Who goes first alternates: what one leaves behind hits both. */
+		if (i & 1) {
+			pt[i] = pf(n);
+			kt[i] = kf(n);
+		} else {
+			kt[i] = kf(n);
+			pt[i] = pf(n);
+		}
 		cond_resched();
+	}
+	if (row_failed) {
+		pr_info("%-22s not reported: a repetition could not do its work\n", op);
+		return;
 	}
 	summarise(kt, r, n, &k);
 	summarise(pt, r, n, &p);
@@ -132,9 +149,20 @@ static const char *bench_name(struct dma_fence *f)
 	return "kds_bench";
 }
 
+/*
+ * Freed at once on the last put, as a kds fence is: these fences have no
+ * RCU readers, so the default kfree_rcu() (dma_fence_free()) would only
+ * move the peer's freeing out of its timed window.
+ */
+static void bench_release(struct dma_fence *f)
+{
+	kfree(f);
+}
+
 static const struct dma_fence_ops bench_ops = {
 	.get_driver_name = bench_name,
 	.get_timeline_name = bench_name,
+	.release = bench_release,
 };
 
 static u64 bench_context;
@@ -145,6 +173,8 @@ static struct dma_fence *dma_new(void)
 
 	if (f)
 		dma_fence_init(f, &bench_ops, NULL, bench_context, 1);
+	else
+		row_failed = true;
 	return f;
 }
 
@@ -159,8 +189,10 @@ static u64 kds_lifecycle(unsigned int n)
 	for (i = 0; i < n; i++) {
 		struct kds_fence *f = kds_fence_create(GFP_KERNEL);
 
-		if (!f)
+		if (!f) {
+			row_failed = true;
 			break;
+		}
 		kds_fence_complete(f);
 		kds_fence_put(f);
 	}
@@ -184,6 +216,97 @@ static u64 dma_lifecycle(unsigned int n)
 	return ktime_get_ns() - t;
 }
 
+/* ---- the lifecycle in parts: create + put, and the completion alone -- */
+
+static struct kds_fence **kparts;
+static struct dma_fence **dparts;
+#define PARTS 4096
+
+/* kds: create, put (a pending fence nobody awaits). */
+static u64 kds_create_put(unsigned int n)
+{
+	u64 t = ktime_get_ns();
+	unsigned int i;
+
+	for (i = 0; i < n; i++) {
+		struct kds_fence *f = kds_fence_create(GFP_KERNEL);
+
+		if (!f) {
+			row_failed = true;
+			break;
+		}
+		kds_fence_put(f);
+	}
+	return ktime_get_ns() - t;
+}
+
+/* dma_fence: allocate, init, put (unsignalled). */
+static u64 dma_create_put(unsigned int n)
+{
+	u64 t = ktime_get_ns();
+	unsigned int i;
+
+	for (i = 0; i < n; i++) {
+		struct dma_fence *f = dma_new();
+
+		if (!f)
+			break;
+		dma_fence_put(f);
+	}
+	return ktime_get_ns() - t;
+}
+
+/* kds: kds_fence_complete() of a fresh fence's commit, timed alone. */
+static u64 kds_signal(unsigned int n)
+{
+	unsigned int i;
+	u64 t;
+
+	if (WARN_ON_ONCE(n > PARTS))
+		n = PARTS;
+	for (i = 0; i < n; i++) {
+		kparts[i] = kds_fence_create(GFP_KERNEL);
+		if (!kparts[i]) {
+			row_failed = true;
+			while (i--)
+				kds_fence_put(kparts[i]);
+			return 0;
+		}
+	}
+	t = ktime_get_ns();
+	for (i = 0; i < n; i++)
+		kds_fence_complete(kparts[i]);
+	t = ktime_get_ns() - t;
+	for (i = 0; i < n; i++)
+		kds_fence_put(kparts[i]);
+	return t;
+}
+
+/* dma_fence: dma_fence_signal() of a fresh fence, timed alone. */
+static u64 dma_signal(unsigned int n)
+{
+	unsigned int i;
+	u64 t;
+
+	if (WARN_ON_ONCE(n > PARTS))
+		n = PARTS;
+	for (i = 0; i < n; i++) {
+		dparts[i] = dma_new();
+		if (!dparts[i]) {
+			while (i--)
+				dma_fence_put(dparts[i]);
+			return 0;
+		}
+	}
+	t = ktime_get_ns();
+	for (i = 0; i < n; i++)
+		dma_fence_signal(dparts[i]);
+	t = ktime_get_ns() - t;
+	for (i = 0; i < n; i++)
+		dma_fence_put(dparts[i]);
+	return t;
+}
+
 /* ---- join 64 --------------------------------------------------------- */
 
 #define JOIN 64
@@ -198,12 +321,16 @@ static u64 kds_join(unsigned int n)
 	for (i = 0; i < n; i++) {
 		struct kds_fence *sink = kds_fence_create(GFP_KERNEL);
 
-		if (!sink)
+		if (!sink) {
+			row_failed = true;
 			break;
+		}
 		for (j = 0; j < JOIN; j++) {
 			src[j] = kds_fence_create(GFP_KERNEL);
 			if (src[j])
 				kds_fence_await_fence(sink, src[j], GFP_KERNEL);
+			else
+				row_failed = true;
 		}
 		kds_fence_complete(sink);
 		for (j = 0; j < JOIN; j++) {
@@ -226,18 +353,31 @@ static u64 dma_join(unsigned int n)
 
 	for (i = 0; i < n; i++) {
 		struct dma_fence **fences = kmalloc_array(JOIN, sizeof(*fences), GFP_KERNEL);
-		struct dma_fence_array *array;
+		struct dma_fence_array *array = NULL;
 
-		if (!fences)
+		if (!fences) {
+			row_failed = true;
 			break;
-		for (j = 0; j < JOIN; j++)
-			fences[j] = dma_new();	/* (no failure in a bench guest) */
-		array = dma_fence_array_create(JOIN, fences, bench_context, 1);
-		if (!array)
+		}
+		for (j = 0; j < JOIN; j++) {
+			fences[j] = dma_new();
+			if (!fences[j])
+				break;
+		}
+		if (j == JOIN)
+			array = dma_fence_array_create(JOIN, fences, bench_context, 1);
+		if (!array) {
+			while (j--)
+				dma_fence_put(fences[j]);
+			kfree(fences);
+			row_failed = true;
 			break;
+		}
 		dma_fence_enable_signaling(&array->base);
 		for (j = 0; j < JOIN; j++)
 			dma_fence_signal(fences[j]);
+		/* As kds's sink, done before the put (it signals from irq_work). */
+		dma_fence_wait(&array->base, false);
 		dma_fence_put(&array->base);
 	}
 	return ktime_get_ns() - t;
@@ -267,8 +407,10 @@ static u64 kds_fanout(unsigned int n)
 	for (i = 0; i < n; i++) {
 		struct kds_fence *f = kds_fence_create(GFP_KERNEL);
 
-		if (!f)
+		if (!f) {
+			row_failed = true;
 			break;
+		}
 		for (j = 0; j < FAN; j++)
 			kds_fence_add_callback(f, &kds_cbs[j], kds_noop_cb);
 		kds_fence_complete(f);
@@ -304,7 +446,11 @@ static struct kds_resource kres[2][NRES];
 static DEFINE_WW_CLASS(bench_ww_class);
 static struct ww_mutex wwm[2][NRES];
 
-/* kds: kds_waitall() of 4 exclusive resources, then release. */
+/*
+ * kds: kds_waitall() of 4 exclusive resources, then release. The kds side
+ * includes allocating the set (a handle the driver keeps); ww_mutex
+ * allocates nothing.
+ */
 static u64 kds_res4(unsigned int n)
 {
 	struct kds_resource *list[NRES];
@@ -396,14 +542,18 @@ static u64 kds_chain(unsigned int n)
 	struct kds_fence **f = kvmalloc_array(len, sizeof(*f), GFP_KERNEL);
 	u64 t;
 
-	if (!f)
+	if (!f) {
+		row_failed = true;
 		return 0;
+	}
 	t = ktime_get_ns();
 	for (i = 0; i < n / len; i++) {
 		for (j = 0; j < len; j++) {
 			f[j] = kds_fence_create(GFP_KERNEL);
-			if (!f[j])
+			if (!f[j]) {
+				row_failed = true;
 				break;
+			}
 			if (j)
 				kds_fence_await_fence(f[j], f[j - 1], GFP_KERNEL);
 			else
@@ -433,10 +583,15 @@ static u64 await_onto(struct kds_fence *target, unsigned int n)
 	u64 t, dt;
 	unsigned int i;
 
-	if (!w)
+	if (!w) {
+		row_failed = true;
 		return 0;
-	for (i = 0; i < n; i++)
+	}
+	for (i = 0; i < n; i++) {
 		w[i] = kds_fence_create(GFP_KERNEL);
+		if (!w[i])
+			row_failed = true;
+	}
 	t = ktime_get_ns();
 	for (i = 0; i < n; i++)
 		if (w[i])
@@ -500,9 +655,9 @@ static void free_long_chain(void)
 		for (j = 0; j < LONG_CHAIN && long_chain[j]; j++)
 			kds_fence_put(long_chain[j]);
 	}
+	kvfree(long_chain);
 	long_chain = NULL;
 	lone = NULL;
-	kvfree(long_chain);
 }
 
 /* ---- threads: cross-CPU wake, pairs on 1 and 2 CPUs, ABBA ------------ */
@@ -519,7 +674,8 @@ static int worker_fn(void *data)
 {
 	struct worker *w = data;
 
-	wait_for_completion(&w->go);
+	if (wait_for_completion_interruptible(&w->go))
+		return 0;	/* (never: kthreads ignore signals) */
 	w->ns = w->fn(w);
 	complete(&w->done);
 	while (!kthread_should_stop())
@@ -539,14 +695,22 @@ static u64 run_threads(u64 (*fn)(struct worker *w), unsigned int nr, unsigned in
 
 	nr = min(nr, 2U);
 	for (i = 0; i < nr; i++) {
+		unsigned int cpu = cpumask_nth(i % num_online_cpus(), cpu_online_mask);
+
 		w[i] = (struct worker){ .fn = fn, .n = n, .id = i };
 		init_completion(&w[i].go);
 		init_completion(&w[i].done);
-		w[i].task = kthread_run_on_cpu(worker_fn, &w[i], i % num_online_cpus(),
-					       "kds_bench/%u");
-		if (IS_ERR(w[i].task))
+		/* Not woken yet: on failure, the others are stopped unrun. */
+		w[i].task = kthread_create_on_cpu(worker_fn, &w[i], cpu, "kds_bench/%u");
+		if (IS_ERR(w[i].task)) {
+			while (i--)
+				kthread_stop(w[i].task);
+			row_failed = true;
 			return 0;
+		}
 	}
+	for (i = 0; i < nr; i++)
+		wake_up_process(w[i].task);
 	t = ktime_get_ns();
 	for (i = 0; i < nr; i++)
 		complete(&w[i].go);
@@ -558,7 +722,11 @@ static u64 run_threads(u64 (*fn)(struct worker *w), unsigned int nr, unsigned in
 	return t;
 }
 
-/* kds: a pair (a awaits b), complete b, a is done; put both. */
+/*
+ * kds: a pair (a awaits b), complete b, a is done; put both. The await
+ * and the completion of a fence in the dependency graph take kds's one
+ * graph lock: a cost of cycle detection that dma_fence does not pay.
+ */
 static u64 kds_pairs(struct worker *wk)
 {
 	unsigned int i;
@@ -585,6 +753,12 @@ struct dma_pair {
 	struct dma_fence *a;
 };
 
+/*
+ * @a is signalled under @b's lock: give @a a lock class of its own, as
+ * dma_fence_array does, or lockdep would see recursion in one class.
+ */
+static struct lock_class_key dma_pair_key;
+
 static void dma_pair_cb(struct dma_fence *b, struct dma_fence_cb *cb)
 {
 	dma_fence_signal(container_of(cb, struct dma_pair, cb)->a);
@@ -599,6 +773,8 @@ static u64 dma_pairs(struct worker *wk)
 		struct dma_pair p = { .a = dma_new() };
 		struct dma_fence *b = dma_new();
 
+		if (p.a)
+			lockdep_set_class(&p.a->inline_lock, &dma_pair_key);
 		if (p.a && b) {
 			dma_fence_add_callback(b, &p.cb, dma_pair_cb);
 			dma_fence_signal(b);
@@ -648,7 +824,10 @@ static u64 ww_disjoint_sets(struct worker *wk)
 	return 0;
 }
 
-/* kds: thread 0 takes the 4 shared resources in order, thread 1 reversed. */
+/*
+ * kds: thread 0 takes the 4 shared resources in order, thread 1 reversed.
+ * The row's "operation" is one acquisition by each thread (two in all).
+ */
 static u64 kds_abba(struct worker *wk)
 {
 	struct kds_resource *list[NRES];
@@ -710,7 +889,10 @@ retry:
 	return 0;
 }
 
-/* Ping-pong: thread 1 waits for ping[i] and answers pong[i]; 0 pings. */
+/*
+ * Ping-pong: thread 1 waits for ping[i] and answers pong[i]; 0 pings. The
+ * row's "operation" is one round trip: two cross-CPU wake-ups.
+ */
 static struct kds_fence **ping, **pong;
 static struct completion cping, cpong;
 
@@ -756,13 +938,21 @@ static u64 kds_pingpong_run(unsigned int n)
 	for (i = 0; i < n; i++) {
 		ping[i] = kds_fence_create(GFP_KERNEL);
 		pong[i] = kds_fence_create(GFP_KERNEL);
+		if (!ping[i] || !pong[i]) {
+			n = i + 1;
+			row_failed = true;
+			goto put;
+		}
 	}
 	t = run_threads(kds_pingpong, 2, n);
+put:
 	for (i = 0; i < n; i++) {
-		kds_fence_put(ping[i]);
-		kds_fence_put(pong[i]);
+		if (ping[i])
+			kds_fence_put(ping[i]);
+		if (pong[i])
+			kds_fence_put(pong[i]);
 	}
-	return t;
+	return row_failed ? 0 : t;
 }
 
 static u64 completion_pingpong_run(unsigned int n)
@@ -787,7 +977,7 @@ static u64 ww_abba_2(unsigned int n) { return run_threads(ww_abba, 2, n); }
 static void measure_scaling(const char *op, u64 (*kf)(struct worker *w), const char *peer,
 			    u64 (*pf)(struct worker *w), unsigned int n, unsigned int goal)
 {
-	u64 k1[MAX_REPS], k2[MAX_REPS], p1[MAX_REPS], p2[MAX_REPS];
+	u64 k1[MAX_REPS], p1[MAX_REPS];
 	unsigned int r = clamp(reps, 1U, (unsigned int)MAX_REPS), i;
 	struct stats ks, ps;
 	struct milli m[7];
@@ -797,23 +987,28 @@ static void measure_scaling(const char *op, u64 (*kf)(struct worker *w), const c
 		pr_info("%-22s skipped: one CPU\n", op);
 		return;
 	}
+	row_failed = false;
+	run_threads(kf, 2, max(n / 10, 1U));	/* warm up */
+	run_threads(pf, 2, max(n / 10, 1U));
+	/* Each repetition's speed-up: 2 x (time on 1) / (time on 2), in 1/1000. */
 	for (i = 0; i < r; i++) {
-		k1[i] = run_threads(kf, 1, n);
-		k2[i] = run_threads(kf, 2, n);
-		p1[i] = run_threads(pf, 1, n);
-		p2[i] = run_threads(pf, 2, n);
+		u64 t1 = run_threads(kf, 1, n), t2 = run_threads(kf, 2, n);
+
+		k1[i] = t2 ? div64_u64(2000 * t1, t2) : 0;
+		t1 = run_threads(pf, 1, n);
+		t2 = run_threads(pf, 2, n);
+		p1[i] = t2 ? div64_u64(2000 * t1, t2) : 0;
+	}
+	if (row_failed) {
+		pr_info("%-22s not reported: a repetition could not do its work\n", op);
+		return;
 	}
 	sort(k1, r, sizeof(u64), cmp_u64, NULL);
-	sort(k2, r, sizeof(u64), cmp_u64, NULL);
 	sort(p1, r, sizeof(u64), cmp_u64, NULL);
-	sort(p2, r, sizeof(u64), cmp_u64, NULL);
-	/* speed-up = 2 x (time on 1) / (time on 2), in thousandths */
-	ksp = k2[r / 2] ? div64_u64(2000 * k1[r / 2], k2[r / 2]) : 0;
-	psp = p2[r / 2] ? div64_u64(2000 * p1[r / 2], p2[r / 2]) : 0;
-	ks = (struct stats){ ksp, k2[r - 1] ? div64_u64(2000 * k1[0], k2[r - 1]) : 0,
-			     k2[0] ? div64_u64(2000 * k1[r - 1], k2[0]) : 0 };
-	ps = (struct stats){ psp, p2[r - 1] ? div64_u64(2000 * p1[0], p2[r - 1]) : 0,
-			     p2[0] ? div64_u64(2000 * p1[r - 1], p2[0]) : 0 };
+	ksp = k1[r / 2];
+	psp = p1[r / 2];
+	ks = (struct stats){ ksp, k1[0], k1[r - 1] };
+	ps = (struct stats){ psp, p1[0], p1[r - 1] };
 	ratio = ksp ? div64_u64(psp * 1000, ksp) : 0;
 	pr_info("%-22s kds speed-up %s [%s-%s]  %-12s %s [%s-%s]  ratio %s\n",
 		op, milli(&m[0], ks.med), milli(&m[1], ks.min), milli(&m[2], ks.max), peer,
@@ -835,8 +1030,10 @@ static int __init kds_bench_init(void)
 	thread_n = iters(2000);
 	ping = kvcalloc(thread_n, sizeof(*ping), GFP_KERNEL);
 	pong = kvcalloc(thread_n, sizeof(*pong), GFP_KERNEL);
+	kparts = kvcalloc(PARTS, sizeof(*kparts), GFP_KERNEL);
+	dparts = kvcalloc(PARTS, sizeof(*dparts), GFP_KERNEL);
 	ret = -ENOMEM;
-	if (!kds_cbs || !dma_cbs || !kdom || !ping || !pong)
+	if (!kds_cbs || !dma_cbs || !kdom || !ping || !pong || !kparts || !dparts)
 		goto out;
 	for (i = 0; i < 2; i++)
 		for (j = 0; j < NRES; j++) {
@@ -848,6 +1045,8 @@ static int __init kds_bench_init(void)
 		num_online_cpus(), clamp(reps, 1U, (unsigned int)MAX_REPS),
 		quick ? ", quick" : "");
 	measure("lifecycle", kds_lifecycle, "dma_fence", dma_lifecycle, iters(20000), 800);
+	measure("create_put", kds_create_put, "dma_fence", dma_create_put, iters(20000), 0);
+	measure("signal", kds_signal, "dma_fence_signal", dma_signal, iters(PARTS), 0);
 	measure("join64", kds_join, "dma_fence_array", dma_join, iters(400), 700);
 	measure("fanout1000", kds_fanout, "dma_fence", dma_fanout, iters(100), 1000);
 	measure("res4_uncontended", kds_res4, "ww_mutex", ww_res4, iters(20000), 1000);
@@ -879,6 +1078,8 @@ out:
 		kds_async_domain_destroy(kdom);
 	kvfree(ping);
 	kvfree(pong);
+	kvfree(kparts);
+	kvfree(dparts);
 	kvfree(kds_cbs);
 	kvfree(dma_cbs);
 	return ret;

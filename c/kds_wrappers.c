@@ -327,6 +327,50 @@ void kds_set_current_running(void)
 	__set_current_state(TASK_RUNNING);
 }
 
+/* Per-CPU counters and ids (rust/sys/percpu.rs). */
+static DEFINE_PER_CPU(s64, kds_pcpu_count[KDS_PCPU_COUNTERS]);
+
+void kds_pcpu_add(unsigned int idx, s64 delta)
+{
+	if (!WARN_ON_ONCE(idx >= KDS_PCPU_COUNTERS))
+		this_cpu_add(kds_pcpu_count[idx], delta);
+}
+
+s64 kds_pcpu_sum(unsigned int idx)
+{
+	s64 sum = 0;
+	int cpu;
+
+	if (WARN_ON_ONCE(idx >= KDS_PCPU_COUNTERS))
+		return 0;
+	for_each_possible_cpu(cpu)
+		sum += per_cpu(kds_pcpu_count[idx], cpu);
+	return sum;
+}
+
+#define KDS_ID_BLOCK	1024
+static DEFINE_PER_CPU(u64, kds_id_next);
+static atomic64_t kds_id_blocks = ATOMIC64_INIT(0);
+
+/*
+ * Ids from per-CPU blocks of KDS_ID_BLOCK: block b hands out b * 1024 + 1
+ * to b * 1024 + 1023, so no id is 0 and the shared atomic is touched once
+ * per 1,023 ids. Interrupts off: an interrupt on this CPU may take an id.
+ */
+u64 kds_next_id(void)
+{
+	unsigned long flags;
+	u64 id;
+
+	local_irq_save(flags);
+	id = __this_cpu_read(kds_id_next);
+	if (!(id % KDS_ID_BLOCK))
+		id = atomic64_inc_return(&kds_id_blocks) * KDS_ID_BLOCK + 1;
+	__this_cpu_write(kds_id_next, id + 1);
+	local_irq_restore(flags);
+	return id;
+}
+
 /* C lists with CONFIG_DEBUG_LIST checks (rust/sys/list.rs). */
 void kds_list_del_init(struct list_head *entry)
 {

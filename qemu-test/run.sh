@@ -166,7 +166,10 @@ bench)
 		-serial "file:$log" -serial "file:$results" </dev/null
 	qrc=$?
 	set -e
-	exec python3 "$here/../bench/report.py" --console "$log" --results "$results" \
+	# Debian's python3, for whom setup.sh installed python3-matplotlib.
+	py=python3
+	[ -x /usr/bin/python3 ] && py=/usr/bin/python3
+	exec "$py" "$here/../bench/report.py" --console "$log" --results "$results" \
 		--qemu-rc "$qrc" --label "$label" --out "$KDS_ROOT/build/bench" \
 		${KDS_BENCH_SMOKE:+--smoke}
 	;;

@@ -38,6 +38,7 @@ pub(crate) mod timer;
 use crate::ffi::{fence_cb_trampoline, FenceCbHandler, RawCbFn};
 use crate::misuse::{misuse, Misuse};
 use crate::sys::list::{self, ListHead};
+use crate::sys::percpu::{self, Counter};
 use crate::sys::raw_spinlock::{new_raw_spinlock_irq, raw_global_lock, RawSpinLockIrq};
 use crate::sys::task::{self, HardIrqBudget, Sleep, Waker};
 use crate::sys::workqueue;
@@ -55,15 +56,14 @@ use order::{Growth, Insert, Order, NIL};
 /// The first field of every fence; `kds_fence_*` refuse other pointers.
 pub(crate) const FENCE_MAGIC: u32 = 0x6b64_7366;
 
-/// The id of the next fence.
-static NEXT_ID: Atomic<u64> = Atomic::new(1);
+/// How many fences exist: a per-CPU count, so that creating and freeing
+/// fences on several CPUs shares no cache line.
+const LIVE: Counter = Counter::FENCES;
 
-/// How many fences exist (for tests now, debugfs later).
-static LIVE: Atomic<i64> = Atomic::new(0);
-
-/// The number of fences that exist.
+/// The number of fences that exist (exact when none is being created or
+/// freed meanwhile).
 pub(crate) fn live_fences() -> i64 {
-    LIVE.load(ordering::Relaxed)
+    LIVE.sum()
 }
 
 /// A source a fence can cancel once nothing can observe the fence (see
@@ -214,7 +214,7 @@ impl Deferred {
 /// What kds holds now: live fences, graph nodes and graph edges.
 pub(crate) fn live_counts() -> (i64, usize, usize) {
     let (nodes, edges) = GRAPH.lock().size();
-    (LIVE.load(ordering::Relaxed), nodes, edges)
+    (LIVE.sum(), nodes, edges)
 }
 
 /// The work item of [`Deferred`]: retires every fence handed over, in
@@ -315,7 +315,7 @@ impl Fence {
         let f = Arc::pin_init(
             try_pin_init!(Fence {
                 magic: FENCE_MAGIC,
-                id: NEXT_ID.fetch_add(1, ordering::Relaxed),
+                id: percpu::next_id(),
                 users: Atomic::new(i32::from(internal)),
                 internal,
                 pending: Atomic::new(1),
@@ -332,7 +332,7 @@ impl Fence {
             }),
             flags,
         )?;
-        LIVE.add(1, ordering::Relaxed);
+        LIVE.add(1);
         // INVARIANT: `magic` is set; pending (1) and status (0) agree; the
         // callback list is empty; `node` is `NIL`.
         Ok(f)
@@ -905,7 +905,7 @@ impl Fence {
 #[pinned_drop]
 impl PinnedDrop for Fence {
     fn drop(self: Pin<&mut Self>) {
-        LIVE.add(-1, ordering::Relaxed);
+        LIVE.add(-1);
         if !self.is_done() {
             let (has_waiters, has_callbacks) = {
                 let st = self.state.lock();

@@ -85,6 +85,11 @@ extern "C" {
     pub(crate) fn kds_hardirq_budget_begin(budget: usize) -> usize;
     pub(crate) fn kds_hardirq_budget_end();
 
+    // Per-CPU counters and ids (`sys/percpu.rs`).
+    pub(crate) fn kds_pcpu_add(idx: c_uint, delta: i64);
+    pub(crate) fn kds_pcpu_sum(idx: c_uint) -> i64;
+    pub(crate) fn kds_next_id() -> u64;
+
     // Module references (`sys/module.rs`).
     pub(crate) fn kds_module_get() -> bool;
     pub(crate) fn kds_module_put();

@@ -20,12 +20,14 @@
 //! - [`task`]: execution contexts, sleeping until woken, reclaim scopes,
 //!   the hard-IRQ work budget.
 //! - [`module`]: references to kds.ko itself.
+//! - [`percpu`]: per-CPU counters and ids.
 //! - [`workqueue`]: kds's workqueues and frees deferred to them.
 
 pub(crate) mod dma_fence;
 pub(crate) mod hrtimer;
 pub(crate) mod list;
 pub(crate) mod module;
+pub(crate) mod percpu;
 pub(crate) mod raw_spinlock;
 pub(crate) mod task;
 pub(crate) mod workqueue;

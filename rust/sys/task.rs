@@ -131,6 +131,8 @@ pub(crate) fn sleep_until(mut cond: impl FnMut() -> bool, intr: bool, timeout: c
 /// calls nested in it get 0 (they do only the one piece of work they
 /// cannot hand over). Outside hard IRQ the budget is unlimited.
 pub(crate) struct HardIrqBudget {
+    /// Whether `begin` counted a nesting level (it ran in hard IRQ).
+    in_hardirq: bool,
     /// Per CPU: held with interrupts off, on the CPU that began it.
     _not_send: PhantomData<*mut ()>,
 }
@@ -146,6 +148,7 @@ impl HardIrqBudget {
         let b = unsafe { kds_hardirq_budget_begin(budget) };
         (
             HardIrqBudget {
+                in_hardirq: b != usize::MAX,
                 _not_send: PhantomData,
             },
             b,
@@ -155,8 +158,11 @@ impl HardIrqBudget {
 
 impl Drop for HardIrqBudget {
     fn drop(&mut self) {
-        // SAFETY: Paired with the `begin` that made `self`.
-        unsafe { kds_hardirq_budget_end() }
+        // Outside hard IRQ `begin` counted nothing: nothing to undo.
+        if self.in_hardirq {
+            // SAFETY: Paired with the `begin` that made `self`.
+            unsafe { kds_hardirq_budget_end() }
+        }
     }
 }
 
@@ -174,10 +180,19 @@ impl MemallocScope {
     /// Opens the scope that a caller's `gfp` implies: none for flags that
     /// allow both (or that cannot reclaim at all), or outside task context.
     pub(crate) fn new(gfp: bindings::gfp_t) -> Self {
+        let has = |bit: u32| gfp & (1 << bit) != 0;
+        // The common cases need no scope, and no call: flags that cannot
+        // reclaim directly, and flags that allow both I/O and filesystems.
+        let needed = has(bindings::___GFP_DIRECT_RECLAIM_BIT)
+            && !(has(bindings::___GFP_IO_BIT) && has(bindings::___GFP_FS_BIT));
         MemallocScope {
-            // SAFETY: Opens a scope on the current task, which `drop`
-            // closes on the same task (this type is not `Send`).
-            token: unsafe { kds_memalloc_begin(gfp) },
+            token: if needed {
+                // SAFETY: Opens a scope on the current task, which `drop`
+                // closes on the same task (this type is not `Send`).
+                unsafe { kds_memalloc_begin(gfp) }
+            } else {
+                0
+            },
             _not_send: PhantomData,
         }
     }
@@ -185,7 +200,9 @@ impl MemallocScope {
 
 impl Drop for MemallocScope {
     fn drop(&mut self) {
-        // SAFETY: `token` came from `kds_memalloc_begin` on this task.
-        unsafe { kds_memalloc_end(self.token) }
+        if self.token != 0 {
+            // SAFETY: `token` came from `kds_memalloc_begin` on this task.
+            unsafe { kds_memalloc_end(self.token) }
+        }
     }
 }
