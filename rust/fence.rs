@@ -282,6 +282,9 @@ pub(crate) struct Fence {
     /// The context running this fence's callbacks
     /// ([`crate::sys::task::context_key`]), or 0.
     cb_ctx: Atomic<usize>,
+    /// Set once a cancellable source was added ([`Fence::add_timer`]):
+    /// until then [`Fence::abandon`] has nothing to do.
+    has_timers: Atomic<bool>,
     #[pin]
     state: RawSpinLockIrq<State>,
 }
@@ -323,6 +326,7 @@ impl Fence {
                 status: Atomic::new(0),
                 node: Atomic::new(NIL),
                 cb_ctx: Atomic::new(0),
+                has_timers: Atomic::new(false),
                 state <- new_raw_spinlock_irq!(pin_init!(State {
                     done: false,
                     waiters: EdgeList::new(),
@@ -364,7 +368,9 @@ impl Fence {
 
     /// Counts one user reference less; returns whether it was the last.
     pub(crate) fn user_put(&self) -> bool {
-        self.users.fetch_sub(1, ordering::Relaxed) == 1
+        // Full: the last put sees everything earlier users did (such as
+        // adding a timer, which `abandon` then checks without the lock).
+        self.users.fetch_sub(1, ordering::Full) == 1
     }
 
     /// The last user reference is gone. If nothing can observe the fence
@@ -372,8 +378,9 @@ impl Fence {
     /// sources are cancelled, so that it is freed now rather than when
     /// they would have fired.
     pub(crate) fn abandon(&self) {
-        if self.is_done() {
-            // Done is final: nothing left to cancel, no lock needed.
+        if self.is_done() || !self.has_timers.load(ordering::Relaxed) {
+            // Done is final, and a fence that never had a cancellable
+            // source has none to cancel: no lock needed.
             return;
         }
         let timers = {
@@ -391,6 +398,9 @@ impl Fence {
 
     /// Adds a cancellable source, allocating room unlocked with `flags`.
     pub(crate) fn add_timer(&self, t: Arc<dyn Cancel>, flags: Flags) -> Result {
+        // Before the source can fire; the caller holds a user reference, so
+        // the last put comes after this (see `user_put`).
+        self.has_timers.store(true, ordering::Relaxed);
         let mut t = Some(t);
         loop {
             let cap = {
@@ -749,7 +759,25 @@ impl Fence {
     /// returns its waiters. Called once, by whoever made `pending` reach 0.
     fn retire(&self) -> EdgeList {
         let error = self.error();
-        // The callbacks run with interrupts off, so that no interrupt on
+        let status = if error < 0 { error } else { 1 };
+        {
+            // Most fences have no callbacks: publish them done without the
+            // interrupt-off section and the context key that running
+            // callbacks needs. (No `cb_ctx`: nobody can be removing a
+            // callback of a run that has none.)
+            let mut g = self.state.lock();
+            if g.callbacks.is_empty() {
+                let st = g.as_mut().project();
+                self.status.store(status, ordering::Release);
+                *st.done = true;
+                let waiters = st.waiters.take();
+                drop(g);
+                self.leave_graph();
+                return waiters;
+            }
+        }
+        // Callbacks were added: again with interrupts off (the list may
+        // have changed meanwhile; the fence is not done yet). The callbacks run with interrupts off, so that no interrupt on
         // this CPU can come between them (a hard IRQ that removed a
         // callback of this run would wait for it for ever). Not on
         // PREEMPT_RT: there a callback may take `spinlock_t`s and free
@@ -760,8 +788,7 @@ impl Fence {
         let waiters = {
             let mut g = self.state.lock();
             let st = g.as_mut().project();
-            self.status
-                .store(if error < 0 { error } else { 1 }, ordering::Release);
+            self.status.store(status, ordering::Release);
             *st.done = true;
             self.cb_ctx
                 .store(crate::sys::task::context_key(), ordering::Relaxed);
@@ -791,6 +818,10 @@ impl Fence {
     /// hands its signalling over to irq_work: an interrupt does bounded
     /// work.
     fn propagate(todo: EdgeList, error: i32) {
+        if todo.is_empty() {
+            // Nobody waits: no budget to account for.
+            return;
+        }
         let (_section, budget) = HardIrqBudget::begin(HARDIRQ_RETIRE_BUDGET);
         Self::propagate_from(todo, error, EdgeList::new(), budget);
     }
