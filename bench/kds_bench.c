@@ -447,6 +447,37 @@ static DEFINE_WW_CLASS(bench_ww_class);
 static struct ww_mutex wwm[2][NRES];
 
 /*
+ * Locks @m[0] to @m[n - 1] under @ctx, with the -EDEADLK back-off of
+ * Documentation/locking/ww-mutex-design.rst. Any ww_mutex_lock() may
+ * return -EDEADLK, uncontended too (CONFIG_DEBUG_WW_MUTEX_SLOWPATH
+ * injects it), so every ww_mutex row uses this.
+ */
+static void ww_lock_all(struct ww_mutex **m, unsigned int n, struct ww_acquire_ctx *ctx)
+{
+	struct ww_mutex *contended = NULL;
+	unsigned int j, k;
+
+retry:
+	for (j = 0; j < n; j++) {
+		if (m[j] == contended) {
+			contended = NULL;
+			continue;
+		}
+		if (ww_mutex_lock(m[j], ctx) == -EDEADLK) {
+			for (k = 0; k < j; k++)
+				if (m[k] != contended)
+					ww_mutex_unlock(m[k]);
+			if (contended)
+				ww_mutex_unlock(contended);
+			contended = m[j];
+			ww_mutex_lock_slow(contended, ctx);
+			goto retry;
+		}
+	}
+	ww_acquire_done(ctx);
+}
+
+/*
  * kds: kds_waitall() of 4 exclusive resources, then release. The kds side
  * includes allocating the set (a handle the driver keeps); ww_mutex
  * allocates nothing.
@@ -474,17 +505,19 @@ static u64 kds_res4(unsigned int n)
 /* ww_mutex: ww_acquire_init, lock 4, ww_acquire_done, unlock 4, fini. */
 static u64 ww_res4(unsigned int n)
 {
+	struct ww_mutex *m[NRES];
 	struct ww_acquire_ctx ctx;
-	u64 t = ktime_get_ns();
 	unsigned int i, j;
+	u64 t;
 
+	for (j = 0; j < NRES; j++)
+		m[j] = &wwm[0][j];
+	t = ktime_get_ns();
 	for (i = 0; i < n; i++) {
 		ww_acquire_init(&ctx, &bench_ww_class);
+		ww_lock_all(m, NRES, &ctx);
 		for (j = 0; j < NRES; j++)
-			WARN_ON_ONCE(ww_mutex_lock(&wwm[0][j], &ctx));
-		ww_acquire_done(&ctx);
-		for (j = 0; j < NRES; j++)
-			ww_mutex_unlock(&wwm[0][j]);
+			ww_mutex_unlock(m[j]);
 		ww_acquire_fini(&ctx);
 	}
 	return ktime_get_ns() - t;
@@ -809,16 +842,17 @@ static u64 kds_disjoint_sets(struct worker *wk)
 /* ww_mutex: each thread its own 4 mutexes. */
 static u64 ww_disjoint_sets(struct worker *wk)
 {
+	struct ww_mutex *m[NRES];
 	struct ww_acquire_ctx ctx;
 	unsigned int i, j;
 
+	for (j = 0; j < NRES; j++)
+		m[j] = &wwm[wk->id][j];
 	for (i = 0; i < wk->n; i++) {
 		ww_acquire_init(&ctx, &bench_ww_class);
+		ww_lock_all(m, NRES, &ctx);
 		for (j = 0; j < NRES; j++)
-			WARN_ON_ONCE(ww_mutex_lock(&wwm[wk->id][j], &ctx));
-		ww_acquire_done(&ctx);
-		for (j = 0; j < NRES; j++)
-			ww_mutex_unlock(&wwm[wk->id][j]);
+			ww_mutex_unlock(m[j]);
 		ww_acquire_fini(&ctx);
 	}
 	return 0;
@@ -846,7 +880,7 @@ static u64 kds_abba(struct worker *wk)
 	return 0;
 }
 
-/* ww_mutex: the same, with the -EDEADLK back-off of ww-mutex-design.rst. */
+/* ww_mutex: the same, with the -EDEADLK back-off (ww_lock_all()). */
 static u64 ww_abba(struct worker *wk)
 {
 	struct ww_mutex *m[NRES];
@@ -856,32 +890,8 @@ static u64 ww_abba(struct worker *wk)
 	for (i = 0; i < NRES; i++)
 		m[i] = &wwm[0][wk->id ? NRES - 1 - i : i];
 	for (i = 0; i < wk->n; i++) {
-		struct ww_mutex *contended = NULL;
-
 		ww_acquire_init(&ctx, &bench_ww_class);
-retry:
-		for (j = 0; j < NRES; j++) {
-			int ret;
-
-			if (m[j] == contended) {
-				contended = NULL;
-				continue;
-			}
-			ret = ww_mutex_lock(m[j], &ctx);
-			if (ret == -EDEADLK) {
-				unsigned int k;
-
-				for (k = 0; k < j; k++)
-					if (m[k] != contended)
-						ww_mutex_unlock(m[k]);
-				if (contended)
-					ww_mutex_unlock(contended);
-				contended = m[j];
-				ww_mutex_lock_slow(contended, &ctx);
-				goto retry;
-			}
-		}
-		ww_acquire_done(&ctx);
+		ww_lock_all(m, NRES, &ctx);
 		for (j = 0; j < NRES; j++)
 			ww_mutex_unlock(m[j]);
 		ww_acquire_fini(&ctx);
