@@ -413,14 +413,14 @@ impl CallCount {
 
     /// Drops the count, once; afterwards `owner` may be gone.
     fn end(&self) {
+        // No wake-up: this runs in any context (hard IRQ included), and
+        // `kds_callback_term()` polls; the release pairs with its acquire
+        // read, after which the driver may free the callback.
         if self.held.xchg(false, ordering::Full) {
             // SAFETY: We held a count, so `kds_callback_term()` has not
-            // returned and `owner` is live. No wake-up: this runs in any
-            // context (hard IRQ included), and `kds_callback_term()`
-            // polls; the release pairs with its acquire read, after which
-            // the driver may free the callback. The `&Atomic` does not
-            // outlive the decrement in any use: the same pattern as
-            // `Arc`'s drop (rust-lang/rust#55005).
+            // returned and `owner` is live. The `&Atomic` does not outlive
+            // the decrement in any use, as in `Arc`'s drop
+            // (rust-lang/rust#55005).
             unsafe { Atomic::from_ptr(self.owner) }.fetch_sub(1, ordering::Release);
         }
     }
