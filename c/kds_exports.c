@@ -194,7 +194,9 @@ static const struct kernel_param_ops kds_live_ops = {
  * /sys/module/kds/parameters/live: what kds holds now. Every resource set,
  * work item and domain holds fences, so once nothing uses kds all three
  * are 0 (the default async domain's own fences are not counted); make
- * check and make torture check that before unloading kds.
+ * check and make torture check that before unloading kds. The fence count
+ * is a sum of per-CPU counts: exact when kds is idle, approximate (even
+ * below 0) while fences are created and freed on several CPUs.
  */
 module_param_cb(live, &kds_live_ops, NULL, 0444);
 MODULE_PARM_DESC(live, "objects kds holds now: fences, graph nodes and edges (read-only)");

@@ -60,8 +60,10 @@ pub(crate) const FENCE_MAGIC: u32 = 0x6b64_7366;
 /// fences on several CPUs shares no cache line.
 const LIVE: Counter = Counter::FENCES;
 
-/// The number of fences that exist (exact when none is being created or
-/// freed meanwhile).
+/// The number of fences that exist: exact when none is being created or
+/// freed meanwhile; while they are, a sum over CPUs may be off either way,
+/// even below 0 (a fence counted on one CPU and uncounted on another
+/// between the reads).
 pub(crate) fn live_fences() -> i64 {
     LIVE.sum()
 }
@@ -756,10 +758,10 @@ impl Fence {
     }
 
     /// Publishes the fence done, runs its callbacks, leaves the graph, and
-    /// returns its waiters. Called once, by whoever made `pending` reach 0.
-    fn retire(&self) -> EdgeList {
-        let error = self.error();
-        let status = if error < 0 { error } else { 1 };
+    /// returns its waiters and the error it was published with (0 for
+    /// none), which the waiters inherit: one read, so that they agree with
+    /// the fence's status. Called once, by whoever made `pending` reach 0.
+    fn retire(&self) -> (EdgeList, i32) {
         {
             // Most fences have no callbacks: publish them done without the
             // interrupt-off section and the context key that running
@@ -768,32 +770,33 @@ impl Fence {
             let mut g = self.state.lock();
             if g.callbacks.is_empty() {
                 let st = g.as_mut().project();
-                self.status.store(status, ordering::Release);
+                let error = self.publish_status();
                 *st.done = true;
                 let waiters = st.waiters.take();
                 drop(g);
                 self.leave_graph();
-                return waiters;
+                return (waiters, error);
             }
         }
         // Callbacks were added: again with interrupts off (the list may
-        // have changed meanwhile; the fence is not done yet). The callbacks run with interrupts off, so that no interrupt on
-        // this CPU can come between them (a hard IRQ that removed a
+        // have changed meanwhile; the fence is not done yet). The callbacks
+        // run with interrupts off, so that no interrupt on this CPU can
+        // come between them (a hard IRQ that removed a
         // callback of this run would wait for it for ever). Not on
         // PREEMPT_RT: there a callback may take `spinlock_t`s and free
         // memory, as dma_fence callbacks may, which needs interrupts on;
         // and kds is not called from hard IRQ there (see `include/kds.h`).
         let _irq = (!cfg!(CONFIG_PREEMPT_RT)).then(kernel::interrupt::local_interrupt_disable);
         pin_init::stack_pin_init!(let local = ListHead::new());
-        let waiters = {
+        let (waiters, error) = {
             let mut g = self.state.lock();
             let st = g.as_mut().project();
-            self.status.store(status, ordering::Release);
+            let error = self.publish_status();
             *st.done = true;
             self.cb_ctx
                 .store(crate::sys::task::context_key(), ordering::Relaxed);
             st.callbacks.splice_tail_init(local.as_mut());
-            st.waiters.take()
+            (st.waiters.take(), error)
         };
         // SAFETY: `local` holds the callbacks just taken, `RawCb`s that
         // their owners registered; no other context can reach them (they
@@ -801,14 +804,23 @@ impl Fence {
         unsafe { run_callbacks(local.as_mut(), self.as_raw()) };
         self.cb_ctx.store(0, ordering::Release);
         self.leave_graph();
-        waiters
+        (waiters, error)
+    }
+
+    /// Stores the fence's final status from its error, read once, under
+    /// the fence lock: 1, or the error; returns the error (0 for none).
+    fn publish_status(&self) -> i32 {
+        let error = self.error();
+        self.status
+            .store(if error < 0 { error } else { 1 }, ordering::Release);
+        error.min(0)
     }
 
     /// The done-processing loop: retires this fence, then every waiter that
     /// this makes done, breadth-first, on a bounded stack.
     fn run_done(&self) {
-        let waiters = self.retire();
-        Self::propagate(waiters, self.error());
+        let (waiters, error) = self.retire();
+        Self::propagate(waiters, error);
     }
 
     /// Retires one event of each waiter in `todo` with `error`, then
@@ -850,8 +862,7 @@ impl Fence {
                 return;
             };
             budget = budget.saturating_sub(1);
-            todo = edge.waiter.retire();
-            error = edge.waiter.error();
+            (todo, error) = edge.waiter.retire();
         }
     }
 

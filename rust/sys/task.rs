@@ -142,6 +142,8 @@ impl HardIrqBudget {
     /// the outermost section in a hard interrupt, 0 for a nested one,
     /// `usize::MAX` outside hard IRQ).
     pub(crate) fn begin(budget: usize) -> (Self, usize) {
+        // `usize::MAX` is the C side's "outside hard IRQ": never a budget.
+        let budget = budget.min(usize::MAX - 1);
         // SAFETY: Paired with `kds_hardirq_budget_end` in `drop`, in the
         // same context (the guard is not `Send`; interrupts stay off in
         // hard IRQ).
