@@ -17,7 +17,7 @@ pub(crate) mod version;
 pub(crate) mod work;
 
 use crate::ffi::{kds_c_exit, kds_c_init, kds_live_enable};
-use crate::sys::task::MemallocScope;
+use crate::sys::task::{gfp_has, MemallocScope};
 use kernel::alloc::{flags, Flags};
 use kernel::bindings;
 use kernel::error::to_result;
@@ -44,11 +44,6 @@ pub(crate) fn live_enable(on: bool) {
 pub(crate) fn exit() {
     // SAFETY: Called once, from module exit, after a successful `init`.
     unsafe { kds_c_exit() }
-}
-
-/// Whether `gfp` has the flag whose bit number is `bit` (`___GFP_*_BIT`).
-fn gfp_has(gfp: bindings::gfp_t, bit: u32) -> bool {
-    gfp & (1 << bit) != 0
 }
 
 /// Maps a C caller's `gfp_t` to allocation [`Flags`] by reclaim class:

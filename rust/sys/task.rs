@@ -168,6 +168,12 @@ impl Drop for HardIrqBudget {
     }
 }
 
+/// Whether `gfp` has the flag whose bit number is `bit` (`___GFP_*_BIT`:
+/// bindgen gives the bit numbers, not the `__GFP_*` masks).
+pub(crate) fn gfp_has(gfp: bindings::gfp_t, bit: u32) -> bool {
+    gfp & (1 << bit) != 0
+}
+
 /// A reclaim scope for the current task: while it lives, allocations of
 /// this task do not recurse into filesystem (`GFP_NOFS`) or I/O
 /// (`GFP_NOIO`) reclaim, whatever their flags
@@ -182,7 +188,7 @@ impl MemallocScope {
     /// Opens the scope that a caller's `gfp` implies: none for flags that
     /// allow both (or that cannot reclaim at all), or outside task context.
     pub(crate) fn new(gfp: bindings::gfp_t) -> Self {
-        let has = |bit: u32| gfp & (1 << bit) != 0;
+        let has = |bit| gfp_has(gfp, bit);
         // The common cases need no scope, and no call: flags that cannot
         // reclaim directly, and flags that allow both I/O and filesystems.
         let needed = has(bindings::___GFP_DIRECT_RECLAIM_BIT)
