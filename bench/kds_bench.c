@@ -9,6 +9,11 @@
  * bench/report.py, which writes build/bench/results.csv and the chart.
  * Everything runs at load time; unloading frees nothing more.
  *
+ * Beside each time it prints the allocations per operation, counted
+ * globally through the kmalloc and kmem_cache_alloc tracepoints in one
+ * extra, untimed repetition (vmalloc and page allocations are not counted;
+ * a kernel without tracepoints prints "-").
+ *
  * Nothing here passes or fails: the numbers are for people. The peers do
  * the same work as kds for each row (what that work is, is in each
  * function's comment); both run alternately, repetition by repetition,
@@ -31,6 +36,7 @@
 #include <linux/moduleparam.h>
 #include <linux/slab.h>
 #include <linux/sort.h>
+#include <linux/tracepoint.h>
 #include <linux/vmalloc.h>
 #include <linux/ww_mutex.h>
 
@@ -93,22 +99,88 @@ static const char *milli(struct milli *m, u64 x)
 	return m->s;
 }
 
+/* ---- allocations per operation ---------------------------------------- */
+
+static struct tracepoint *tp_kmalloc, *tp_cache_alloc;
+static atomic_long_t nr_allocs;
+
+static void count_kmalloc(void *data, unsigned long call_site, const void *ptr,
+			  size_t bytes_req, size_t bytes_alloc, gfp_t gfp, int node)
+{
+	if (ptr)
+		atomic_long_inc(&nr_allocs);
+}
+
+static void count_cache_alloc(void *data, unsigned long call_site, const void *ptr,
+			      struct kmem_cache *s, gfp_t gfp, int node)
+{
+	if (ptr)
+		atomic_long_inc(&nr_allocs);
+}
+
+static void find_tracepoint(struct tracepoint *tp, void *priv)
+{
+	if (!strcmp(tp->name, "kmalloc"))
+		tp_kmalloc = tp;
+	else if (!strcmp(tp->name, "kmem_cache_alloc"))
+		tp_cache_alloc = tp;
+}
+
 /*
- * Prints one row: kds and peer per-op times and kds/peer; @goal is the
- * target ratio in thousandths (0: none).
+ * Slab allocations per operation of @f over @n operations, on every CPU,
+ * in thousandths; -1 when they cannot be counted. The probes are attached
+ * for this run only, so that they cost the timed runs nothing.
+ */
+static long allocs_per_op(bench_fn f, unsigned int n)
+{
+#ifdef CONFIG_TRACEPOINTS
+	long a;
+
+	if (!tp_kmalloc || !tp_cache_alloc || !n)
+		return -1;
+	if (tracepoint_probe_register(tp_kmalloc, count_kmalloc, NULL))
+		return -1;
+	if (tracepoint_probe_register(tp_cache_alloc, count_cache_alloc, NULL)) {
+		tracepoint_probe_unregister(tp_kmalloc, count_kmalloc, NULL);
+		tracepoint_synchronize_unregister();
+		return -1;
+	}
+	atomic_long_set(&nr_allocs, 0);
+	f(n);
+	a = atomic_long_read(&nr_allocs);
+	tracepoint_probe_unregister(tp_cache_alloc, count_cache_alloc, NULL);
+	tracepoint_probe_unregister(tp_kmalloc, count_kmalloc, NULL);
+	tracepoint_synchronize_unregister();
+	return div_u64((u64)a * 1000 + n / 2, n);
+#else
+	return -1;
+#endif
+}
+
+/* "1.500" from thousandths, or "-" for -1. */
+static const char *allocs_str(struct milli *m, long a)
+{
+	if (a < 0)
+		return "-";
+	return milli(m, a);
+}
+
+/*
+ * Prints one row: kds and peer per-op times, allocations per op and
+ * kds/peer; @goal is the target ratio in thousandths (0: none).
  */
 static void report(const char *op, const char *peer, struct stats *k, struct stats *p,
-		   unsigned int goal)
+		   long ka, long pa, unsigned int goal)
 {
 	u64 ratio = p->med ? div64_u64(k->med * 1000, p->med) : 0;
-	struct milli m[7];
+	struct milli m[9];
 
-	pr_info("%-22s kds %10s ns [%s-%s]  %-18s %10s ns [%s-%s]  ratio %s\n",
-		op, milli(&m[0], k->med), milli(&m[1], k->min), milli(&m[2], k->max), peer,
-		milli(&m[3], p->med), milli(&m[4], p->min), milli(&m[5], p->max),
-		milli(&m[6], ratio));
-	pr_info("csv,%s,%s,ns,%llu,%llu,%llu,%llu,%llu,%llu,%u\n", op, peer,
-		k->med, k->min, k->max, p->med, p->min, p->max, goal);
+	pr_info("%-22s kds %10s ns [%s-%s] %s allocs  %-18s %10s ns [%s-%s] %s allocs  ratio %s\n",
+		op, milli(&m[0], k->med), milli(&m[1], k->min), milli(&m[2], k->max),
+		allocs_str(&m[7], ka), peer, milli(&m[3], p->med), milli(&m[4], p->min),
+		milli(&m[5], p->max), allocs_str(&m[8], pa), milli(&m[6], ratio));
+	pr_info("csv,%s,%s,ns,%llu,%llu,%llu,%llu,%llu,%llu,%u,%ld,%ld\n", op, peer,
+		k->med, k->min, k->max, p->med, p->min, p->max, goal, ka, pa);
 }
 
 /* Runs @kf and @pf @reps times each, alternately, @n operations a time. */
@@ -117,6 +189,7 @@ static void measure(const char *op, bench_fn kf, const char *peer, bench_fn pf,
 {
 	u64 kt[MAX_REPS], pt[MAX_REPS];
 	struct stats k, p;
+	long ka, pa;
 	unsigned int r = clamp(reps, 1U, (unsigned int)MAX_REPS), i;
 
 	row_failed = false;
@@ -139,7 +212,9 @@ static void measure(const char *op, bench_fn kf, const char *peer, bench_fn pf,
 	}
 	summarise(kt, r, n, &k);
 	summarise(pt, r, n, &p);
-	report(op, peer, &k, &p, goal);
+	ka = allocs_per_op(kf, n);
+	pa = allocs_per_op(pf, n);
+	report(op, peer, &k, &p, row_failed ? -1 : ka, row_failed ? -1 : pa, goal);
 }
 
 /* ---- dma_fence peers ------------------------------------------------- */
@@ -1024,7 +1099,7 @@ static void measure_scaling(const char *op, u64 (*kf)(struct worker *w), const c
 		op, milli(&m[0], ks.med), milli(&m[1], ks.min), milli(&m[2], ks.max), peer,
 		milli(&m[3], ps.med), milli(&m[4], ps.min), milli(&m[5], ps.max),
 		milli(&m[6], ratio));
-	pr_info("csv,%s,%s,speedup,%llu,%llu,%llu,%llu,%llu,%llu,%u\n", op, peer,
+	pr_info("csv,%s,%s,speedup,%llu,%llu,%llu,%llu,%llu,%llu,%u,-1,-1\n", op, peer,
 		ks.med, ks.min, ks.max, ps.med, ps.min, ps.max, goal);
 }
 
@@ -1051,6 +1126,9 @@ static int __init kds_bench_init(void)
 			ww_mutex_init(&wwm[i][j], &bench_ww_class);
 		}
 
+#ifdef CONFIG_TRACEPOINTS
+	for_each_kernel_tracepoint(find_tracepoint, NULL);
+#endif
 	pr_info("start: %u CPUs, %u repetitions%s; per operation: median [min-max]\n",
 		num_online_cpus(), clamp(reps, 1U, (unsigned int)MAX_REPS),
 		quick ? ", quick" : "");

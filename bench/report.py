@@ -4,13 +4,14 @@
 
 The guest's kernel log carries one "kds_bench: csv,..." line per row:
 
-    csv,OP,PEER,UNIT,KDS_MED,KDS_MIN,KDS_MAX,PEER_MED,PEER_MIN,PEER_MAX,GOAL
+    csv,OP,PEER,UNIT,KDS_MED,KDS_MIN,KDS_MAX,PEER_MED,PEER_MIN,PEER_MAX,GOAL,KDS_ALLOCS,PEER_ALLOCS
 
 UNIT "ns": the six numbers are per-operation times in picoseconds
 (ns * 1000); the row's ratio is kds/peer. UNIT "speedup": they are
 speed-ups on 2 CPUs over 1, in thousandths; the ratio is peer/kds (so
 that, in every row, lower is better and below 1 kds wins). GOAL is the
-target ratio in thousandths, 0 for none.
+target ratio in thousandths, 0 for none. KDS_ALLOCS and PEER_ALLOCS are
+slab allocations per operation in thousandths, -1 when not counted.
 
 Writes OUT/results.csv and, with python3-matplotlib, OUT/ratios.svg: one
 bar per row, the goal marked. Benchmarks never fail: the exit status
@@ -41,13 +42,15 @@ def parse(console):
         if not m:
             continue
         f = m.group(1).strip().split(",")
-        if len(f) != 10:
+        if len(f) != 12:
             continue
         op, peer, unit = f[0], f[1], f[2]
         nums = [int(x) for x in f[3:]]
         rows[op] = dict(op=op, peer=peer, unit=unit, kds_med=nums[0], kds_min=nums[1],
                         kds_max=nums[2], peer_med=nums[3], peer_min=nums[4],
-                        peer_max=nums[5], goal=nums[6] / 1000 if nums[6] else None)
+                        peer_max=nums[5], goal=nums[6] / 1000 if nums[6] else None,
+                        kds_allocs=nums[7] / 1000 if nums[7] >= 0 else None,
+                        peer_allocs=nums[8] / 1000 if nums[8] >= 0 else None)
     for r in rows.values():
         # A median of 0 means the row measured nothing: no ratio.
         if not r["kds_med"] or not r["peer_med"]:
@@ -66,8 +69,14 @@ def fmt(r, which):
     return f"{med:10.2f} x  ({lo:.2f}-{hi:.2f})"
 
 
+def allocs(r, which):
+    a = r[f"{which}_allocs"]
+    return "-" if a is None else f"{a:.2f}"
+
+
 def table(rows):
-    print(f"{'op':22} {'kds':>30} {'peer':>30}  {'ratio':>6} {'goal':>6}  peer")
+    print(f"{'op':22} {'kds':>30} {'allocs':>7} {'peer':>30} {'allocs':>7}  {'ratio':>6} "
+          f"{'goal':>6}  peer")
     for op in ROWS:
         r = rows.get(op)
         if not r:
@@ -77,10 +86,12 @@ def table(rows):
         ratio = f"{r['ratio']:.2f}" if r["ratio"] is not None else "-"
         met = "" if not r["goal"] or r["ratio"] is None else \
             ("  met" if r["ratio"] <= r["goal"] else "  not met")
-        print(f"{op:22} {fmt(r, 'kds'):>30} {fmt(r, 'peer'):>30}  {ratio:>6} {goal:>6}  "
-              f"{r['peer']}{met}")
+        print(f"{op:22} {fmt(r, 'kds'):>30} {allocs(r, 'kds'):>7} {fmt(r, 'peer'):>30} "
+              f"{allocs(r, 'peer'):>7}  {ratio:>6} {goal:>6}  {r['peer']}{met}")
     print("ratio: kds/peer time (speed-up rows: peer/kds speed-up); lower is better, "
           "below 1 kds wins")
+    print("allocs: slab allocations per operation (kmalloc and kmem_cache_alloc "
+          "tracepoints, all CPUs, one untimed run)")
 
 
 def write_csv(rows, path):
@@ -89,7 +100,8 @@ def write_csv(rows, path):
         # unit ns: times per operation in ns, ratio kds/peer; unit speedup:
         # speed-ups on 2 CPUs over 1, ratio peer/kds. Lower is better.
         w.writerow(["op", "peer", "unit", "kds_median", "kds_min", "kds_max",
-                    "peer_median", "peer_min", "peer_max", "ratio", "goal"])
+                    "peer_median", "peer_min", "peer_max", "ratio", "goal", "kds_allocs",
+                    "peer_allocs"])
         for op in ROWS:
             r = rows.get(op)
             if not r:
@@ -99,7 +111,8 @@ def write_csv(rows, path):
                        [r[k] / scale for k in ("kds_med", "kds_min", "kds_max", "peer_med",
                                                "peer_min", "peer_max")] +
                        [f"{r['ratio']:.4f}" if r["ratio"] is not None else "",
-                        r["goal"] if r["goal"] else ""])
+                        r["goal"] if r["goal"] else ""] +
+                       ["" if r[k] is None else r[k] for k in ("kds_allocs", "peer_allocs")])
 
 
 def chart(rows, path, label):
@@ -164,6 +177,10 @@ def main():
     checks = [
         ("kds_bench ran every row", all(op in rows for op in ROWS),
          ", ".join(op for op in ROWS if op not in rows)),
+        ("allocations counted on every timed row",
+         all(r["kds_allocs"] is not None and r["peer_allocs"] is not None
+             for r in rows.values() if r["unit"] == "ns"),
+         "a kernel without tracepoints? (the prod flavour has them)"),
         ("insmod kds and kds_bench", "@@insmod kds 0" in results and
          "@@insmod kds_bench 0" in results, "see the console log"),
         ("kds_bench and kds unloaded", "@@rmmod kds_bench 0" in results and

@@ -666,6 +666,108 @@ static void fence_concurrent_completion(struct kunit *test)
 	KUNIT_EXPECT_EQ(test, bad, 0);
 }
 
+#define RING 3
+#define RING_ROUNDS 600
+
+/*
+ * Three awaits that together close a ring f0 <- f1 <- f2 <- f0, made at
+ * once by two kthreads and the test itself. Most fence-on-fence awaits
+ * take no global lock (see Documentation/fences.rst), so this races the
+ * fast and slow paths against each other: they must never all succeed.
+ */
+struct ring_race {
+	struct kds_fence *f[RING];
+	int ret[RING];
+	atomic_t start, finished;
+};
+
+static void ring_await(struct ring_race *r, int me)
+{
+	r->ret[me] = kds_fence_await_fence(r->f[me], r->f[(me + 1) % RING], GFP_KERNEL);
+	atomic_inc(&r->finished);
+}
+
+static int ring_fn(void *arg)
+{
+	struct ring_race *r = arg;
+	int me = atomic_inc_return(&r->finished) - 1, round;
+
+	for (round = 1; round <= RING_ROUNDS; round++) {
+		while (atomic_read_acquire(&r->start) < round)
+			cond_resched();
+		ring_await(r, me);
+	}
+	return 0;
+}
+
+static void fence_concurrent_awaits_never_close_a_cycle(struct kunit *test)
+{
+	struct ring_race *r = kunit_kzalloc(test, sizeof(*r), GFP_KERNEL);
+	struct kds_fence *extra[RING];
+	int round, i, all_added = 0, refused = 0, stuck = 0, other = 0;
+
+	KUNIT_ASSERT_NOT_NULL(test, r);
+	for (i = 0; i < RING - 1; i++) {
+		struct task_struct *t;
+
+		t = kthread_run_on_cpu(ring_fn, r, i % num_online_cpus(), "kds_ring/%u");
+		KUNIT_ASSERT_FALSE(test, IS_ERR(t));
+	}
+	while (atomic_read(&r->finished) < RING - 1)
+		cond_resched();
+	for (round = 1; round <= RING_ROUNDS; round++) {
+		int added = 0;
+
+		for (i = 0; i < RING; i++) {
+			r->f[i] = kds_fence_create(GFP_KERNEL);
+			extra[i] = kds_fence_create(GFP_KERNEL);
+			KUNIT_ASSERT_TRUE(test, r->f[i] && extra[i]);
+			/*
+			 * Rounds 1, 4, ...: each already has a waiter, so an await
+			 * into it moves an edge into the graph. Rounds 2, 5, ...:
+			 * each already awaits a fence. Rounds 3, 6, ...: fresh.
+			 */
+			if (round % 3 == 1)
+				KUNIT_ASSERT_EQ(test, kds_fence_await_fence(extra[i], r->f[i],
+									    GFP_KERNEL), 1);
+			else if (round % 3 == 2)
+				KUNIT_ASSERT_EQ(test, kds_fence_await_fence(r->f[i], extra[i],
+									    GFP_KERNEL), 1);
+		}
+		atomic_set(&r->finished, 0);
+		atomic_set_release(&r->start, round);
+		ring_await(r, RING - 1);
+		while (atomic_read(&r->finished) < RING)
+			cond_resched();
+		for (i = 0; i < RING; i++) {
+			if (r->ret[i] == 1)
+				added++;
+			else if (r->ret[i] == -EDEADLK)
+				refused++;
+			else
+				other++;
+		}
+		if (added == RING)
+			all_added++;
+		/* No cycle: committing everything makes everything done. */
+		for (i = 0; i < RING; i++) {
+			kds_fence_complete(extra[i]);
+			kds_fence_complete(r->f[i]);
+		}
+		for (i = 0; i < RING; i++) {
+			if (!kds_fence_done(r->f[i]) || !kds_fence_done(extra[i]))
+				stuck++;
+			kds_fence_put(r->f[i]);
+			kds_fence_put(extra[i]);
+		}
+	}
+	KUNIT_EXPECT_EQ(test, all_added, 0);
+	KUNIT_EXPECT_EQ(test, stuck, 0);
+	KUNIT_EXPECT_EQ(test, other, 0);
+	/* Any two of the three awaits make no cycle: exactly one is refused. */
+	KUNIT_EXPECT_EQ(test, refused, RING_ROUNDS);
+}
+
 struct irq_completer {
 	struct hrtimer timer;
 	struct kds_fence *f;
@@ -1049,6 +1151,7 @@ static struct kunit_case kds_fence_cases[] = {
 	KUNIT_CASE(fence_callback_takes_the_callers_reference),
 	KUNIT_CASE(fence_ordering_publishes_data),
 	KUNIT_CASE_SLOW(fence_concurrent_completion),
+	KUNIT_CASE_SLOW(fence_concurrent_awaits_never_close_a_cycle),
 	KUNIT_CASE(fence_complete_from_hardirq),
 	KUNIT_CASE(fence_api_from_hardirq),
 	KUNIT_CASE_SLOW(fence_parked_completions_hold_up_nothing),

@@ -438,6 +438,17 @@ impl Order {
         self.live_edges -= 1;
     }
 
+    /// Removes the `n` edges added last out of `id` (the front of its list).
+    pub(crate) fn remove_out_edges(&mut self, id: NodeId, n: usize) {
+        for _ in 0..n {
+            let e = self.node(id).out_head;
+            if e == NIL {
+                return;
+            }
+            self.remove_edge(e);
+        }
+    }
+
     /// Adds the edge `signaler -> waiter` unless it closes a cycle.
     ///
     /// Needs room for one edge (see [`Order::shortfall`]); `ENOMEM` otherwise.
