@@ -30,7 +30,7 @@ sys.path.insert(0, os.path.join(os.path.dirname(os.path.abspath(__file__)), ".."
                                 "qemu-test"))
 from collect import SPLATS  # noqa: E402  (one list of what a splat is)
 
-ROWS = ["lifecycle", "create_put", "signal", "join64", "fanout1000", "res4_uncontended", "async_noop",
+ROWS = ["lifecycle", "create_put", "signal", "join64", "join64_link", "fanout1000", "res4_uncontended", "async_noop",
         "chain4096_per_link", "xcpu_wake", "res4_abba_2threads", "pairs_1cpu",
         "pairs_scaling_2cpu", "sets_1cpu", "sets_scaling_2cpu", "await_tail_100k"]
 

@@ -49,6 +49,7 @@ EXPORT_SYMBOL_GPL(kds_fence_put);
 EXPORT_SYMBOL_GPL(kds_fence_await);
 EXPORT_SYMBOL_GPL(kds_fence_complete);
 EXPORT_SYMBOL_GPL(kds_fence_await_fence);
+EXPORT_SYMBOL_GPL(kds_fence_await_fence_link);
 EXPORT_SYMBOL_GPL(kds_fence_set_error);
 EXPORT_SYMBOL_GPL(kds_fence_get_status);
 EXPORT_SYMBOL_GPL(kds_fence_done);
@@ -84,6 +85,9 @@ EXPORT_SYMBOL_GPL(kds_async_graph_create);
 EXPORT_SYMBOL_GPL(kds_async_graph_add);
 EXPORT_SYMBOL_GPL(kds_async_graph_run);
 EXPORT_SYMBOL_GPL(kds_async_graph_destroy);
+
+/* rust/fence/link.rs asserts the same three words for its RawLink. */
+static_assert(sizeof(struct kds_fence_link) == 3 * sizeof(void *));
 
 /**
  * kds_c_init() - Load-time checks of the C ABI; called by the Rust module init.

@@ -31,8 +31,9 @@ struct dma_fence;
  * the major version is 0 the C API is not stable yet, and the minor
  * version changes with every incompatible change (0.2 changed the layout
  * of &struct kds_callback and made kds_async_work_fence() return a
- * reference). So a driver refuses to probe when the module it found is
- * older than its header, or of another minor (major, from 1 on) version::
+ * reference; 0.2.1 added kds_fence_await_fence_link()). So a driver
+ * refuses to probe when the module it found is older than its header, or
+ * of another minor (major, from 1 on) version::
  *
  *	if (kds_version() < KDS_VERSION_CODE ||
  *	    KDS_VERSION_CODE >> 8 != kds_version() >> 8)
@@ -41,7 +42,7 @@ struct dma_fence;
 #define KDS_VERSION(a, b, c)	(((a) << 16) + ((b) << 8) + (c))
 #define KDS_VERSION_MAJOR	0
 #define KDS_VERSION_MINOR	2
-#define KDS_VERSION_PATCH	0
+#define KDS_VERSION_PATCH	1
 #define KDS_VERSION_CODE \
 	KDS_VERSION(KDS_VERSION_MAJOR, KDS_VERSION_MINOR, KDS_VERSION_PATCH)
 
@@ -224,8 +225,9 @@ void kds_fence_await(struct kds_fence *f);
  * one interrupt (nested completions from callbacks included), the fences
  * their completion makes done are processed (callbacks included) from
  * kds's workqueue instead, shortly after.
- * Completing a fence more times than it awaited is a bug: kds warns once
- * and ignores the extra calls.
+ * Completing a fence more times than it awaited events (with
+ * kds_fence_await(), plus the commit) is a bug: kds warns once and ignores
+ * the extra calls. They never stand in for fences @f awaits.
  *
  * Context: Any context, including hard IRQ.
  */
@@ -239,7 +241,7 @@ void kds_fence_complete(struct kds_fence *f);
  *
  * @f will not be done before @signaler is, and inherits its error. Adding
  * the dependency checks for cycles: see Documentation/fences.rst for what
- * that costs (O(1) when @f was created after @signaler).
+ * that costs (O(1), and no global lock, when @signaler awaits no fence).
  *
  * Context: Any context; may sleep if @gfp allows.
  * Return: 1 when added, 0 when @signaler was already done (its error is
@@ -248,6 +250,45 @@ void kds_fence_complete(struct kds_fence *f);
  * itself (see "fences").
  */
 int kds_fence_await_fence(struct kds_fence *f, struct kds_fence *signaler, gfp_t gfp);
+
+/**
+ * struct kds_fence_link - Memory for one fence-on-fence dependency.
+ * @kds_private: kds's; do not touch while the link is in use.
+ *
+ * For kds_fence_await_fence_link(): the caller provides the link, so that
+ * the await allocates nothing, as dma_fence_array_init() lets a caller
+ * provide a dma_fence_array. Embed links in the object that awaits, or in
+ * an array allocated once for many awaits. No initialisation is needed.
+ */
+struct kds_fence_link {
+	void *kds_private[3];
+};
+
+/**
+ * kds_fence_await_fence_link() - Make a fence await another, in caller memory.
+ * @f: the waiting fence; must be pending.
+ * @signaler: the fence to await.
+ * @link: memory for the dependency (see struct kds_fence_link).
+ * @gfp: allocation flags for the one case that may allocate (below).
+ *
+ * As kds_fence_await_fence(), but the dependency lives in @link. When
+ * this returns 1, @link is kds's until @f is done: kds_fence_done(@f)
+ * returns true, or @f's callbacks run (kds lets go of it before either);
+ * it must stay valid and untouched until then. Otherwise kds has not
+ * kept it, and it may be reused at once. Because the count of fences @f
+ * awaits is kept apart from its events, kds_fence_complete() can never
+ * make @f done while @link is in use.
+ *
+ * Nothing is allocated when @signaler awaits no kds fence, which includes
+ * every fence created to be signalled by an event. Otherwise the await
+ * takes kds's global dependency graph, which grows (allocating with @gfp)
+ * when it is full; see Documentation/fences.rst.
+ *
+ * Context: Any context; may sleep if @gfp allows.
+ * Return: as kds_fence_await_fence(); also -EINVAL for a NULL @link.
+ */
+int kds_fence_await_fence_link(struct kds_fence *f, struct kds_fence *signaler,
+			       struct kds_fence_link *link, gfp_t gfp);
 
 /**
  * kds_fence_await_completion() - Make a fence await a completion.

@@ -768,6 +768,163 @@ static void fence_concurrent_awaits_never_close_a_cycle(struct kunit *test)
 	KUNIT_EXPECT_EQ(test, refused, RING_ROUNDS);
 }
 
+/* ---- caller-provided links ------------------------------------------- */
+
+#define LINKS 16
+
+/*
+ * kds_fence_await_fence_link() keeps nothing on failure or when the
+ * signaler is done, so the link can be reused at once; a link in use is
+ * not disturbed by completing the waiter too often (refused, it never
+ * stands in for an awaited fence).
+ */
+static void fence_link_reuse_and_misuse(struct kunit *test)
+{
+	struct kds_fence *w = kds_test_fence(test), *s = kds_test_fence(test);
+	struct kds_fence *done = kds_test_fence(test), *t = kds_test_fence(test);
+	struct kds_fence_link link, link2;
+
+	kds_fence_complete(done);
+	KUNIT_EXPECT_EQ(test, kds_fence_await_fence_link(w, done, &link, GFP_KERNEL), 0);
+	KUNIT_EXPECT_EQ(test, kds_fence_await_fence_link(w, s, &link, GFP_KERNEL), 1);
+	/* s awaiting w now closes a cycle: refused, and link2 is free again. */
+	KUNIT_EXPECT_EQ(test, kds_fence_await_fence_link(s, w, &link2, GFP_KERNEL), -EDEADLK);
+	memset(&link2, 0x5a, sizeof(link2));
+	KUNIT_EXPECT_EQ(test, kds_fence_await_fence_link(s, t, &link2, GFP_KERNEL), 1);
+	kunit_warning_suppress(test) {
+		KUNIT_EXPECT_EQ(test, kds_fence_await_fence_link(w, s, NULL, GFP_KERNEL), -EINVAL);
+		KUNIT_EXPECT_SUPPRESSED_WARNING_COUNT(test, 1);
+	}
+	kds_fence_complete(w);				/* commit */
+	kunit_warning_suppress(test) {
+		kds_fence_complete(w);			/* one too many */
+		KUNIT_EXPECT_SUPPRESSED_WARNING_COUNT(test, 1);
+	}
+	KUNIT_EXPECT_FALSE(test, kds_fence_done(w));	/* still awaits s */
+	kds_fence_complete(t);
+	kds_fence_set_error(s, -EIO);
+	kds_fence_complete(s);
+	KUNIT_EXPECT_EQ(test, kds_fence_get_status(w), -EIO);
+}
+
+/*
+ * Awaits with links allocate nothing: with every slab allocation of this
+ * task failing, the link form still joins 16 fences, where the allocating
+ * form gets -ENOMEM.
+ */
+static void fence_link_allocates_nothing(struct kunit *test)
+{
+#ifndef CONFIG_FAILSLAB
+	kunit_skip(test, "needs CONFIG_FAILSLAB (the debug flavour has it)");
+#else
+	struct kds_fence_link *links = kunit_kcalloc(test, LINKS, sizeof(*links), GFP_KERNEL);
+	struct kds_fence *src[LINKS], *sink = kds_test_fence(test);
+	int i, added = 0, plain;
+	void *probe;
+
+	KUNIT_ASSERT_NOT_NULL(test, links);
+	for (i = 0; i < LINKS; i++)
+		src[i] = kds_test_fence(test);
+	current->make_it_fail = true;
+	probe = kmalloc(16, GFP_KERNEL);
+	if (probe) {
+		current->make_it_fail = false;
+		kfree(probe);
+		kunit_skip(test, "failslab is not set up for this task");
+	}
+	plain = kds_fence_await_fence(sink, src[0], GFP_KERNEL);
+	for (i = 0; i < LINKS; i++)
+		added += kds_fence_await_fence_link(sink, src[i], &links[i], GFP_KERNEL) == 1;
+	current->make_it_fail = false;
+	KUNIT_EXPECT_EQ(test, plain, -ENOMEM);
+	KUNIT_EXPECT_EQ(test, added, LINKS);
+	kds_fence_complete(sink);
+	for (i = 0; i < LINKS; i++) {
+		KUNIT_EXPECT_FALSE(test, kds_fence_done(sink));
+		kds_fence_complete(src[i]);
+	}
+	KUNIT_EXPECT_TRUE(test, kds_fence_done(sink));
+#endif
+}
+
+/*
+ * The link is the caller's again once the waiter is done: here the
+ * waiter's callback frees the links, while two CPUs complete the two
+ * fences it awaits at once. kds must not touch a link after the count it
+ * stands for dropped (KASAN on the debug flavour reports any use after
+ * free as a splat, which fails the run).
+ */
+struct link_race {
+	struct kds_fence *src[2];
+	struct kds_fence_link *links;
+	struct kds_fence_cb cb;
+	atomic_t go, freed;
+	struct completion done[2];
+};
+
+static void link_free_cb(struct kds_fence *f, struct kds_fence_cb *cb)
+{
+	struct link_race *r = container_of(cb, struct link_race, cb);
+
+	kfree(r->links);
+	r->links = NULL;
+	atomic_inc(&r->freed);
+}
+
+static int link_race_fn(void *arg)
+{
+	struct link_race *r = arg;
+	int me = atomic_inc_return(&r->go) - 1;
+
+	while (atomic_read(&r->go) < 2)
+		cpu_relax();
+	kds_fence_complete(r->src[me]);
+	complete(&r->done[me]);
+	return 0;
+}
+
+static void fence_link_freed_by_waiter_callback(struct kunit *test)
+{
+	struct link_race *r = kunit_kzalloc(test, sizeof(*r), GFP_KERNEL);
+	int round, i, bad = 0;
+
+	KUNIT_ASSERT_NOT_NULL(test, r);
+	for (round = 0; round < RACE_ROUNDS; round++) {
+		struct kds_fence *w = kds_fence_create(GFP_KERNEL);
+
+		KUNIT_ASSERT_NOT_NULL(test, w);
+		r->links = kcalloc(2, sizeof(*r->links), GFP_KERNEL);
+		KUNIT_ASSERT_NOT_NULL(test, r->links);
+		for (i = 0; i < 2; i++) {
+			r->src[i] = kds_fence_create(GFP_KERNEL);
+			KUNIT_ASSERT_NOT_NULL(test, r->src[i]);
+			KUNIT_ASSERT_EQ(test, kds_fence_await_fence_link(w, r->src[i], &r->links[i],
+									 GFP_KERNEL), 1);
+		}
+		KUNIT_ASSERT_EQ(test, kds_fence_add_callback(w, &r->cb, link_free_cb), 0);
+		kds_fence_complete(w);
+		atomic_set(&r->go, 0);
+		atomic_set(&r->freed, 0);
+		init_completion(&r->done[0]);
+		init_completion(&r->done[1]);
+		for (i = 0; i < 2; i++) {
+			struct task_struct *t;
+
+			t = kthread_run_on_cpu(link_race_fn, r, i % num_online_cpus(),
+					       "kds_link/%u");
+			KUNIT_ASSERT_FALSE(test, IS_ERR(t));
+		}
+		for (i = 0; i < 2; i++)
+			wait_for_completion(&r->done[i]);
+		if (atomic_read(&r->freed) != 1 || kds_fence_get_status(w) != 1)
+			bad++;
+		for (i = 0; i < 2; i++)
+			kds_fence_put(r->src[i]);
+		kds_fence_put(w);
+	}
+	KUNIT_EXPECT_EQ(test, bad, 0);
+}
+
 struct irq_completer {
 	struct hrtimer timer;
 	struct kds_fence *f;
@@ -1152,6 +1309,9 @@ static struct kunit_case kds_fence_cases[] = {
 	KUNIT_CASE(fence_ordering_publishes_data),
 	KUNIT_CASE_SLOW(fence_concurrent_completion),
 	KUNIT_CASE_SLOW(fence_concurrent_awaits_never_close_a_cycle),
+	KUNIT_CASE(fence_link_reuse_and_misuse),
+	KUNIT_CASE(fence_link_allocates_nothing),
+	KUNIT_CASE_SLOW(fence_link_freed_by_waiter_callback),
 	KUNIT_CASE(fence_complete_from_hardirq),
 	KUNIT_CASE(fence_api_from_hardirq),
 	KUNIT_CASE_SLOW(fence_parked_completions_hold_up_nothing),

@@ -32,6 +32,7 @@
 //! operation but the waits works from hard IRQ context.
 
 pub(crate) mod dma;
+pub(crate) mod link;
 pub(crate) mod order;
 pub(crate) mod timer;
 
@@ -42,7 +43,7 @@ use crate::sys::percpu::{self, Counter};
 use crate::sys::raw_spinlock::{new_raw_spinlock_irq, raw_global_lock, RawSpinLockIrq};
 use crate::sys::task::{self, HardIrqBudget, Sleep, Waker};
 use crate::sys::workqueue;
-use core::ptr;
+use core::ptr::{self, NonNull};
 use kernel::alloc::{flags::GFP_KERNEL, Flags};
 use kernel::bindings;
 use kernel::ffi::c_long;
@@ -51,7 +52,14 @@ use kernel::sync::atomic::{ordering, Atomic};
 use kernel::sync::lock::GlobalGuard;
 use kernel::sync::{Arc, ArcBorrow};
 use kernel::types::Opaque;
+use link::{Link, LinkList, RawLink};
 use order::{Growth, Insert, Order, NIL};
+
+/// One event in [`Fence`]'s `pending` count (its low 32 bits).
+const EVENT: u64 = 1;
+
+/// One awaited fence in [`Fence`]'s `pending` count (its high 32 bits).
+const EDGE: u64 = 1 << 32;
 
 /// The first field of every fence; `kds_fence_*` refuse other pointers.
 pub(crate) const FENCE_MAGIC: u32 = 0x6b64_7366;
@@ -77,8 +85,8 @@ pub(crate) trait Cancel: Send + Sync {
 }
 
 raw_global_lock! {
-    /// The dependency graph of all pending fences that await or are
-    /// awaited by fences.
+    /// The dependency graph: the edges between pending fences that could
+    /// be on a cycle (see [`Fence::await_edge`]).
     pub(crate) static GRAPH: Order, backend GraphLock, class c"kds_graph" = Order::new();
 }
 
@@ -131,66 +139,6 @@ fn lock_graph(nodes: usize, edges: usize, flags: Flags) -> Result<GlobalGuard<Gr
     }
 }
 
-/// A fence that awaits the fence whose [`EdgeList`] holds this node.
-struct EdgeNode {
-    waiter: Arc<Fence>,
-    /// Whether the waiter inherits the awaited fence's error
-    /// ([`Fence::await_fence`]) or is only ordered after it
-    /// ([`Fence::await_order`]).
-    inherit: bool,
-    next: Option<KBox<EdgeNode>>,
-}
-
-/// A singly linked list of [`EdgeNode`]s, freed without recursion.
-struct EdgeList {
-    head: Option<KBox<EdgeNode>>,
-}
-
-impl EdgeList {
-    const fn new() -> Self {
-        EdgeList { head: None }
-    }
-
-    fn is_empty(&self) -> bool {
-        self.head.is_none()
-    }
-
-    fn push(&mut self, mut node: KBox<EdgeNode>) {
-        node.next = self.head.take();
-        self.head = Some(node);
-    }
-
-    fn pop(&mut self) -> Option<KBox<EdgeNode>> {
-        let mut node = self.head.take()?;
-        self.head = node.next.take();
-        Some(node)
-    }
-
-    fn take(&mut self) -> EdgeList {
-        EdgeList {
-            head: self.head.take(),
-        }
-    }
-
-    /// The waiters on the list, first to last.
-    fn waiters(&self) -> impl Iterator<Item = &Arc<Fence>> {
-        let mut cur = self.head.as_deref();
-        core::iter::from_fn(move || {
-            let node = cur?;
-            cur = node.next.as_deref();
-            Some(&node.waiter)
-        })
-    }
-}
-
-impl Drop for EdgeList {
-    fn drop(&mut self) {
-        while let Some(node) = self.pop() {
-            drop(node);
-        }
-    }
-}
-
 /// How many fences one interrupt retires (runs the callbacks of, and
 /// propagates from) before kds hands the rest to its workqueue; a
 /// completion nested in the callbacks of another in the same interrupt
@@ -202,17 +150,17 @@ pub(crate) const HARDIRQ_RETIRE_BUDGET: usize = 128;
 /// ([`kds_fence_run_deferred`]). A list and one static work item, so that
 /// the hand-over allocates nothing (the allocator's locks are not for
 /// hard IRQ).
-pub(crate) struct Deferred(EdgeList);
+pub(crate) struct Deferred(LinkList);
 
 raw_global_lock! {
     /// See [`Deferred`].
     static DEFERRED: Deferred, backend DeferredLock, class c"kds_fence_deferred"
-        = Deferred(EdgeList::new());
+        = Deferred(LinkList::new());
 }
 
 impl Deferred {
     /// Hands `ready` over to kds's workqueue.
-    fn queue(mut ready: EdgeList) {
+    fn queue(mut ready: LinkList) {
         {
             let mut d = DEFERRED.lock();
             while let Some(e) = ready.pop() {
@@ -233,7 +181,7 @@ pub(crate) fn live_counts() -> (i64, usize, usize) {
 /// process context.
 pub(crate) fn run_deferred() {
     let ready = DEFERRED.lock().0.take();
-    Fence::propagate_from(EdgeList::new(), 0, ready, usize::MAX);
+    Fence::propagate_from(LinkList::new(), 0, ready, usize::MAX);
 }
 
 /// What a fence's lock protects.
@@ -243,7 +191,7 @@ struct State {
     /// waiter is added.
     done: bool,
     /// Fences that await this one, each holding a reference to its waiter.
-    waiters: EdgeList,
+    waiters: LinkList,
     /// Set (for good) when a fence-on-fence edge into this fence is about
     /// to be added, or a graph-only one ([`Fence::order_after_all`]). From
     /// then on every edge on `waiters` is also an edge of [`GRAPH`]; until
@@ -278,7 +226,10 @@ pub(crate) struct RawFence {
 ///
 /// - `magic` is [`FENCE_MAGIC`].
 /// - `pending` is 0 exactly when the fence is done, and it never rises
-///   from 0; `status` is non-zero exactly from the moment `pending` reached
+///   from 0; its low 32 bits count events (the setup reference, counted
+///   and owned events), its high 32 bits fences awaited ([`EDGE`]), so
+///   that completing more events than were added can never use up a count
+///   that belongs to an awaited fence (whose link may be the caller's); `status` is non-zero exactly from the moment `pending` reached
 ///   0 and the fence was published as done, and never changes after that.
 /// - `node` is [`NIL`] or the fence's node in [`GRAPH`]; it is only changed
 ///   with `GRAPH` locked.
@@ -293,7 +244,7 @@ pub(crate) struct Fence {
     /// Completed by kds itself (a resource set's or a work item's fence):
     /// users may observe it and await it, but not add events or errors.
     internal: bool,
-    pending: Atomic<i32>,
+    pending: Atomic<u64>,
     error: Atomic<i32>,
     status: Atomic<i32>,
     node: Atomic<u32>,
@@ -339,7 +290,7 @@ impl Fence {
                 id: percpu::next_id(),
                 users: Atomic::new(i32::from(internal)),
                 internal,
-                pending: Atomic::new(1),
+                pending: Atomic::new(EVENT),
                 error: Atomic::new(0),
                 status: Atomic::new(0),
                 node: Atomic::new(NIL),
@@ -347,7 +298,7 @@ impl Fence {
                 has_timers: Atomic::new(false),
                 state <- new_raw_spinlock_irq!(pin_init!(State {
                     done: false,
-                    waiters: EdgeList::new(),
+                    waiters: LinkList::new(),
                     awaits: false,
                     timers: KVec::new(),
                     callbacks <- ListHead::new(),
@@ -515,15 +466,33 @@ impl Fence {
 
     /// Adds one counted event. Fails with `EINVAL` when the fence is done.
     pub(crate) fn await_event(&self) -> Result {
+        self.add_pending(EVENT)
+    }
+
+    /// Adds one `unit` ([`EVENT`] or [`EDGE`]) to the pending count, unless
+    /// the fence is done (`EINVAL`) or that count is full (`EOVERFLOW`).
+    fn add_pending(&self, unit: u64) -> Result {
         let mut p = self.pending.load(ordering::Relaxed);
         loop {
-            if p <= 0 {
+            if p == 0 {
                 return Err(EINVAL);
             }
-            match self.pending.cmpxchg(p, p + 1, ordering::Relaxed) {
+            if Self::count_of(p, unit) == u64::from(u32::MAX) {
+                return Err(EOVERFLOW);
+            }
+            match self.pending.cmpxchg(p, p + unit, ordering::Relaxed) {
                 Ok(_) => return Ok(()),
                 Err(cur) => p = cur,
             }
+        }
+    }
+
+    /// The count of `unit`s ([`EVENT`] or [`EDGE`]) in the pending value `p`.
+    fn count_of(p: u64, unit: u64) -> u64 {
+        if unit == EDGE {
+            p >> 32
+        } else {
+            p & (EDGE - 1)
         }
     }
 
@@ -536,21 +505,29 @@ impl Fence {
     }
 
     /// Retires one event, recording `error` first. Returns whether this
-    /// made the fence done, or `EINVAL` when it was done already.
+    /// made the fence done, or `EINVAL` when no event is left to retire
+    /// (the fence is done, or only awaits fences).
+    fn retire_one(&self, error: i32) -> Result<bool> {
+        self.retire_pending(EVENT, error)
+    }
+
+    /// Retires one `unit` ([`EVENT`] or [`EDGE`]), recording `error`
+    /// first; returns whether this made the fence done, or `EINVAL` when
+    /// there is none of that unit to retire.
     ///
     /// Full ordering: the event's writes are ordered before the decrement,
     /// and the decrement that reaches zero is ordered after every earlier
     /// one, so the CPU that publishes the fence done has seen them all.
-    fn retire_one(&self, error: i32) -> Result<bool> {
+    fn retire_pending(&self, unit: u64, error: i32) -> Result<bool> {
         let mut p = self.pending.load(ordering::Relaxed);
         loop {
-            if p <= 0 {
+            if Self::count_of(p, unit) == 0 {
                 return Err(EINVAL);
             }
             // The error must be recorded before the fence can be done.
             self.inherit_error(error);
-            match self.pending.cmpxchg(p, p - 1, ordering::Full) {
-                Ok(_) => return Ok(p == 1),
+            match self.pending.cmpxchg(p, p - unit, ordering::Full) {
+                Ok(_) => return Ok(p == unit),
                 Err(cur) => p = cur,
             }
         }
@@ -578,7 +555,25 @@ impl Fence {
     /// Fails with `EDEADLK` when `signaler` awaits `this`, directly or not
     /// (nothing changes), `EINVAL` when `this` is done, `ENOMEM`.
     pub(crate) fn await_fence(this: &Arc<Fence>, signaler: &Fence, flags: Flags) -> Result<bool> {
-        Self::await_edge(this, signaler, true, flags)
+        Self::await_edge(this, signaler, true, None, flags)
+    }
+
+    /// Like [`Fence::await_fence`], with the caller's memory `link` for the
+    /// dependency: nothing is allocated unless the graph must grow (an
+    /// await that takes the graph lock, see `Documentation/fences.rst`).
+    ///
+    /// # Safety
+    ///
+    /// `link` must be valid for reads and writes of a [`RawLink`], and
+    /// unused by anyone else until `this` is done if this returns
+    /// `Ok(true)`; otherwise it is not used after this returns.
+    pub(crate) unsafe fn await_fence_link(
+        this: &Arc<Fence>,
+        signaler: &Fence,
+        link: NonNull<RawLink>,
+        flags: Flags,
+    ) -> Result<bool> {
+        Self::await_edge(this, signaler, true, Some(link), flags)
     }
 
     /// Like [`Fence::await_fence`], but `this` does not inherit the error
@@ -586,7 +581,7 @@ impl Fence {
     /// domain runs its items in queue order; the order is not a data
     /// dependency, and one item's failure must not cancel the next.)
     pub(crate) fn await_order(this: &Arc<Fence>, signaler: &Fence, flags: Flags) -> Result<bool> {
-        Self::await_edge(this, signaler, false, flags)
+        Self::await_edge(this, signaler, false, None, flags)
     }
 
     /// Adds the edge `signaler -> this`; see [`Fence::await_fence`].
@@ -605,10 +600,15 @@ impl Fence {
     /// and `signaler` not to await any fence, checked under the lock with
     /// which the edge is added, so that it cannot race with `signaler`'s
     /// `awaits` being set. Everything else takes the graph lock.
+    ///
+    /// `link`: the caller's memory for the edge (see
+    /// [`Fence::await_fence_link`], whose safety requirement it meets), or
+    /// `None` to allocate one with `flags`.
     fn await_edge(
         this: &Arc<Fence>,
         signaler: &Fence,
         inherit: bool,
+        link: Option<NonNull<RawLink>>,
         flags: Flags,
     ) -> Result<bool> {
         if this.is_done() {
@@ -622,14 +622,14 @@ impl Fence {
             this.inherit_from(signaler, inherit);
             return Ok(false);
         }
-        let edge = KBox::new(
-            EdgeNode {
-                waiter: this.clone(),
-                inherit,
-                next: None,
-            },
-            flags,
-        )?;
+        let edge = match link {
+            None => Link::new(this.clone(), inherit, flags)?,
+            // SAFETY: The caller's link is valid and kds's until `this` is
+            // done once it is on a list (pushed below, and only then does
+            // this return `Ok(true)`); otherwise the `Link` is dropped
+            // before this returns, which leaves the memory alone.
+            Some(raw) => unsafe { Link::borrowed(raw, this.clone(), inherit) },
+        };
         let fast = {
             let mut w = this.state.lock();
             if w.awaits || w.waiters.is_empty() {
@@ -651,7 +651,7 @@ impl Fence {
                 // `signaler` awaits no fence, and cannot start to while we
                 // hold its lock: the edge is on no cycle, and stays out of
                 // the graph until `signaler`'s `awaits` is set.
-                this.await_event()?;
+                this.add_pending(EDGE)?;
                 st.as_mut().project().waiters.push(edge);
                 return Ok(true);
             }
@@ -665,16 +665,25 @@ impl Fence {
             this.inherit_from(signaler, inherit);
             return Ok(false);
         }
+        if !st.awaits {
+            // Only `this` needed the graph (its waiters entered it): the
+            // edge itself stays out, as on the fast path, so that it does
+            // not enter twice when `signaler` starts to await.
+            this.add_pending(EDGE)?;
+            st.as_mut().project().waiters.push(edge);
+            return Ok(true);
+        }
         let s = Self::graph_node(signaler, &mut g)?;
         let w = Self::graph_node(this, &mut g)?;
         let e = match g.add_edge(s, w)? {
             Insert::Cycle => return Err(EDEADLK),
             Insert::Added(e) => e,
         };
-        if this.await_event().is_err() {
-            // `this` was completed meanwhile: the caller raced with itself.
+        if let Err(err) = this.add_pending(EDGE) {
+            // `this` was completed meanwhile (the caller raced with
+            // itself), or awaits 2^32 - 1 fences already.
             g.remove_edge(e);
-            return Err(EINVAL);
+            return Err(err);
         }
         st.as_mut().project().waiters.push(edge);
         Ok(true)
@@ -691,12 +700,10 @@ impl Fence {
     /// edges, with `w`'s `awaits` set: the edges to its waiters enter the
     /// graph first if it was not (invariant J of [`Fence::await_edge`]).
     ///
-    /// Fails with `ENOMEM`, and with `EDEADLK` when an edge to one of
-    /// `w`'s waiters cannot enter the graph. That needs a path back to `w`
-    /// through an edge of a fence that is done but has not left the graph
-    /// yet (it leaves in the same critical section as it is published done,
-    /// unless an await raced with its completion); nothing changes then, so
-    /// the caller refuses its own edge, a conservative `EDEADLK`.
+    /// Fails with `ENOMEM`. (`EDEADLK`, with nothing changed, if an edge to
+    /// one of `w`'s waiters could not enter the graph; that cannot happen:
+    /// a fence whose `awaits` is clear has no edge into it in the graph, so
+    /// no path there leads back to it.)
     fn lock_graph_awaiting(
         w: &Fence,
         nodes: usize,
@@ -900,7 +907,7 @@ impl Fence {
     /// returns its waiters and the error it was published with (0 for
     /// none), which the waiters inherit: one read, so that they agree with
     /// the fence's status. Called once, by whoever made `pending` reach 0.
-    fn retire(&self) -> (EdgeList, i32) {
+    fn retire(&self) -> (LinkList, i32) {
         {
             // Most fences have no callbacks: publish them done without the
             // interrupt-off section and the context key that running
@@ -973,28 +980,31 @@ impl Fence {
     /// are handed to kds's workqueue ([`Deferred`]), as `dma_fence_array`
     /// hands its signalling over to irq_work: an interrupt does bounded
     /// work.
-    fn propagate(todo: EdgeList, error: i32) {
+    fn propagate(todo: LinkList, error: i32) {
         if todo.is_empty() {
             // Nobody waits: no budget to account for.
             return;
         }
         let (_section, budget) = HardIrqBudget::begin(HARDIRQ_RETIRE_BUDGET);
-        Self::propagate_from(todo, error, EdgeList::new(), budget);
+        Self::propagate_from(todo, error, LinkList::new(), budget);
     }
 
     /// [`Fence::propagate`], with waiters already done in `ready` and at
     /// most `budget` more fences retired in this context.
-    fn propagate_from(mut todo: EdgeList, mut error: i32, mut ready: EdgeList, mut budget: usize) {
+    fn propagate_from(mut todo: LinkList, mut error: i32, mut ready: LinkList, mut budget: usize) {
         loop {
-            while let Some(edge) = todo.pop() {
-                match edge.waiter.retire_one(if edge.inherit { error } else { 0 }) {
-                    Ok(true) => ready.push(edge),
-                    Ok(false) => drop(edge),
+            while let Some(link) = todo.pop() {
+                // Out of the link before the count drops: a caller's link
+                // is the caller's again once its waiter can be done.
+                let (waiter, inherit, spare) = link.into_parts();
+                match waiter.retire_pending(EDGE, if inherit { error } else { 0 }) {
+                    // SAFETY: This made `waiter` done, and only its
+                    // `retire` below (or the deferred one) publishes that.
+                    Ok(true) => ready.push(unsafe { spare.relink(waiter, inherit) }),
+                    Ok(false) => {}
                     Err(_) => {
-                        // The waiter was completed more often than it
-                        // awaited, and is done already.
+                        // No fence awaited is counted: kds lost count.
                         misuse(Misuse::OverComplete, c"kds_fence_complete");
-                        drop(edge);
                     }
                 }
             }
@@ -1002,11 +1012,15 @@ impl Fence {
                 Deferred::queue(ready);
                 return;
             }
-            let Some(edge) = ready.pop() else {
+            let Some(link) = ready.pop() else {
                 return;
             };
             budget = budget.saturating_sub(1);
-            (todo, error) = edge.waiter.retire();
+            // The link goes (a caller's is theirs again) before the waiter
+            // is published done.
+            let (waiter, _, spare) = link.into_parts();
+            drop(spare);
+            (todo, error) = waiter.retire();
         }
     }
 
@@ -1327,6 +1341,8 @@ mod tests {
         assert_eq!(GRAPH.lock().size(), (n0 + 3, e0 + 2));
         // So the cycle `c -> a -> b -> c` is seen.
         assert_eq!(Fence::await_fence(&c, &b, GFP_KERNEL), Err(EDEADLK));
+        // `c -> a` entered once (when `c` started to await), not twice.
+        assert_eq!(GRAPH.lock().size(), (n0 + 3, e0 + 2));
         assert!(GRAPH.lock().check());
         for f in [&b, &a, &c] {
             assert!(Fence::complete(f.as_arc_borrow(), 0).is_ok());

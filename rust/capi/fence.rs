@@ -12,9 +12,11 @@
 //! so: "Internal to `c/...`".
 
 use crate::capi::Gfp;
+use crate::fence::link::RawLink;
 use crate::fence::{valid_error, Fence, RawCb, RawFence};
 use crate::ffi::RawCbFn;
 use crate::misuse::{misuse, Misuse};
+use core::ptr::NonNull;
 use kernel::bindings;
 use kernel::bindings::gfp_t;
 use kernel::ffi::{c_char, c_int, c_long};
@@ -208,6 +210,43 @@ pub(crate) unsafe extern "C" fn kds_fence_await_fence(
     };
     let gfp = Gfp::new(gfp);
     await_result(Fence::await_fence(&Arc::from(f), &s, gfp.flags()), FUNC)
+}
+
+/// C: `int kds_fence_await_fence_link(struct kds_fence *f,
+/// struct kds_fence *signaler, struct kds_fence_link *link, gfp_t gfp)`.
+///
+/// # Safety
+///
+/// See [`borrow`], for both fences; `link` must be NULL or as
+/// `include/kds.h` requires (valid and kds's until `f` is done, if this
+/// returns 1).
+#[no_mangle]
+pub(crate) unsafe extern "C" fn kds_fence_await_fence_link(
+    f: *mut RawFence,
+    signaler: *mut RawFence,
+    link: *mut RawLink,
+    gfp: gfp_t,
+) -> c_int {
+    const FUNC: &CStr = c"kds_fence_await_fence_link";
+    // SAFETY: Function safety requirement.
+    let (f, Some(s)) = (unsafe { borrow_own(f, FUNC) }, unsafe {
+        borrow(signaler, FUNC)
+    }) else {
+        return EINVAL.to_errno();
+    };
+    let f = match f {
+        Ok(f) => f,
+        Err(e) => return e.to_errno(),
+    };
+    let Some(link) = NonNull::new(link) else {
+        misuse(Misuse::Null, FUNC);
+        return EINVAL.to_errno();
+    };
+    let gfp = Gfp::new(gfp);
+    // SAFETY: `link` is valid and kds's as long as `await_fence_link`
+    // requires (function safety requirement).
+    let res = unsafe { Fence::await_fence_link(&Arc::from(f), &s, link, gfp.flags()) };
+    await_result(res, FUNC)
 }
 
 /// The C return value of an await: 1 added, 0 already done, or -errno;

@@ -16,10 +16,10 @@ pub(crate) const MAJOR: u32 = 0;
 /// 0) on incompatible changes.
 pub(crate) const MINOR: u32 = 2;
 /// Patch level.
-pub(crate) const PATCH: u32 = 0;
+pub(crate) const PATCH: u32 = 1;
 
 /// The version as text.
-pub(crate) const STRING: &CStr = c"0.2.0";
+pub(crate) const STRING: &CStr = c"0.2.1";
 
 /// Packs a version like `KERNEL_VERSION()` and `KDS_VERSION()` do.
 pub(crate) const fn code(major: u32, minor: u32, patch: u32) -> u32 {

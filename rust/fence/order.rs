@@ -2,8 +2,9 @@
 
 //! Cycle detection for fences that await fences: an online topological order.
 //!
-//! Every pending fence that awaits, or is awaited by, another kds fence is a
-//! node of one global graph; an edge `s -> w` says that waiter `w` awaits
+//! The fence-on-fence edges that could be on a cycle (see
+//! `crate::fence::Fence::await_edge`) are in one global graph, whose nodes
+//! are the fences they join; an edge `s -> w` says that waiter `w` awaits
 //! signaler `s`. The graph keeps a topological order of its nodes as a list
 //! with 64-bit labels, so that `label(s) < label(w)` for every edge.
 //!
