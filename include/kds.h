@@ -226,8 +226,10 @@ void kds_fence_await(struct kds_fence *f);
  * their completion makes done are processed (callbacks included) from
  * kds's workqueue instead, shortly after.
  * Completing a fence more times than it awaited events (with
- * kds_fence_await(), plus the commit) is a bug: kds warns once and ignores
- * the extra calls. They never stand in for fences @f awaits.
+ * kds_fence_await(), plus the commit) is a bug: kds warns once, when it
+ * notices (at once, or when an event kds added itself, such as a
+ * completion's or a timer's, finds its count used up). Extra calls never
+ * stand in for fences @f awaits with kds_fence_await_fence{,_link}().
  *
  * Context: Any context, including hard IRQ.
  */
@@ -241,7 +243,8 @@ void kds_fence_complete(struct kds_fence *f);
  *
  * @f will not be done before @signaler is, and inherits its error. Adding
  * the dependency checks for cycles: see Documentation/fences.rst for what
- * that costs (O(1), and no global lock, when @signaler awaits no fence).
+ * that costs (O(1), and no global lock, when @signaler awaits no fence and
+ * @f already awaits one or has no waiters).
  *
  * Context: Any context; may sleep if @gfp allows.
  * Return: 1 when added, 0 when @signaler was already done (its error is
@@ -274,18 +277,23 @@ struct kds_fence_link {
  * As kds_fence_await_fence(), but the dependency lives in @link. When
  * this returns 1, @link is kds's until @f is done: kds_fence_done(@f)
  * returns true, or @f's callbacks run (kds lets go of it before either);
- * it must stay valid and untouched until then. Otherwise kds has not
- * kept it, and it may be reused at once. Because the count of fences @f
- * awaits is kept apart from its events, kds_fence_complete() can never
- * make @f done while @link is in use.
+ * it must stay valid and untouched, and must not be passed to kds again,
+ * until then. Dropping the last reference to @f does not release it: to
+ * free the memory of links, do it when @f is done, for instance from a
+ * callback of @f. Otherwise (any other return) kds has not kept @link,
+ * and it may be reused at once. Because the count of fences @f awaits is
+ * kept apart from its events, kds_fence_complete() can never make @f done
+ * while @link is in use.
  *
- * Nothing is allocated when @signaler awaits no kds fence, which includes
- * every fence created to be signalled by an event. Otherwise the await
- * takes kds's global dependency graph, which grows (allocating with @gfp)
- * when it is full; see Documentation/fences.rst.
+ * Nothing is allocated when @signaler awaits no kds fence (also not
+ * through a dma_fence that kds exported) and @f already awaits a fence or
+ * has no waiters: every join of fences signalled by events is such.
+ * Otherwise the await takes kds's global dependency graph, which grows
+ * (allocating with @gfp) when it is full; see Documentation/fences.rst.
  *
  * Context: Any context; may sleep if @gfp allows.
- * Return: as kds_fence_await_fence(); also -EINVAL for a NULL @link.
+ * Return: as kds_fence_await_fence(); also -EINVAL for a NULL @link, and
+ * -EOVERFLOW when @f already awaits 2^32 - 1 fences.
  */
 int kds_fence_await_fence_link(struct kds_fence *f, struct kds_fence *signaler,
 			       struct kds_fence_link *link, gfp_t gfp);

@@ -1336,10 +1336,12 @@ mod tests {
         let c = fence();
         assert_eq!(Fence::await_fence(&b, &a, GFP_KERNEL), Ok(true));
         assert_eq!(GRAPH.lock().size(), (n0, e0));
-        // `a` starts to await: `a -> b` enters the graph with `c -> a`.
+        // `a` starts to await: `a -> b` enters the graph; `c -> a` does
+        // not (`c` awaits nothing).
         assert_eq!(Fence::await_fence(&a, &c, GFP_KERNEL), Ok(true));
-        assert_eq!(GRAPH.lock().size(), (n0 + 3, e0 + 2));
-        // So the cycle `c -> a -> b -> c` is seen.
+        assert_eq!(GRAPH.lock().size(), (n0 + 2, e0 + 1));
+        // `c` starts to await: `c -> a` enters, so the cycle
+        // `c -> a -> b -> c` is seen.
         assert_eq!(Fence::await_fence(&c, &b, GFP_KERNEL), Err(EDEADLK));
         // `c -> a` entered once (when `c` started to await), not twice.
         assert_eq!(GRAPH.lock().size(), (n0 + 3, e0 + 2));
