@@ -386,26 +386,42 @@ static u64 dma_signal(unsigned int n)
 
 #define JOIN 64
 
-/* kds: 64 fences and one that awaits them all; complete them; put all. */
-static u64 kds_join(unsigned int n)
+/*
+ * kds: 64 fences and one that awaits them all; complete them; put all.
+ * With @links, the awaits are in caller-provided links, one array
+ * allocated per join, as dma_fence_array allocates one object.
+ */
+static u64 kds_join_in(unsigned int n, bool links)
 {
 	struct kds_fence *src[JOIN];
 	u64 t = ktime_get_ns();
 	unsigned int i, j;
 
 	for (i = 0; i < n; i++) {
-		struct kds_fence *sink = kds_fence_create(GFP_KERNEL);
+		struct kds_fence_link *link = NULL;
+		struct kds_fence *sink;
 
+		if (links) {
+			link = kmalloc_array(JOIN, sizeof(*link), GFP_KERNEL);
+			if (!link) {
+				row_failed = true;
+				break;
+			}
+		}
+		sink = kds_fence_create(GFP_KERNEL);
 		if (!sink) {
+			kfree(link);
 			row_failed = true;
 			break;
 		}
 		for (j = 0; j < JOIN; j++) {
 			src[j] = kds_fence_create(GFP_KERNEL);
-			if (src[j])
-				kds_fence_await_fence(sink, src[j], GFP_KERNEL);
-			else
+			if (!src[j])
 				row_failed = true;
+			else if (links)
+				kds_fence_await_fence_link(sink, src[j], &link[j], GFP_KERNEL);
+			else
+				kds_fence_await_fence(sink, src[j], GFP_KERNEL);
 		}
 		kds_fence_complete(sink);
 		for (j = 0; j < JOIN; j++) {
@@ -416,52 +432,19 @@ static u64 kds_join(unsigned int n)
 		}
 		WARN_ON_ONCE(!kds_fence_done(sink));
 		kds_fence_put(sink);
+		kfree(link);
 	}
 	return ktime_get_ns() - t;
 }
 
-/*
- * kds with caller-provided links: as kds_join(), with the 64 links in one
- * array allocated per join, as dma_fence_array allocates one object.
- */
+static u64 kds_join(unsigned int n)
+{
+	return kds_join_in(n, false);
+}
+
 static u64 kds_join_link(unsigned int n)
 {
-	struct kds_fence *src[JOIN];
-	u64 t = ktime_get_ns();
-	unsigned int i, j;
-
-	for (i = 0; i < n; i++) {
-		struct kds_fence_link *links = kmalloc_array(JOIN, sizeof(*links), GFP_KERNEL);
-		struct kds_fence *sink = kds_fence_create(GFP_KERNEL);
-
-		if (!sink || !links) {
-			kfree(links);
-			if (sink) {
-				kds_fence_complete(sink);
-				kds_fence_put(sink);
-			}
-			row_failed = true;
-			break;
-		}
-		for (j = 0; j < JOIN; j++) {
-			src[j] = kds_fence_create(GFP_KERNEL);
-			if (src[j])
-				kds_fence_await_fence_link(sink, src[j], &links[j], GFP_KERNEL);
-			else
-				row_failed = true;
-		}
-		kds_fence_complete(sink);
-		for (j = 0; j < JOIN; j++) {
-			if (!src[j])
-				continue;
-			kds_fence_complete(src[j]);
-			kds_fence_put(src[j]);
-		}
-		WARN_ON_ONCE(!kds_fence_done(sink));
-		kds_fence_put(sink);
-		kfree(links);
-	}
-	return ktime_get_ns() - t;
+	return kds_join_in(n, true);
 }
 
 /* dma_fence_array of 64 new fences, signalling enabled; signal them; put. */

@@ -658,20 +658,13 @@ static void async_allocation_failure(struct kunit *test)
 #else
 	struct kds_async_graph *g = new_graph(test);
 	struct gnode n[3] = {};
-	void *probe;
 	u64 cookie;
 	int ret;
 
 	graph_add(test, g, &n[0], "a", "");
 	graph_add(test, g, &n[1], "b", "a");
 	graph_add(test, g, &n[2], "c", "a");
-	current->make_it_fail = true;
-	probe = kmalloc(16, GFP_KERNEL);
-	if (probe) {
-		current->make_it_fail = false;
-		kfree(probe);
-		kunit_skip(test, "failslab is not set up for this task");
-	}
+	kds_test_fail_allocations(test);
 	ret = kds_async_graph_run(g, NULL);
 	cookie = kds_async_schedule(NULL, gnode_fn, &n[0]);
 	current->make_it_fail = false;

@@ -820,18 +820,11 @@ static void fence_link_allocates_nothing(struct kunit *test)
 	struct kds_fence_link *links = kunit_kcalloc(test, LINKS, sizeof(*links), GFP_KERNEL);
 	struct kds_fence *src[LINKS], *sink = kds_test_fence(test);
 	int i, added = 0, plain;
-	void *probe;
 
 	KUNIT_ASSERT_NOT_NULL(test, links);
 	for (i = 0; i < LINKS; i++)
 		src[i] = kds_test_fence(test);
-	current->make_it_fail = true;
-	probe = kmalloc(16, GFP_KERNEL);
-	if (probe) {
-		current->make_it_fail = false;
-		kfree(probe);
-		kunit_skip(test, "failslab is not set up for this task");
-	}
+	kds_test_fail_allocations(test);
 	plain = kds_fence_await_fence(sink, src[0], GFP_KERNEL);
 	for (i = 0; i < LINKS; i++)
 		added += kds_fence_await_fence_link(sink, src[i], &links[i], GFP_KERNEL) == 1;

@@ -12,6 +12,8 @@
 #include <linux/dma-fence.h>
 #include <linux/hrtimer.h>
 #include <linux/ktime.h>
+#include <linux/sched.h>
+#include <linux/slab.h>
 
 #include <kds.h>
 
@@ -73,5 +75,25 @@ static inline void kds_expect_kds_owned_fence(struct kunit *test, struct kds_fen
 	kds_fence_complete(other);
 	kds_fence_put(other);
 }
+
+#ifdef CONFIG_FAILSLAB
+/*
+ * Makes every slab allocation of this task fail (failslab, which the
+ * guest's init sets up for tasks that ask), or skips the test where that
+ * is not set up. Clear current->make_it_fail to end it.
+ */
+static inline void kds_test_fail_allocations(struct kunit *test)
+{
+	void *probe;
+
+	current->make_it_fail = true;
+	probe = kmalloc(16, GFP_KERNEL);
+	if (probe) {
+		current->make_it_fail = false;
+		kfree(probe);
+		kunit_skip(test, "failslab is not set up for this task");
+	}
+}
+#endif
 
 #endif /* KDS_TEST_UTIL_H */

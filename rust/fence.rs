@@ -640,53 +640,52 @@ impl Fence {
                 false
             }
         };
-        if fast {
+        // Without the graph lock when `this` keeps J by itself; otherwise
+        // its waiters enter the graph first.
+        let mut graph = if fast {
+            None
+        } else {
+            Some(Self::lock_graph_awaiting(this, 2, 1, flags)?)
+        };
+        loop {
             let mut st = signaler.state.lock();
             if st.done {
                 drop(st);
+                drop(graph);
                 this.inherit_from(signaler, inherit);
                 return Ok(false);
             }
             if !st.awaits {
                 // `signaler` awaits no fence, and cannot start to while we
                 // hold its lock: the edge is on no cycle, and stays out of
-                // the graph until `signaler`'s `awaits` is set.
+                // the graph until `signaler`'s `awaits` is set (so it never
+                // enters twice).
                 this.add_pending(EDGE)?;
                 st.as_mut().project().waiters.push(edge);
                 return Ok(true);
             }
-        }
-
-        let mut g = Self::lock_graph_awaiting(this, 2, 1, flags)?;
-        let mut st = signaler.state.lock();
-        if st.done {
-            drop(st);
-            drop(g);
-            this.inherit_from(signaler, inherit);
-            return Ok(false);
-        }
-        if !st.awaits {
-            // Only `this` needed the graph (its waiters entered it): the
-            // edge itself stays out, as on the fast path, so that it does
-            // not enter twice when `signaler` starts to await.
-            this.add_pending(EDGE)?;
+            let Some(g) = graph.as_mut() else {
+                // `signaler` awaits: the edge goes into the graph, which
+                // is locked before fence locks.
+                drop(st);
+                graph = Some(Self::lock_graph_awaiting(this, 2, 1, flags)?);
+                continue;
+            };
+            let s = Self::graph_node(signaler, g)?;
+            let w = Self::graph_node(this, g)?;
+            let e = match g.add_edge(s, w)? {
+                Insert::Cycle => return Err(EDEADLK),
+                Insert::Added(e) => e,
+            };
+            if let Err(err) = this.add_pending(EDGE) {
+                // `this` was completed meanwhile (the caller raced with
+                // itself), or awaits 2^32 - 1 fences already.
+                g.remove_edge(e);
+                return Err(err);
+            }
             st.as_mut().project().waiters.push(edge);
             return Ok(true);
         }
-        let s = Self::graph_node(signaler, &mut g)?;
-        let w = Self::graph_node(this, &mut g)?;
-        let e = match g.add_edge(s, w)? {
-            Insert::Cycle => return Err(EDEADLK),
-            Insert::Added(e) => e,
-        };
-        if let Err(err) = this.add_pending(EDGE) {
-            // `this` was completed meanwhile (the caller raced with
-            // itself), or awaits 2^32 - 1 fences already.
-            g.remove_edge(e);
-            return Err(err);
-        }
-        st.as_mut().project().waiters.push(edge);
-        Ok(true)
     }
 
     /// Inherits the error of `signaler`, which is done, if `inherit`.

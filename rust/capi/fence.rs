@@ -197,19 +197,8 @@ pub(crate) unsafe extern "C" fn kds_fence_await_fence(
     signaler: *mut RawFence,
     gfp: gfp_t,
 ) -> c_int {
-    const FUNC: &CStr = c"kds_fence_await_fence";
-    // SAFETY: Function safety requirement.
-    let (f, Some(s)) = (unsafe { borrow_own(f, FUNC) }, unsafe {
-        borrow(signaler, FUNC)
-    }) else {
-        return EINVAL.to_errno();
-    };
-    let f = match f {
-        Ok(f) => f,
-        Err(e) => return e.to_errno(),
-    };
-    let gfp = Gfp::new(gfp);
-    await_result(Fence::await_fence(&Arc::from(f), &s, gfp.flags()), FUNC)
+    // SAFETY: Function safety requirement; no link.
+    unsafe { await_fence_in(f, signaler, None, gfp, c"kds_fence_await_fence") }
 }
 
 /// C: `int kds_fence_await_fence_link(struct kds_fence *f,
@@ -227,10 +216,28 @@ pub(crate) unsafe extern "C" fn kds_fence_await_fence_link(
     link: *mut RawLink,
     gfp: gfp_t,
 ) -> c_int {
-    const FUNC: &CStr = c"kds_fence_await_fence_link";
     // SAFETY: Function safety requirement.
-    let (f, Some(s)) = (unsafe { borrow_own(f, FUNC) }, unsafe {
-        borrow(signaler, FUNC)
+    unsafe { await_fence_in(f, signaler, Some(link), gfp, c"kds_fence_await_fence_link") }
+}
+
+/// The two fence-on-fence awaits of the C API, for `func`: in kds's own
+/// memory (`link` `None`) or in the caller's (`Some`; NULL is misuse).
+///
+/// # Safety
+///
+/// See [`borrow`], for both fences; a `link` that is not NULL must be as
+/// `include/kds.h` requires (valid and kds's until `f` is done, if this
+/// returns 1).
+unsafe fn await_fence_in(
+    f: *mut RawFence,
+    signaler: *mut RawFence,
+    link: Option<*mut RawLink>,
+    gfp: gfp_t,
+    func: &CStr,
+) -> c_int {
+    // SAFETY: Function safety requirement.
+    let (f, Some(s)) = (unsafe { borrow_own(f, func) }, unsafe {
+        borrow(signaler, func)
     }) else {
         return EINVAL.to_errno();
     };
@@ -238,15 +245,23 @@ pub(crate) unsafe extern "C" fn kds_fence_await_fence_link(
         Ok(f) => f,
         Err(e) => return e.to_errno(),
     };
-    let Some(link) = NonNull::new(link) else {
-        misuse(Misuse::Null, FUNC);
-        return EINVAL.to_errno();
+    let link = match link.map(NonNull::new) {
+        None => None,
+        Some(Some(link)) => Some(link),
+        Some(None) => {
+            misuse(Misuse::Null, func);
+            return EINVAL.to_errno();
+        }
     };
     let gfp = Gfp::new(gfp);
-    // SAFETY: `link` is valid and kds's as long as `await_fence_link`
-    // requires (function safety requirement).
-    let res = unsafe { Fence::await_fence_link(&Arc::from(f), &s, link, gfp.flags()) };
-    await_result(res, FUNC)
+    let f = Arc::from(f);
+    let res = match link {
+        None => Fence::await_fence(&f, &s, gfp.flags()),
+        // SAFETY: `link` is valid and kds's as long as `await_fence_link`
+        // requires (function safety requirement).
+        Some(link) => unsafe { Fence::await_fence_link(&f, &s, link, gfp.flags()) },
+    };
+    await_result(res, func)
 }
 
 /// The C return value of an await: 1 added, 0 already done, or -errno;
