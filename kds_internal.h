@@ -127,6 +127,7 @@ void kds_fence_run_deferred(void);
 void kds_live_counts(s64 *n);
 extern const size_t kds_rust_fence_cb_layout[3];
 extern const size_t kds_rust_resource_layout[2];
+extern const size_t kds_rust_set_inline_links;
 extern const size_t kds_rust_callback_layout[5];
 
 #endif /* _KDS_INTERNAL_H */

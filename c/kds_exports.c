@@ -130,6 +130,10 @@ int kds_c_init(void)
 		pr_err("struct kds_resource is too small for the Rust core\n");
 		return -EINVAL;
 	}
+	if (kds_rust_set_inline_links != KDS_SET_INLINE_RESOURCES) {
+		pr_err("KDS_SET_INLINE_RESOURCES differs between C and Rust\n");
+		return -EINVAL;
+	}
 	ret = kds_queues_init();
 	if (ret)
 		return ret;

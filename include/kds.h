@@ -31,7 +31,12 @@ struct dma_fence;
  * the major version is 0 the C API is not stable yet, and the minor
  * version changes with every incompatible change (0.2 changed the layout
  * of &struct kds_callback and made kds_async_work_fence() return a
- * reference; 0.2.1 added kds_fence_await_fence_link()). So a driver
+ * reference; 0.2.1 added kds_fence_await_fence_link(); 0.3 makes a
+ * resource set one allocation and its fence only on demand, so
+ * kds_resource_set_fence() can fail with NULL on a live set and allocates
+ * on its first call, and sizes &struct kds_resource's private area in
+ * bytes, which changes it on 32-bit).
+ * So a driver
  * refuses to probe when the module it found is older than its header, or
  * of another minor (major, from 1 on) version::
  *
@@ -41,8 +46,8 @@ struct dma_fence;
  */
 #define KDS_VERSION(a, b, c)	(((a) << 16) + ((b) << 8) + (c))
 #define KDS_VERSION_MAJOR	0
-#define KDS_VERSION_MINOR	2
-#define KDS_VERSION_PATCH	1
+#define KDS_VERSION_MINOR	3
+#define KDS_VERSION_PATCH	0
 #define KDS_VERSION_CODE \
 	KDS_VERSION(KDS_VERSION_MAJOR, KDS_VERSION_MINOR, KDS_VERSION_PATCH)
 
@@ -594,6 +599,11 @@ struct dma_fence *kds_fence_export_dma_fence(struct kds_fence *f, gfp_t gfp);
  * fence completes when the set is granted, or with -ECANCELED when the set
  * is released before that.
  *
+ * Acquiring a set (kds_async_waitall(), kds_waitall()) makes one slab
+ * allocation for up to KDS_SET_INLINE_RESOURCES resources, two for more;
+ * queueing, granting, waiting and releasing allocate nothing. A set's
+ * fence is made on the first kds_resource_set_fence() for it.
+ *
  * kds has no global lock: a set is queued with the locks of its resources
  * held, taken in address order, so sets on disjoint resources never
  * contend. See Documentation/resources.rst for the argument.
@@ -612,6 +622,9 @@ struct dma_fence *kds_fence_export_dma_fence(struct kds_fence *f, gfp_t gfp);
 
 /* The most resources in one set: their locks are all held while it is queued. */
 #define KDS_MAX_RESOURCES	256
+
+/* Sets of up to this many resources are one allocation each; larger ones two. */
+#define KDS_SET_INLINE_RESOURCES	8
 
 struct kds_resource_set;
 
@@ -649,7 +662,7 @@ struct kds_callback {
 struct kds_resource {
 	/* private: owned by kds.ko */
 	raw_spinlock_t lock;
-	unsigned long priv[4];
+	unsigned long priv[32 / sizeof(unsigned long)];
 };
 
 /**
@@ -792,11 +805,14 @@ void kds_resource_set_release_sync(struct kds_resource_set **pprset);
  * @rset: the set.
  *
  * The fence completes when the set is granted, or with -ECANCELED when the
- * set is released first; fences and async work can await it.
+ * set is released first; fences and async work can await it. The first
+ * call for a set makes the fence (GFP_ATOMIC); later calls return it.
  *
- * Context: Any context.
+ * Context: Any context but hard IRQ and sections under a raw_spinlock_t:
+ * the first call for a set allocates (GFP_ATOMIC), and the allocator may
+ * take a spinlock_t. Later calls for the set, any context.
  * Return: A reference to the fence (kds_fence_put() it), or NULL when
- * @rset is not a live set.
+ * @rset is not a live set or the fence cannot be allocated.
  */
 struct kds_fence *kds_resource_set_fence(struct kds_resource_set *rset);
 

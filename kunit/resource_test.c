@@ -417,9 +417,11 @@ static void res_set_fence(struct kunit *test)
 	client_init(&c, 1, NULL);
 	KUNIT_ASSERT_EQ(test, ask(ctx, &h, r, true, true), 0);
 	f = kds_resource_set_fence(h.rset);
+	KUNIT_ASSERT_NOT_NULL(test, f);
 	KUNIT_EXPECT_EQ(test, kds_fence_get_status(f), 1);
 	KUNIT_ASSERT_EQ(test, ask(ctx, &c, r, true, true), 0);
 	g = kds_resource_set_fence(c.rset);
+	KUNIT_ASSERT_NOT_NULL(test, g);
 	KUNIT_EXPECT_EQ(test, kds_fence_await_fence(w, g, GFP_KERNEL), 1);
 	kds_fence_complete(w);
 	KUNIT_EXPECT_FALSE(test, kds_fence_done(w));
@@ -938,6 +940,13 @@ static void res_cancel_races_grant(struct kunit *test)
 		KUNIT_ASSERT_EQ(test, ask(ctx, &h, r, true, true), 0);
 		KUNIT_ASSERT_EQ(test, ask(ctx, &c, r, true, true), 0);
 		f = kds_resource_set_fence(c.rset);
+		if (!f) {
+			/* Memory is short: the race is run without the fence. */
+			bad++;
+			kds_resource_set_release(&h.rset);
+			kds_resource_set_release(&c.rset);
+			break;
+		}
 		atomic_set(&rc->ready, 0);
 		WRITE_ONCE(rc->round, i);
 		wake_up(&rc->wq);
@@ -966,6 +975,177 @@ static void res_cancel_races_grant(struct kunit *test)
 	KUNIT_EXPECT_EQ(test, bad, 0);
 	res_ctx_term(test, ctx);
 }
+
+/*
+ * A set's fence is made on the first kds_resource_set_fence(), which may
+ * run while another CPU grants the set. The header promises the fence
+ * completes when the set is granted: made before the grant, the grant
+ * completes it; made after, it is made complete; made during, exactly one
+ * of the two completes it, never neither (a fence that never completes)
+ * nor both (a warning about an over-completed fence, a splat).
+ */
+static void res_set_fence_made_while_granted(struct kunit *test)
+{
+	struct res_ctx *ctx = res_ctx(test);
+	struct kds_resource *r = &ctx->r[0];
+	struct race *rc = kunit_kzalloc(test, sizeof(*rc), GFP_KERNEL);
+	struct client h, c;
+	struct task_struct *task;
+	int i, before = 0, bad = 0;
+
+	KUNIT_ASSERT_NOT_NULL(test, rc);
+	if (num_online_cpus() < 2)
+		kunit_skip(test, "needs 2 CPUs");
+	init_waitqueue_head(&rc->wq);
+	rc->pprset = &h.rset;
+	task = kthread_create(race_cancel_fn, rc, "kds_race");
+	KUNIT_ASSERT_FALSE(test, IS_ERR(task));
+	kthread_bind(task, 1);
+	get_task_struct(task);
+	wake_up_process(task);
+
+	for (i = 1; i <= kds_test_rounds(2000); i++) {
+		struct kds_fence *f;
+		bool done_before;
+
+		client_init(&h, 0, NULL);
+		client_init(&c, 1, NULL);
+		KUNIT_ASSERT_EQ(test, ask(ctx, &h, r, true, true), 0);
+		KUNIT_ASSERT_EQ(test, ask(ctx, &c, r, true, true), 0);
+		atomic_set(&rc->ready, 0);
+		WRITE_ONCE(rc->round, i);
+		wake_up(&rc->wq);
+		atomic_inc(&rc->ready);
+		while (atomic_read(&rc->ready) < 2)
+			cpu_relax();
+		/* The racer releases h, granting c, now. */
+		f = kds_resource_set_fence(c.rset);
+		if (!f) {
+			bad++;
+			break;
+		}
+		done_before = kds_fence_done(f);
+		/* Pairs with the racer's smp_store_release(). */
+		wait_event(rc->wq, smp_load_acquire(&rc->done_round) == i);
+		if (kds_fence_wait_timeout(f, false, 10 * HZ) <= 0 ||
+		    kds_fence_get_status(f) != 1 || atomic_read(&c.calls) != 1)
+			bad++;
+		before += done_before;
+		kds_fence_put(f);
+		kds_resource_set_release(&c.rset);
+		if (bad)
+			break;
+	}
+	WRITE_ONCE(rc->stop, true);
+	wake_up(&rc->wq);
+	kthread_stop(task);
+	put_task_struct(task);
+	kunit_info(test, "%d of the fences were made after the grant\n", before);
+	KUNIT_EXPECT_EQ(test, bad, 0);
+	res_ctx_term(test, ctx);
+}
+
+/*
+ * kds.h: acquiring a set of up to KDS_SET_INLINE_RESOURCES resources makes
+ * one slab allocation, a larger set two, and its fence is made only when
+ * asked for. Counted through the kmalloc and kmem_cache_alloc tracepoints,
+ * for this task only.
+ */
+static void res_acquire_allocates_once(struct kunit *test)
+{
+	static struct kds_resource r[KDS_SET_INLINE_RESOURCES + 1];
+	struct kds_resource *list[ARRAY_SIZE(r)];
+	struct res_ctx *ctx = res_ctx(test);
+	unsigned long excl = 0x5;
+	struct kds_resource_set *set;
+	struct kds_test_allocs a;
+	struct kds_fence *f;
+	struct client c;
+	int i, n;
+
+	if (kds_test_allocs_begin(&a))
+		kunit_skip(test, "no kmalloc tracepoints to count allocations");
+	kds_test_allocs_end(&a);
+	for (i = 0; i < ARRAY_SIZE(r); i++) {
+		kds_resource_init(&r[i]);
+		list[ARRAY_SIZE(r) - 1 - i] = &r[i];
+	}
+	for (n = 1; n <= ARRAY_SIZE(r); n++) {
+		KUNIT_ASSERT_EQ(test, kds_test_allocs_begin(&a), 0);
+		set = kds_waitall(n, &excl, list, KDS_WAIT_BLOCKING);
+		kds_test_allocs_end(&a);
+		KUNIT_ASSERT_FALSE(test, IS_ERR_OR_NULL(set));
+		KUNIT_EXPECT_EQ_MSG(test, a.count, n <= KDS_SET_INLINE_RESOURCES ? 1 : 2,
+				    "kds_waitall() of %d resources", n);
+		/* Releasing allocates nothing. */
+		KUNIT_ASSERT_EQ(test, kds_test_allocs_begin(&a), 0);
+		kds_resource_set_release(&set);
+		kds_test_allocs_end(&a);
+		KUNIT_EXPECT_EQ(test, a.count, 0);
+	}
+
+	/* An async set, granted at once with its direct callback: one. */
+	client_init(&c, 0, NULL);
+	KUNIT_ASSERT_EQ(test, kds_test_allocs_begin(&a), 0);
+	KUNIT_EXPECT_EQ(test, kds_async_waitall(&c.rset, KDS_FLAG_LOCKED_WAIT, &ctx->direct,
+						&c, NULL, 4, &excl, list), 0);
+	kds_test_allocs_end(&a);
+	KUNIT_EXPECT_EQ(test, a.count, 1);
+	KUNIT_EXPECT_EQ(test, atomic_read(&c.calls), 1);
+	/* Its fence is made when asked for, once. */
+	KUNIT_ASSERT_EQ(test, kds_test_allocs_begin(&a), 0);
+	f = kds_resource_set_fence(c.rset);
+	kds_test_allocs_end(&a);
+	KUNIT_ASSERT_NOT_NULL(test, f);
+	KUNIT_EXPECT_GT(test, a.count, 0);
+	KUNIT_EXPECT_EQ(test, kds_fence_get_status(f), 1);
+	KUNIT_ASSERT_EQ(test, kds_test_allocs_begin(&a), 0);
+	kds_fence_put(kds_resource_set_fence(c.rset));
+	kds_test_allocs_end(&a);
+	KUNIT_EXPECT_EQ(test, a.count, 0);
+	kds_fence_put(f);
+	kds_resource_set_release(&c.rset);
+	for (i = 0; i < ARRAY_SIZE(r); i++)
+		KUNIT_EXPECT_EQ(test, kds_resource_term(&r[i]), 0);
+	res_ctx_term(test, ctx);
+}
+
+#ifdef CONFIG_FAILSLAB
+/*
+ * kds.h: kds_resource_set_fence() returns NULL when the fence cannot be
+ * made, and the set is unharmed: it is granted and released as usual, and
+ * a later call makes the fence.
+ */
+static void res_set_fence_without_memory(struct kunit *test)
+{
+	struct res_ctx *ctx = res_ctx(test);
+	struct kds_resource *r = &ctx->r[0];
+	struct kds_fence *f;
+	struct client h, c;
+
+	/* Skips before anything is queued when failslab is not set up. */
+	kds_test_fail_allocations(test);
+	current->make_it_fail = false;
+	client_init(&h, 0, NULL);
+	client_init(&c, 1, NULL);
+	KUNIT_ASSERT_EQ(test, ask(ctx, &h, r, true, true), 0);
+	KUNIT_ASSERT_EQ(test, ask(ctx, &c, r, true, true), 0);
+	current->make_it_fail = true;
+	f = kds_resource_set_fence(c.rset);
+	current->make_it_fail = false;
+	KUNIT_EXPECT_NULL(test, f);
+	kds_fence_put(f);
+	f = kds_resource_set_fence(c.rset);
+	KUNIT_ASSERT_NOT_NULL(test, f);
+	KUNIT_EXPECT_FALSE(test, kds_fence_done(f));
+	kds_resource_set_release(&h.rset);
+	KUNIT_EXPECT_EQ(test, atomic_read(&c.calls), 1);
+	KUNIT_EXPECT_EQ(test, kds_fence_get_status(f), 1);
+	kds_fence_put(f);
+	kds_resource_set_release(&c.rset);
+	res_ctx_term(test, ctx);
+}
+#endif
 
 /*
  * *pprset is published before the set is queued, and the header allows
@@ -1077,6 +1257,117 @@ static void res_release_races_async_waitall(struct kunit *test)
 	KUNIT_EXPECT_FALSE(test, IS_ERR_OR_NULL(all));
 	if (!IS_ERR_OR_NULL(all))
 		kds_resource_set_release(&all);
+	res_ctx_term(test, ctx);
+}
+
+/*
+ * A refused kds_async_waitall() leaves nothing queued, so its caller may
+ * terminate and free the resources at once, even while another thread
+ * that took the set out of *pprset (which the header allows the moment it
+ * is published) has not released it yet. That release must not touch the
+ * resources: KASAN reports it if it does. The racer takes the set with
+ * xchg() as soon as it appears, waits until the resource is freed, and
+ * only then releases it.
+ */
+struct refused_race {
+	struct kds_resource_set *rset;
+	atomic_t ready;
+	int round, freed, done_round, taken;
+	bool stop;
+	wait_queue_head_t wq;
+};
+
+static int refused_race_fn(void *arg)
+{
+	struct refused_race *rc = arg;
+	int seen = 0;
+
+	for (;;) {
+		struct kds_resource_set *s;
+
+		wait_event(rc->wq, READ_ONCE(rc->round) != seen || READ_ONCE(rc->stop));
+		if (READ_ONCE(rc->stop))
+			break;
+		seen = READ_ONCE(rc->round);
+		atomic_inc(&rc->ready);
+		do {
+			s = xchg(&rc->rset, NULL);
+		} while (!s && READ_ONCE(rc->freed) != seen);
+		if (s) {
+			rc->taken++;
+			/* Pairs with the test's smp_store_release(). */
+			while (smp_load_acquire(&rc->freed) != seen)
+				cpu_relax();
+			kds_resource_set_release(&s);
+		}
+		/* Pairs with the test's smp_load_acquire(). */
+		smp_store_release(&rc->done_round, seen);
+		wake_up(&rc->wq);
+	}
+	return 0;
+}
+
+static void res_release_of_refused_set_after_free(struct kunit *test)
+{
+	struct res_ctx *ctx = res_ctx(test);
+	struct refused_race *rc = kunit_kzalloc(test, sizeof(*rc), GFP_KERNEL);
+	struct kds_resource *held = &ctx->r[0];
+	struct kds_resource_set *holder;
+	struct task_struct *task;
+	unsigned long excl = 3;
+	atomic_t calls = ATOMIC_INIT(0);
+	int i, refused = 0;
+
+	KUNIT_ASSERT_NOT_NULL(test, rc);
+	if (num_online_cpus() < 2)
+		kunit_skip(test, "needs 2 CPUs");
+	init_waitqueue_head(&rc->wq);
+	/* A kds_waitall() holder: KDS_FLAG_LOCKED_FAIL refuses with -EBUSY. */
+	holder = kds_waitall(1, &excl, &held, KDS_WAIT_BLOCKING);
+	KUNIT_ASSERT_FALSE(test, IS_ERR_OR_NULL(holder));
+	task = kthread_create(refused_race_fn, rc, "kds_refused_race");
+	KUNIT_ASSERT_FALSE(test, IS_ERR(task));
+	kthread_bind(task, 1);
+	get_task_struct(task);
+	wake_up_process(task);
+
+	for (i = 1; i <= kds_test_rounds(1000); i++) {
+		struct kds_resource *list[2];
+		struct kds_resource *r = kmalloc(sizeof(*r), GFP_KERNEL);
+		int ret;
+
+		if (!r)
+			break;
+		kds_resource_init(r);
+		/* The freed one first in address order, some of the time. */
+		list[i & 1] = r;
+		list[!(i & 1)] = held;
+		atomic_set(&rc->ready, 0);
+		WRITE_ONCE(rc->round, i);
+		wake_up(&rc->wq);
+		while (!atomic_read(&rc->ready))
+			cpu_relax();
+		ret = kds_async_waitall(&rc->rset, KDS_FLAG_LOCKED_FAIL, &ctx->direct,
+					&calls, NULL, 2, &excl, list);
+		refused += ret == -EBUSY;
+		KUNIT_EXPECT_EQ(test, ret, -EBUSY);
+		/* Refused: nothing is queued, so the resource goes now. */
+		KUNIT_EXPECT_EQ(test, kds_resource_term(r), 0);
+		kfree(r);
+		/* Pairs with the racer's smp_load_acquire(). */
+		smp_store_release(&rc->freed, i);
+		/* Pairs with the racer's smp_store_release(). */
+		wait_event(rc->wq, smp_load_acquire(&rc->done_round) == i);
+		KUNIT_EXPECT_NULL(test, READ_ONCE(rc->rset));
+	}
+	WRITE_ONCE(rc->stop, true);
+	wake_up(&rc->wq);
+	kthread_stop(task);
+	put_task_struct(task);
+	kds_resource_set_release(&holder);
+	kunit_info(test, "%d refused, %d taken out of *pprset by the racer first\n", refused,
+		   rc->taken);
+	KUNIT_EXPECT_EQ(test, atomic_read(&calls), 0);
 	res_ctx_term(test, ctx);
 }
 
@@ -1564,7 +1855,10 @@ again:
 				s = NULL;
 				break;
 			}
+			/* NULL only when memory is short: nothing to check then. */
 			f = kds_resource_set_fence(s);
+			if (!f)
+				break;
 			kds_fence_wait(f);
 			if (kds_fence_get_status(f) != 1)
 				atomic_inc(&st->errors);
@@ -1632,6 +1926,7 @@ static void res_random_stress(struct kunit *test)
 static struct kunit_case kds_resource_cases[] = {
 	KUNIT_CASE(res_exclusive_fifo),
 	KUNIT_CASE_SLOW(res_release_races_async_waitall),
+	KUNIT_CASE_SLOW(res_release_of_refused_set_after_free),
 	KUNIT_CASE(res_term_waits_for_deferred_direct_callback),
 	KUNIT_CASE_SLOW(res_direct_chain_of_releases),
 	KUNIT_CASE_SLOW(res_direct_chain_of_immediate_grants),
@@ -1656,6 +1951,11 @@ static struct kunit_case kds_resource_cases[] = {
 	KUNIT_CASE(res_release_sync_from_own_callback),
 	KUNIT_CASE(res_release_from_hardirq),
 	KUNIT_CASE_SLOW(res_cancel_races_grant),
+	KUNIT_CASE_SLOW(res_set_fence_made_while_granted),
+	KUNIT_CASE(res_acquire_allocates_once),
+#ifdef CONFIG_FAILSLAB
+	KUNIT_CASE(res_set_fence_without_memory),
+#endif
 	KUNIT_CASE(res_misuse_bad_arguments),
 	KUNIT_CASE(res_misuse_term_busy),
 	KUNIT_CASE_SLOW(res_abba),

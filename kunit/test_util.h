@@ -76,6 +76,92 @@ static inline void kds_expect_kds_owned_fence(struct kunit *test, struct kds_fen
 	kds_fence_put(other);
 }
 
+/*
+ * Counts the slab allocations that kds.ko makes in this task between
+ * kds_test_allocs_begin() and kds_test_allocs_end() (in ->count), through
+ * the kmalloc and kmem_cache_alloc tracepoints. Only allocations whose call
+ * site is in kds.ko count: debugging code allocates on the task's behalf
+ * too (kmemleak's objects, debugobjects' pool), which is not kds's cost.
+ * (Rust's allocations reach kmalloc through krealloc, whose caller, the
+ * call site, is kds's code.) begin() returns -ENOENT where the tracepoints
+ * cannot be attached; end() is then a no-op.
+ */
+struct kds_test_allocs {
+	struct task_struct *task;
+	bool attached;
+	atomic_t n;
+	int count;
+};
+
+#ifdef CONFIG_TRACEPOINTS
+#include <linux/kallsyms.h>
+#include <trace/events/kmem.h>
+
+static void kds_test_count_alloc(struct kds_test_allocs *a, unsigned long call_site,
+				 const void *ptr)
+{
+	char sym[KSYM_SYMBOL_LEN];
+	size_t len;
+
+	if (!ptr || !in_task() || current != READ_ONCE(a->task))
+		return;
+	len = sprint_symbol(sym, call_site);
+	if (len >= 6 && !strcmp(sym + len - 6, " [kds]"))
+		atomic_inc(&a->n);
+}
+
+static void kds_test_count_kmalloc(void *data, unsigned long call_site, const void *ptr,
+				   size_t bytes_req, size_t bytes_alloc, gfp_t gfp, int node)
+{
+	kds_test_count_alloc(data, call_site, ptr);
+}
+
+static void kds_test_count_cache_alloc(void *data, unsigned long call_site, const void *ptr,
+				       struct kmem_cache *s, gfp_t gfp, int node)
+{
+	kds_test_count_alloc(data, call_site, ptr);
+}
+
+static inline int kds_test_allocs_begin(struct kds_test_allocs *a)
+{
+	memset(a, 0, sizeof(*a));
+	if (register_trace_kmalloc(kds_test_count_kmalloc, a))
+		return -ENOENT;
+	if (register_trace_kmem_cache_alloc(kds_test_count_cache_alloc, a)) {
+		unregister_trace_kmalloc(kds_test_count_kmalloc, a);
+		tracepoint_synchronize_unregister();
+		return -ENOENT;
+	}
+	a->attached = true;
+	/* Count from here: registering allocates too. */
+	WRITE_ONCE(a->task, current);
+	return 0;
+}
+
+static inline void kds_test_allocs_end(struct kds_test_allocs *a)
+{
+	if (!a->attached)
+		return;
+	/* Up to here: unregistering allocates too. */
+	WRITE_ONCE(a->task, NULL);
+	a->count = atomic_read(&a->n);
+	unregister_trace_kmem_cache_alloc(kds_test_count_cache_alloc, a);
+	unregister_trace_kmalloc(kds_test_count_kmalloc, a);
+	tracepoint_synchronize_unregister();
+	a->attached = false;
+}
+#else
+static inline int kds_test_allocs_begin(struct kds_test_allocs *a)
+{
+	memset(a, 0, sizeof(*a));
+	return -ENOENT;
+}
+
+static inline void kds_test_allocs_end(struct kds_test_allocs *a)
+{
+}
+#endif
+
 #ifdef CONFIG_FAILSLAB
 /*
  * Makes every slab allocation of this task fail (failslab, which the

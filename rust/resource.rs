@@ -23,10 +23,20 @@
 //! then it is granted, and so on. Removing a link needs only its own
 //! resource's lock: removal adds no order between sets.
 //!
-//! Grants are counted down in [`SetCore::pending`], under the locks of
+//! Grants are counted down in [`ResourceSet::pending`], under the locks of
 //! the resources concerned; whoever brings it to zero grants the set, after
-//! dropping the lock: it completes the set's fence and runs (or queues) the
-//! set's callback. Callbacks never run with a kds lock held.
+//! dropping the lock: it wakes the `kds_waitall()` caller, completes the
+//! set's fence if anyone asked for it, and runs (or queues) the set's
+//! callback. Callbacks never run with a kds lock held.
+//!
+//! # Memory
+//!
+//! A set is one allocation: its links sit inside it, up to
+//! [`INLINE_LINKS`] of them (a larger set has a second allocation for its
+//! links), and its resources' queues are C lists through them, so queueing
+//! allocates nothing. Its fence, two more allocations, is made only on the
+//! first `kds_resource_set_fence()`. The locks are held without a guard
+//! each ([`OrderScope::lock_held`]), so no buffer of guards either.
 //!
 //! A set's life: `PENDING` → `GRANTED` → `RUNNING` → `DONE` for one with a
 //! callback, and `CANCELLED` from `PENDING` (released before it was
@@ -37,20 +47,24 @@
 use crate::fence::{Event, Fence};
 use crate::ffi::GrantFn;
 use crate::misuse::{misuse, Misuse};
+use crate::sys::list::{self, ListHead};
 use crate::sys::raw_spinlock::{
     new_raw_spinlock_irq, raw_global_lock, OrderScope, OrderedRawSpinLock,
     OrderedRawSpinLockBackend, RawSpinLockIrq,
 };
+use crate::sys::task::{sleep_until, Sleep, WakerSlot};
+use core::mem::MaybeUninit;
 use core::ptr::NonNull;
-use kernel::alloc::flags::GFP_KERNEL;
+use kernel::alloc::flags::{GFP_ATOMIC, GFP_KERNEL};
 use kernel::bindings;
-use kernel::ffi::c_void;
+use kernel::ffi::{c_long, c_void};
 use kernel::list::TryNewListArc;
 use kernel::list::{AtomicTracker, List, ListArc, ListLinks};
 use kernel::prelude::*;
 use kernel::sync::atomic::{ordering, Atomic};
 use kernel::sync::lock::Guard;
-use kernel::sync::{Arc, Completion};
+use kernel::sync::{Arc, ArcBorrow, Completion};
+use kernel::types::Opaque;
 use kernel::workqueue::{Queue as WorkQueue, Work, WorkItem};
 
 /// The `magic` of an initialised resource.
@@ -63,34 +77,42 @@ pub(crate) const SET_MAGIC: u32 = 0x6b64_7373;
 /// all of their locks are held at once while the set is queued.
 pub(crate) const MAX_RESOURCES: usize = 256;
 
-/// How many words `struct kds_resource` has after its lock; [`Resource`]
-/// must fit.
-const RESOURCE_PRIVATE_WORDS: usize = 4;
-
-const _: () = assert!(
-    core::mem::size_of::<Resource>()
-        <= core::mem::size_of::<bindings::raw_spinlock_t>()
-            + RESOURCE_PRIVATE_WORDS * core::mem::size_of::<usize>()
-);
-const _: () = assert!(core::mem::align_of::<Resource>() <= core::mem::align_of::<usize>());
+/// How many words `struct kds_resource` has after its lock (32 bytes on
+/// every architecture); [`Resource`] must fit.
+const RESOURCE_PRIVATE_WORDS: usize = 32 / core::mem::size_of::<usize>();
 
 /// What a resource's lock protects.
+#[pin_data]
 struct Queue {
-    /// Links in arrival order.
-    list: List<Link>,
+    /// The `entry` of each queued [`Link`], in arrival order.
+    #[pin]
+    list: ListHead,
     /// How many links in `list` are exclusive.
     exclusive: u32,
     /// How many links in `list` belong to synchronous sets (`kds_waitall()`).
     locked: u32,
 }
 
+impl Queue {
+    /// The queued links, front to back.
+    fn links(&self) -> impl Iterator<Item = &Link> {
+        // SAFETY: Every entry on a queue is the `entry` of a live link
+        // (type invariant of `Resource`), which stays queued while `self`
+        // is borrowed.
+        self.list.iter().map(|e| unsafe { Link::from_entry(e) })
+    }
+}
+
 /// A resource, in memory its user provides (`struct kds_resource`).
 ///
 /// # Invariants
 ///
-/// `magic` is [`RESOURCE_MAGIC`] from `kds_resource_init()` until a
-/// successful `kds_resource_term()`; only then may the memory go, so a
-/// resource outlives every [`Link`] in its queue.
+/// - `magic` is [`RESOURCE_MAGIC`] from `kds_resource_init()` until a
+///   successful `kds_resource_term()`; only then may the memory go, so a
+///   resource outlives every [`Link`] in its queue.
+/// - Every entry of `queue.list` is the `entry` of a [`Link`] of a live
+///   [`ResourceSet`] whose `res` is this resource; the set is released
+///   (and freed) only after its link has been unlinked, under this lock.
 #[pin_data]
 pub(crate) struct Resource {
     magic: Atomic<u32>,
@@ -98,19 +120,29 @@ pub(crate) struct Resource {
     queue: OrderedRawSpinLock<Queue>,
 }
 
+/// `struct kds_resource` as C lays it out, which [`Resource`] must fit.
+#[repr(C)]
+struct CResource {
+    lock: bindings::raw_spinlock_t,
+    private: [usize; RESOURCE_PRIVATE_WORDS],
+}
+
+const _: () = assert!(core::mem::size_of::<Resource>() <= core::mem::size_of::<CResource>());
+const _: () = assert!(core::mem::align_of::<Resource>() <= core::mem::align_of::<CResource>());
+
 impl Resource {
     /// An initialiser of an empty resource.
     pub(crate) fn new() -> impl PinInit<Self> {
         // INVARIANT: `magic` is `RESOURCE_MAGIC` from here until `term`
-        // succeeds.
+        // succeeds; the queue starts empty.
         pin_init!(Resource {
             magic: Atomic::new(RESOURCE_MAGIC),
             queue <- OrderedRawSpinLock::new(
-                Queue {
-                    list: List::new(),
+                pin_init!(Queue {
+                    list <- ListHead::new(),
                     exclusive: 0,
                     locked: 0,
-                },
+                }),
                 c"kds_resource",
                 kernel::static_lock_class!(),
             ),
@@ -162,52 +194,154 @@ impl ResPtr {
     }
 }
 
-/// One resource of one set: its entry in the resource's queue.
-#[pin_data]
+/// One resource of one set: its entry in the resource's queue. It lives in
+/// its set's [`LinkStore`].
+///
+/// # Invariants
+///
+/// Once its set is in its final place ([`ResourceSet::acquire`]), `set`
+/// points to it and `entry` is initialised; from then on the link does not
+/// move. `entry` is on `res`'s queue, or on no list.
 struct Link {
-    #[pin]
-    links: ListLinks<0>,
-    set: Arc<SetCore>,
+    entry: Opaque<bindings::list_head>,
     res: ResPtr,
     exclusive: bool,
     /// 1 once granted (or ignored, see `KDS_FLAG_LOCKED_IGNORE`); only
     /// changed with the resource locked.
     granted: Atomic<u32>,
-}
-
-// SAFETY: `res` points to a resource whose shared state is lock-protected;
-// everything else is `Send`.
-unsafe impl Send for Link {}
-// SAFETY: As above; `granted` is atomic.
-unsafe impl Sync for Link {}
-
-kernel::list::impl_list_arc_safe! {
-    impl ListArcSafe<0> for Link { untracked; }
-}
-kernel::list::impl_list_item! {
-    impl ListItem<0> for Link { using ListLinks { self.links }; }
+    /// The set this link belongs to.
+    set: Atomic<*mut ResourceSet>,
 }
 
 impl Link {
+    fn new(want: &Want) -> Self {
+        Link {
+            entry: Opaque::uninit(),
+            res: want.res,
+            exclusive: want.exclusive,
+            granted: Atomic::new(0),
+            set: Atomic::new(core::ptr::null_mut()),
+        }
+    }
+
+    /// The link whose `entry` this is.
+    ///
+    /// # Safety
+    ///
+    /// `entry` is the `entry` of a [`Link`] that stays valid for `'a`.
+    unsafe fn from_entry<'a>(entry: NonNull<bindings::list_head>) -> &'a Link {
+        let off = core::mem::offset_of!(Link, entry);
+        // SAFETY: `entry` is the `entry` field of a valid link (safety
+        // requirement), `off` bytes into it.
+        unsafe { &*entry.as_ptr().cast::<u8>().sub(off).cast::<Link>() }
+    }
+
+    /// The link's queue entry.
+    fn entry(&self) -> *mut bindings::list_head {
+        self.entry.get()
+    }
+
+    /// The link's set.
+    fn set(&self) -> &ResourceSet {
+        // SAFETY: `set` points to the set the link lives in (type
+        // invariant), which outlives the link.
+        unsafe { &*self.set.load(ordering::Relaxed) }
+    }
+
     fn is_granted(&self) -> bool {
         self.granted.load(ordering::Relaxed) != 0
     }
 
-    /// Grants the link (with its resource locked); a set whose last link
-    /// this was goes onto `ready`.
-    fn grant(&self, ready: &mut List<SetCore, 1>) {
+    /// Grants the queued link (with its resource locked); a set whose last
+    /// link this was goes onto `ready`.
+    fn grant(&self, ready: &mut List<ResourceSet, 1>) {
         if self.granted.xchg(1, ordering::Relaxed) != 0 {
             return;
         }
+        let set = self.set();
         // Full ordering: the grant that reaches zero must see everything
         // the previous holders of the set's other resources did before
         // their links were granted, under other resources' locks.
-        if self.set.pending.fetch_sub(1, ordering::Full) == 1 {
+        if set.pending.fetch_sub(1, ordering::Full) == 1 {
+            // SAFETY: The set is in an `Arc` (it was published with
+            // `Arc::into_raw`), and alive: its link is queued, and its
+            // holder unlinks every link, under the resources' locks, before
+            // it drops its reference.
+            let arc: Arc<ResourceSet> = unsafe { ArcBorrow::from_raw(set) }.into();
             // Only the one grant that reaches zero gets here, so the set is
             // in no ready list.
-            if let Ok(l) = ListArc::try_from_arc(self.set.clone()) {
+            if let Ok(l) = ListArc::try_from_arc(arc) {
                 ready.push_back(l);
             }
+        }
+    }
+}
+
+/// Sets with up to this many resources keep their links inside the set:
+/// acquiring one makes one allocation. Larger sets allocate their links
+/// separately (a second allocation).
+pub(crate) const INLINE_LINKS: usize = 8;
+
+/// A set's links, sorted by resource address once built: inside the set
+/// for up to [`INLINE_LINKS`], else in an array of their own.
+///
+/// # Invariants
+///
+/// With `heap` empty, the first `len` slots of `inline` hold links; else
+/// `heap` holds them all and `len` is 0.
+struct LinkStore {
+    len: usize,
+    inline: [MaybeUninit<Link>; INLINE_LINKS],
+    heap: KVec<Link>,
+}
+
+// A link holds no resources of its own: nothing needs dropping, and the
+// slots of `inline` may be forgotten.
+const _: () = assert!(!core::mem::needs_drop::<Link>());
+
+impl LinkStore {
+    /// Room for `n` links.
+    fn with_capacity(n: usize) -> Result<Self> {
+        // INVARIANT: Empty.
+        Ok(LinkStore {
+            len: 0,
+            inline: [const { MaybeUninit::uninit() }; INLINE_LINKS],
+            heap: if n <= INLINE_LINKS {
+                KVec::new()
+            } else {
+                KVec::with_capacity(n, GFP_KERNEL)?
+            },
+        })
+    }
+
+    /// Adds a link; fails with `ENOMEM` past the capacity (which never
+    /// reallocates).
+    fn push(&mut self, l: Link) -> Result {
+        if self.heap.capacity() > 0 {
+            return self.heap.push_within_capacity(l).map_err(|_| ENOMEM);
+        }
+        let slot = self.inline.get_mut(self.len).ok_or(ENOMEM)?;
+        slot.write(l);
+        // INVARIANT: The slot was just written.
+        self.len += 1;
+        Ok(())
+    }
+
+    fn as_slice(&self) -> &[Link] {
+        if self.heap.capacity() > 0 {
+            return &self.heap;
+        }
+        // SAFETY: The first `len` slots hold links (type invariant).
+        unsafe { core::slice::from_raw_parts(self.inline.as_ptr().cast::<Link>(), self.len) }
+    }
+
+    fn as_mut_slice(&mut self) -> &mut [Link] {
+        if self.heap.capacity() > 0 {
+            return &mut self.heap;
+        }
+        // SAFETY: As in `as_slice`; `&mut self` is exclusive.
+        unsafe {
+            core::slice::from_raw_parts_mut(self.inline.as_mut_ptr().cast::<Link>(), self.len)
         }
     }
 }
@@ -225,7 +359,7 @@ struct Trampoline {
     /// Sets granted by releases (or immediate grants) made inside the
     /// callback that context is running: it runs them, in order, once that
     /// callback has returned.
-    ready: List<SetCore, 1>,
+    ready: List<ResourceSet, 1>,
 }
 
 /// Every context running direct grant callbacks.
@@ -263,7 +397,7 @@ pub(crate) fn init() {
 /// its callback has returned, as [`Fence`] completion processes its
 /// waiters. The callbacks still run in the granting context, in grant
 /// order; only their nesting is flattened.
-fn run_direct(this: Arc<SetCore>) {
+fn run_direct(this: Arc<ResourceSet>) {
     let key = crate::sys::task::context_key();
     {
         let mut t = DIRECT.lock();
@@ -353,22 +487,50 @@ const RUNNING: u32 = 2;
 const DONE: u32 = 3;
 const CANCELLED: u32 = 4;
 
-/// The part of a resource set that grants, callbacks and the fence share.
+/// `ResourceSet::phase`: not decided yet.
+const BUILDING: u32 = 0;
+/// `ResourceSet::phase`: the links were queued.
+const QUEUED: u32 = 1;
+/// `ResourceSet::phase`: refused; no link was queued.
+const REFUSED: u32 = 2;
+/// `ResourceSet::phase`: released before `acquire` decided; no link will
+/// be queued.
+const RELEASED: u32 = 3;
+
+/// A resource set: one allocation (for up to [`INLINE_LINKS`] resources)
+/// that holds its links, its state and what its grant wakes. Its driver
+/// holds one reference, as the pointer `struct kds_resource_set *`
+/// (from [`Arc::into_raw`]), until it releases the set.
+///
+/// # Invariants
+///
+/// - `magic` is [`SET_MAGIC`] until the set is released.
+/// - Each of `links` is queued on its resource from [`ResourceSet::acquire`]
+///   until [`ResourceSet::release`] unlinks it, if `phase` is `QUEUED`,
+///   and never otherwise.
 #[pin_data]
-pub(crate) struct SetCore {
+pub(crate) struct ResourceSet {
+    magic: Atomic<u32>,
     /// Links not granted yet.
     pending: Atomic<u32>,
     /// `PENDING`, `GRANTED`, `RUNNING`, `DONE` or `CANCELLED`.
     state: Atomic<u32>,
+    /// Whether the links were queued: `BUILDING` until `acquire` decides
+    /// (`QUEUED` or `REFUSED`) or a release comes first (`RELEASED`).
+    phase: Atomic<u32>,
     /// Queued by `kds_waitall()` (counts towards `Queue::locked`).
     sync: bool,
+    /// The task sleeping in `kds_waitall()` for the grant, once it sleeps.
+    waiter: WakerSlot,
+    /// Whether `kds_resource_set_fence()` made the set's fence: until then
+    /// a grant or a release need not lock `fence`.
+    fence_made: Atomic<bool>,
     callback: Option<UserCallback>,
-    /// Completes on grant, or with `-ECANCELED` on release before grant.
-    fence: Arc<Fence>,
+    /// The set's fence, made on the first `kds_resource_set_fence()`.
     #[pin]
-    event: RawSpinLockIrq<Option<Event>>,
+    fence: RawSpinLockIrq<FenceSlot>,
     #[pin]
-    work: Work<SetCore>,
+    work: Work<ResourceSet>,
     #[pin]
     ready: ListLinks<1>,
     #[pin]
@@ -380,6 +542,17 @@ pub(crate) struct SetCore {
     runner: Atomic<usize>,
     /// The set's count on its driver's `struct kds_callback`, if any.
     count: Option<CallCount>,
+    links: LinkStore,
+}
+
+/// A set's fence, made only when asked for: most sets are never awaited
+/// as fences, and a fence would be two more allocations per set.
+struct FenceSlot {
+    fence: Option<Arc<Fence>>,
+    /// The event that keeps `fence` pending until the set is granted (0)
+    /// or cancelled (`-ECANCELED`); taken by whoever changes `state` from
+    /// `PENDING`.
+    event: Option<Event>,
 }
 
 /// One count on a driver's `struct kds_callback`, which
@@ -433,51 +606,195 @@ impl Drop for CallCount {
 }
 
 // SAFETY: The callback's pointers are the driver's, passed back to it from
-// whichever context runs the callback, as the C API documents; the rest is
-// atomic or lock-protected.
-unsafe impl Send for SetCore {}
+// whichever context runs the callback, as the C API documents; the links'
+// pointers are to resources that outlive them and to the set itself; the
+// rest is atomic or lock-protected.
+unsafe impl Send for ResourceSet {}
 // SAFETY: As above.
-unsafe impl Sync for SetCore {}
+unsafe impl Sync for ResourceSet {}
 
 kernel::list::impl_list_arc_safe! {
-    impl ListArcSafe<1> for SetCore { tracked_by tracker: AtomicTracker<1>; }
+    impl ListArcSafe<1> for ResourceSet { tracked_by tracker: AtomicTracker<1>; }
 }
 kernel::list::impl_list_item! {
-    impl ListItem<1> for SetCore { using ListLinks { self.ready }; }
+    impl ListItem<1> for ResourceSet { using ListLinks { self.ready }; }
 }
 kernel::impl_has_work! {
-    impl HasWork<Self> for SetCore { self.work }
+    impl HasWork<Self> for ResourceSet { self.work }
 }
 
-impl WorkItem for SetCore {
-    type Pointer = Arc<SetCore>;
+impl WorkItem for ResourceSet {
+    type Pointer = Arc<ResourceSet>;
 
-    fn run(this: Arc<SetCore>) {
+    fn run(this: Arc<ResourceSet>) {
         this.run_callback();
     }
 }
 
-impl SetCore {
-    /// The set's fence.
-    pub(crate) fn fence(&self) -> &Arc<Fence> {
-        &self.fence
+/// One resource of a request: where it is, and whether it is wanted
+/// exclusively.
+pub(crate) struct Want {
+    res: ResPtr,
+    exclusive: bool,
+}
+
+impl Want {
+    /// A wanted resource.
+    ///
+    /// # Safety
+    ///
+    /// `res` must point to an initialised resource that stays so until the
+    /// set is released (or the request fails).
+    pub(crate) unsafe fn new(res: NonNull<Resource>, exclusive: bool) -> Self {
+        // INVARIANT: The caller guarantees the resource outlives the use.
+        Want {
+            res: ResPtr(res),
+            exclusive,
+        }
+    }
+}
+
+/// Sorts links by resource address, the global lock order: insertion sort,
+/// O(n^2) for n up to [`MAX_RESOURCES`], and the fastest for the few
+/// resources of a typical set. (`core`'s sorts end in a panic on an
+/// inconsistent order, a call objtool does not know never returns.)
+fn sort_by_address(links: &mut [Link]) {
+    for i in 1..links.len() {
+        let mut j = i;
+        while j > 0 && links[j - 1].res.addr() > links[j].res.addr() {
+            links.swap(j - 1, j);
+            j -= 1;
+        }
+    }
+}
+
+/// Where [`ResourceSet::acquire`] puts a set for its driver.
+pub(crate) trait Publish {
+    /// Stores the set's address where the driver keeps it.
+    fn publish(&self, set: *const ResourceSet);
+    /// Takes the address back (leaving NULL); returns whether it was still
+    /// there, i.e. nobody took it to release the set.
+    fn take_back(&self) -> bool;
+}
+
+/// [`Publish`] for a set only its caller knows (`kds_waitall()`).
+pub(crate) struct Unpublished;
+
+impl Publish for Unpublished {
+    fn publish(&self, _set: *const ResourceSet) {}
+    fn take_back(&self) -> bool {
+        true
+    }
+}
+
+/// The outcome of [`ResourceSet::acquire`].
+pub(crate) struct Acquired {
+    /// The driver's reference to the queued set ([`Arc::into_raw`]), owned
+    /// by whoever holds it now (the driver, through the pointer `publish`
+    /// was given): a callback run on another CPU may release it at any
+    /// time. NULL when it was released before it was queued.
+    pub(crate) set: *const ResourceSet,
+    /// A reference of the caller's own.
+    pub(crate) core: Arc<ResourceSet>,
+    /// Whether it was granted in the call; the caller must then call
+    /// [`ResourceSet::grant_now`].
+    pub(crate) granted: bool,
+}
+
+impl ResourceSet {
+    /// Whether this is a live set (for pointers from C).
+    pub(crate) fn magic_ok(&self) -> bool {
+        self.magic.load(ordering::Relaxed) == SET_MAGIC
     }
 
-    /// Grants the set: completes its fence and runs or queues its callback.
-    /// Called once, by whoever brought `pending` to zero, with no kds lock
-    /// held; does nothing if the set was released first.
-    fn grant(this: Arc<SetCore>) {
+    /// The set's fence, made on the first call: it completes when the set
+    /// is granted, or with `-ECANCELED` when the set is released first.
+    /// Allocates with `GFP_ATOMIC` (any context); fails with `ENOMEM`.
+    pub(crate) fn fence(&self) -> Result<Arc<Fence>> {
+        if let Some(f) = &self.fence.lock().fence {
+            return Ok(f.clone());
+        }
+        let new = Fence::new_internal(GFP_ATOMIC)?;
+        let event = Fence::add_event(&new)?;
+        // Commit: the event alone keeps the fence pending.
+        Fence::complete(new.as_arc_borrow(), 0)?;
+        let (fence, finish) = {
+            let mut slot = self.fence.lock();
+            // Fully ordered before the state is read below, as the state
+            // change is before `finish_fence` reads the flag: either the
+            // changer sees the flag (and locks the slot after us, or
+            // before, when we see its state), or we see its state.
+            self.fence_made.xchg(true, ordering::Full);
+            match &slot.fence {
+                // Another caller made one first: ours goes unseen.
+                Some(f) => (f.clone(), Some((event, 0))),
+                None => {
+                    slot.fence = Some(new.clone());
+                    // Under the slot's lock: whoever changes `state` from
+                    // `PENDING` takes the event under it afterwards, so it
+                    // is either still `PENDING` here (and finds the event)
+                    // or has taken the slot's lock already (and we see its
+                    // state).
+                    match self.state.load(ordering::Relaxed) {
+                        PENDING => {
+                            slot.event = Some(event);
+                            (new, None)
+                        }
+                        CANCELLED => (new, Some((event, ECANCELED.to_errno()))),
+                        _ => (new, Some((event, 0))),
+                    }
+                }
+            }
+        };
+        if let Some((event, error)) = finish {
+            event.complete(error);
+        }
+        Ok(fence)
+    }
+
+    /// Finishes the set's fence, if it has one, with `error`; called once,
+    /// by whoever changed `state` from `PENDING`.
+    fn finish_fence(&self, error: i32) {
+        // After the fully ordered state change (see `fence`).
+        if !self.fence_made.load(ordering::Relaxed) {
+            return;
+        }
+        let event = self.fence.lock().event.take();
+        if let Some(e) = event {
+            e.complete(error);
+        }
+    }
+
+    /// Whether the set has been granted (and not released since).
+    pub(crate) fn is_granted(&self) -> bool {
+        matches!(self.state.load(ordering::Acquire), GRANTED | RUNNING | DONE)
+    }
+
+    /// Sleeps, interruptibly, for at most `timeout` jiffies until the set
+    /// is granted (`kds_waitall()`).
+    pub(crate) fn wait_granted(&self, timeout: c_long) -> Sleep {
+        // Armed before the check in `sleep_until` (see `WakerSlot`).
+        self.waiter.arm();
+        let r = sleep_until(|| self.is_granted(), true, timeout);
+        self.waiter.disarm();
+        r
+    }
+
+    /// Grants the set: wakes its waiter, finishes its fence and runs or
+    /// queues its callback. Called once, by whoever brought `pending` to
+    /// zero, with no kds lock held; does nothing if the set was released
+    /// first.
+    fn grant(this: Arc<ResourceSet>) {
         if this
             .state
-            .cmpxchg(PENDING, GRANTED, ordering::Acquire)
+            .cmpxchg(PENDING, GRANTED, ordering::Full)
             .is_err()
         {
             return;
         }
-        let event = this.event.lock().take();
-        if let Some(e) = event {
-            e.complete(0);
-        }
+        // After the fully ordered state change (see `WakerSlot`).
+        this.waiter.wake();
+        this.finish_fence(0);
         let q = match &this.callback {
             None => return,
             Some(cb) if cb.direct && !crate::sys::task::in_hardirq() => {
@@ -540,7 +857,7 @@ impl SetCore {
         let mut s = self.state.load(ordering::Relaxed);
         loop {
             match s {
-                PENDING | GRANTED => match self.state.cmpxchg(s, CANCELLED, ordering::Acquire) {
+                PENDING | GRANTED => match self.state.cmpxchg(s, CANCELLED, ordering::Full) {
                     Ok(_) => break,
                     Err(cur) => s = cur,
                 },
@@ -557,153 +874,62 @@ impl SetCore {
             // driver's: the count can go. (Once `GRANTED`, the granter may
             // still be queueing the call on the driver's workqueue;
             // `run_callback` then finds the set released and drops it.)
-            let event = self.event.lock().take();
-            drop(event);
+            self.finish_fence(ECANCELED.to_errno());
             self.end_count();
         }
         // The callback will not run; nobody waits for `finished` (only a
         // running callback is waited for).
         false
     }
-}
 
-/// A resource set as its driver holds it (`struct kds_resource_set`).
-///
-/// # Invariants
-///
-/// `magic` is [`SET_MAGIC`] until the set is released. Each of `links` is
-/// queued on its resource until [`ResourceSet::release`].
-pub(crate) struct ResourceSet {
-    magic: u32,
-    core: Arc<SetCore>,
-    links: KVec<Arc<Link>>,
-}
-
-/// One resource of a request: where it is, and whether it is wanted
-/// exclusively.
-pub(crate) struct Want {
-    res: ResPtr,
-    exclusive: bool,
-}
-
-impl Want {
-    /// A wanted resource.
-    ///
-    /// # Safety
-    ///
-    /// `res` must point to an initialised resource that stays so until the
-    /// set is released (or the request fails).
-    pub(crate) unsafe fn new(res: NonNull<Resource>, exclusive: bool) -> Self {
-        // INVARIANT: The caller guarantees the resource outlives the use.
-        Want {
-            res: ResPtr(res),
-            exclusive,
-        }
-    }
-}
-
-/// Sorts a request by resource address, the global lock order: insertion
-/// sort, O(n^2) for n up to [`MAX_RESOURCES`], and the fastest for the few
-/// resources of a typical set. (`core`'s sorts end in a panic on an
-/// inconsistent order, a call objtool does not know never returns.)
-fn sort_by_address(wants: &mut [Want]) {
-    for i in 1..wants.len() {
-        let mut j = i;
-        while j > 0 && wants[j - 1].res.addr() > wants[j].res.addr() {
-            wants.swap(j - 1, j);
-            j -= 1;
-        }
-    }
-}
-
-/// Where [`ResourceSet::acquire`] puts a set for its driver.
-pub(crate) trait Publish {
-    /// Stores the set's address where the driver keeps it.
-    fn publish(&self, set: *mut ResourceSet);
-    /// Takes the address back (leaving NULL); returns whether it was still
-    /// there, i.e. nobody took it to release the set.
-    fn take_back(&self) -> bool;
-}
-
-/// [`Publish`] for a set only its caller knows (`kds_waitall()`).
-pub(crate) struct Unpublished;
-
-impl Publish for Unpublished {
-    fn publish(&self, _set: *mut ResourceSet) {}
-    fn take_back(&self) -> bool {
-        true
-    }
-}
-
-/// The outcome of [`ResourceSet::acquire`].
-pub(crate) struct Acquired {
-    /// The queued set, owned by whoever holds it now (the driver, through
-    /// the pointer `publish` was given): a callback run on another CPU may
-    /// release it at any time. NULL when it was released before it was
-    /// queued.
-    pub(crate) set: *mut ResourceSet,
-    /// The set's shared part.
-    pub(crate) core: Arc<SetCore>,
-    /// Whether it was granted in the call; the caller must then call
-    /// [`ResourceSet::grant_now`].
-    pub(crate) granted: bool,
-}
-
-impl ResourceSet {
-    /// Whether this is a live set (for pointers from C).
-    pub(crate) fn magic_ok(&self) -> bool {
-        self.magic == SET_MAGIC
-    }
-
-    /// The set's shared part.
-    pub(crate) fn core(&self) -> &Arc<SetCore> {
-        &self.core
-    }
-
-    /// Queues a set of `wants` atomically, on behalf of the C function
-    /// `func` (for warnings).
+    /// Queues a set atomically on `n` resources, `want(i)` giving the i-th
+    /// (or `None`, reported as misuse by the caller), on behalf of the C
+    /// function `func` (for warnings).
     ///
     /// `publish.publish()` is called with the set's address before the set
     /// is queued, so that a callback run by another CPU finds it where the
     /// driver keeps it. From then on the driver may release the set through
     /// that pointer, on any thread, even before it is queued: then nothing
-    /// is queued (the releaser frees the set), and this returns the set as
+    /// is queued (the releaser drops the set), and this returns the set as
     /// not granted. If the set is refused, `publish.take_back()` takes the
-    /// pointer back, and the set is freed only if it was still there (if
-    /// not, whoever took it releases and frees it).
+    /// pointer back, and the driver's reference is dropped only if it was
+    /// still there (if not, whoever took it releases the set).
+    ///
+    /// Allocates once for up to [`INLINE_LINKS`] resources, twice above.
     ///
     /// Fails with `EINVAL` for a resource named twice or not initialised,
     /// `EBUSY` for [`Locked::Fail`] when a synchronous set is on one of the
     /// resources and, in [`Mode::Try`], `EAGAIN` when the set cannot be
     /// granted at once (nothing is queued then), `ENOMEM`.
     pub(crate) fn acquire(
-        mut wants: KVec<Want>,
+        n: usize,
+        want: impl Fn(usize) -> Option<Want>,
         mode: Mode,
         callback: Option<UserCallback>,
         func: &CStr,
         publish: &dyn Publish,
     ) -> Result<Acquired> {
-        let n = wants.len();
         if n == 0 || n > MAX_RESOURCES {
             misuse(Misuse::BadArgument, func);
             return Err(EINVAL);
         }
-        sort_by_address(&mut wants);
+        let mut links = LinkStore::with_capacity(n)?;
         for i in 0..n {
-            if !wants[i].res.get().magic_ok() {
+            links.push(Link::new(&want(i).ok_or(EINVAL)?))?;
+        }
+        let sorted = links.as_mut_slice();
+        sort_by_address(sorted);
+        for i in 0..n {
+            if !sorted[i].res.get().magic_ok() {
                 misuse(Misuse::BadObject, func);
                 return Err(EINVAL);
             }
-            if i > 0 && wants[i].res.addr() == wants[i - 1].res.addr() {
+            if i > 0 && sorted[i].res.addr() == sorted[i - 1].res.addr() {
                 misuse(Misuse::Duplicate, func);
                 return Err(EINVAL);
             }
         }
 
-        let fence = Fence::new_internal(GFP_KERNEL)?;
-        let event = Fence::add_event(&fence)?;
-        // Commit: the event alone keeps the fence pending.
-        Fence::complete(fence.as_arc_borrow(), 0)?;
         let sync = matches!(mode, Mode::Sync | Mode::Try);
         // SAFETY: The driver keeps its `struct kds_callback` until
         // `kds_callback_term()`, which waits for this count.
@@ -711,110 +937,106 @@ impl ResourceSet {
             .as_ref()
             .map(|cb| unsafe { CallCount::new(cb.owner) });
         let core = Arc::pin_init(
-            try_pin_init!(SetCore {
+            try_pin_init!(ResourceSet {
+                magic: Atomic::new(SET_MAGIC),
                 pending: Atomic::new(n as u32),
                 state: Atomic::new(PENDING),
+                phase: Atomic::new(BUILDING),
                 sync,
+                waiter: WakerSlot::new(),
+                fence_made: Atomic::new(false),
                 callback,
-                fence,
-                event <- new_raw_spinlock_irq!(Some(event), c"kds_set_event"),
+                fence <- new_raw_spinlock_irq!(
+                    FenceSlot {
+                        fence: None,
+                        event: None,
+                    },
+                    c"kds_set_fence"
+                ),
                 work <- kernel::new_work!("kds_set_callback"),
                 ready <- ListLinks::new(),
                 tracker <- AtomicTracker::new(),
                 finished <- Completion::new(),
                 runner: Atomic::new(0),
                 count,
+                links,
             }),
             GFP_KERNEL,
         )?;
-        let mut new_links = KVec::with_capacity(n, GFP_KERNEL)?;
-        let mut links = KVec::with_capacity(n, GFP_KERNEL)?;
-        for w in wants.iter() {
-            let set = core.clone();
-            let l = ListArc::pin_init(
-                try_pin_init!(Link {
-                    links <- ListLinks::new(),
-                    set,
-                    res: w.res,
-                    exclusive: w.exclusive,
-                    granted: Atomic::new(0),
-                }),
-                GFP_KERNEL,
-            )?;
-            links.push(l.clone_arc(), GFP_KERNEL)?;
-            new_links.push(l, GFP_KERNEL)?;
+        let me = Arc::as_ptr(&core).cast_mut();
+        for l in core.links.as_slice() {
+            // SAFETY: The link is on no list, and only we can reach it.
+            unsafe { list::init_entry(l.entry()) };
+            // INVARIANT: The set is in its final place, in the `Arc`; the
+            // links are queued below, under their resources' locks, which
+            // publish these stores.
+            l.set.store(me, ordering::Relaxed);
         }
-        // Room for the guards, allocated before interrupts go off and freed
-        // after they are back on (on PREEMPT_RT the allocator may not run
-        // with them off). Outside the lock scope it is always empty, so its
-        // element type carries no lifetime there.
-        let guard_room =
-            KVec::<Guard<'static, Queue, OrderedRawSpinLockBackend>>::with_capacity(n, GFP_KERNEL)?;
         // INVARIANT: `magic` is `SET_MAGIC`; the links are queued below,
-        // all of them or (on failure) none, before anyone sees the set.
-        let set = KBox::new(
-            ResourceSet {
-                magic: SET_MAGIC,
-                core: core.clone(),
-                links,
-            },
-            GFP_KERNEL,
-        )?;
-        let set = KBox::into_raw(set);
+        // all of them or (on failure) none.
+        let set = Arc::into_raw(core.clone());
         publish.publish(set);
 
-        let (res, guard_buf) = {
+        let res = {
             let scope = OrderScope::begin();
-            let (ptr, _, cap) = guard_room.into_raw_parts();
-            // SAFETY: The parts of an empty vector of the same allocator and
-            // element type (`Guard`'s layout does not depend on its
-            // lifetime); the guards it will hold borrow `scope` and `wants`,
-            // and it is emptied again before they go.
-            let mut guards = unsafe { KVec::<Guard<'_, Queue, _>>::from_raw_parts(ptr, 0, cap) };
-            let mut full = false;
-            for w in wants.iter() {
+            let links = core.links.as_slice();
+            for l in links {
                 // Address order: the global lock order of resources.
-                if guards
-                    .push_within_capacity(w.res.get().lock(&scope))
-                    .is_err()
-                {
-                    // Cannot happen: there is room for `n`.
-                    full = true;
-                }
+                scope.lock_held(&l.res.get().queue);
             }
-            let refuse = match mode {
-                _ if full => Some(ENOMEM),
-                // Released through the published pointer before it was
-                // queued. A release cancels the set before it unlinks any
-                // link under that link's resource lock, and we hold all of
-                // them: a release that unlinked nothing yet either cancelled
-                // before we locked (seen here) or will find our links.
-                _ if core.state.load(ordering::Relaxed) == CANCELLED => Some(ECANCELED),
-                Mode::Async(Locked::Fail) if guards.iter().any(|q| q.locked > 0) => Some(EBUSY),
-                Mode::Try
-                    if guards
-                        .iter()
-                        .zip(wants.iter())
-                        .any(|(q, w)| !Self::grantable(q, w.exclusive)) =>
-                {
-                    Some(EAGAIN)
+            let refuse = {
+                // Whether `l`'s queue refuses the set in `mode`.
+                let queue = |l: &'_ Link| -> bool {
+                    // SAFETY: Each resource was locked above, and each is
+                    // in `links` once (duplicates were refused), so this
+                    // guard, gone at once, is the only one.
+                    let q = unsafe { scope.held(&l.res.get().queue) };
+                    match mode {
+                        Mode::Async(Locked::Fail) => q.locked > 0,
+                        _ => !Self::grantable(&q, l.exclusive),
+                    }
+                };
+                match mode {
+                    Mode::Async(Locked::Fail) if links.iter().any(queue) => Some(EBUSY),
+                    Mode::Try if links.iter().any(queue) => Some(EAGAIN),
+                    _ => None,
                 }
-                _ => None,
+            };
+            // The decision, against a release through the published
+            // pointer: whichever of this and the releaser's exchange of
+            // `phase` comes first wins. A releaser that finds `QUEUED`
+            // unlinks the links; one that finds `BUILDING` leaves them to
+            // us, and we queue nothing; one that finds `REFUSED` touches
+            // no resource (the driver may free them once we return).
+            let decided = match refuse {
+                Some(_) => core.phase.cmpxchg(BUILDING, REFUSED, ordering::Full),
+                None => core.phase.cmpxchg(BUILDING, QUEUED, ordering::Full),
+            };
+            let refuse = match decided {
+                Ok(_) => refuse,
+                Err(_) => Some(ECANCELED),
             };
             let res = match refuse {
                 Some(e) => Err(e),
                 None => {
                     let mut granted = 0;
-                    for (q, l) in guards.iter_mut().zip(new_links.drain_all()) {
-                        let now = Self::grantable(q, l.exclusive)
+                    for l in links {
+                        // SAFETY: As above; the previous guard is gone.
+                        let mut q = unsafe { scope.held(&l.res.get().queue) };
+                        let now = Self::grantable(&q, l.exclusive)
                             || (mode == Mode::Async(Locked::Ignore) && q.locked > 0);
                         if now {
                             l.granted.store(1, ordering::Relaxed);
                             granted += 1;
                         }
-                        q.exclusive += u32::from(l.exclusive);
-                        q.locked += u32::from(sync);
-                        q.list.push_back(l);
+                        let q = q.as_mut().project();
+                        *q.exclusive += u32::from(l.exclusive);
+                        *q.locked += u32::from(sync);
+                        // SAFETY: The link's entry is on no list, and stays
+                        // valid while queued: `release` unlinks it under
+                        // this lock before the set can go.
+                        // INVARIANT: A link of a live set, on its resource.
+                        unsafe { q.list.add_tail(l.entry()) };
                     }
                     // No other CPU can grant our links while we hold their
                     // locks, so this is the final count of this call.
@@ -822,42 +1044,29 @@ impl ResourceSet {
                     Ok(core.pending.fetch_sub(granted, ordering::Full) == granted)
                 }
             };
-            // Unlock every resource while interrupts are still off; the
-            // emptied vector's buffer is freed after the scope, because
-            // on PREEMPT_RT kfree() may not run with interrupts off.
-            guards.clear();
-            let (ptr, _, cap) = guards.into_raw_parts();
-            (
-                res,
-                (
-                    ptr.cast::<Guard<'static, Queue, OrderedRawSpinLockBackend>>(),
-                    cap,
-                ),
-            )
+            for l in links {
+                // SAFETY: Locked above, and no guard of it is live.
+                unsafe { scope.unlock_held(&l.res.get().queue) };
+            }
+            res
         };
-        // SAFETY: The parts come from `into_raw_parts` of the vector just
-        // emptied, with the same allocator and element type (`Guard`'s
-        // layout does not depend on its lifetime); it holds no element.
-        drop(unsafe {
-            KVec::<Guard<'static, Queue, OrderedRawSpinLockBackend>>::from_raw_parts(
-                guard_buf.0,
-                0,
-                guard_buf.1,
-            )
-        });
         match res {
             Ok(granted) => Ok(Acquired { set, core, granted }),
-            // The releaser owns `set` and frees it; nothing was queued.
+            // The releaser owns the driver's reference and drops it;
+            // nothing was queued.
             Err(e) if e == ECANCELED => Ok(Acquired {
-                set: core::ptr::null_mut(),
+                set: core::ptr::null(),
                 core,
                 granted: false,
             }),
             Err(e) => {
                 if publish.take_back() {
-                    // SAFETY: `set` came from `KBox::into_raw` above and was
+                    // SAFETY: `set` came from `Arc::into_raw` above and was
                     // never queued, and we took the only pointer to it back.
-                    drop(unsafe { KBox::from_raw(set) });
+                    let set = unsafe { Arc::from_raw(set) };
+                    set.magic.store(0, ordering::Relaxed);
+                    // The count on the driver's callback goes with the set.
+                    drop(set);
                 }
                 Err(e)
             }
@@ -870,65 +1079,70 @@ impl ResourceSet {
     }
 
     /// Grants a set that [`ResourceSet::acquire`] reported granted.
-    pub(crate) fn grant_now(core: Arc<SetCore>) {
-        SetCore::grant(core);
+    pub(crate) fn grant_now(core: Arc<ResourceSet>) {
+        ResourceSet::grant(core);
     }
 
-    /// Releases the set: a granted one gives its resources to the next
-    /// waiters, a pending one is cancelled (its fence completes with
-    /// `-ECANCELED` and its callback never runs). A callback that has not
-    /// started yet will not run. With `sync`, a callback running on another
-    /// task is waited for before the resources go to anyone else.
-    pub(crate) fn release(self: KBox<Self>, sync: bool) {
-        let running = self.core.cancel();
+    /// Releases the set through the driver's reference: a granted one gives
+    /// its resources to the next waiters, a pending one is cancelled (its
+    /// fence completes with `-ECANCELED` and its callback never runs). A
+    /// callback that has not started yet will not run. With `sync`, a
+    /// callback running on another task is waited for before the resources
+    /// go to anyone else.
+    pub(crate) fn release(this: Arc<ResourceSet>, sync: bool) {
+        this.magic.store(0, ordering::Relaxed);
+        let running = this.cancel();
         if sync && running {
             // The callback still uses the resources: hand them on after.
-            self.core.finished.wait_for_completion();
+            this.finished.wait_for_completion();
         }
-        for l in self.links.iter() {
-            Self::unlink(l);
+        // Only a queued set's resources are touched: a refused set's may
+        // be gone already, and a set released before `acquire` decided
+        // will never be queued (see there).
+        if this.phase.xchg(RELEASED, ordering::Full) != QUEUED {
+            return;
         }
-    }
-
-    /// Takes `l` off its resource's queue and grants what that makes
-    /// eligible.
-    fn unlink(l: &Arc<Link>) {
-        let mut ready = List::<SetCore, 1>::new();
-        {
+        let mut ready = List::<ResourceSet, 1>::new();
+        // Interrupts go off once per batch of links, not once per link nor
+        // for all of a large set; the locks are taken one at a time, so in
+        // any order.
+        for batch in this.links.as_slice().chunks(INLINE_LINKS) {
             let scope = OrderScope::begin();
-            let mut q = l.res.get().lock(&scope);
-            // SAFETY: A link is only ever queued on its own resource.
-            let removed = unsafe { q.list.remove(l) };
-            if removed.is_none() {
-                return;
+            for l in batch {
+                Self::unlink(&scope, l, this.sync, &mut ready);
             }
-            q.exclusive -= u32::from(l.exclusive);
-            q.locked -= u32::from(l.set.sync);
-            let front_waits = q.list.iter().next().is_some_and(|f| !f.is_granted());
-            if l.exclusive || front_waits {
-                // The front link, or all shared links at the front.
-                for (i, f) in q.list.iter().enumerate() {
-                    if f.exclusive {
-                        if i == 0 {
-                            f.grant(&mut ready);
-                        }
-                        break;
-                    }
-                    f.grant(&mut ready);
-                }
-            }
-            // `removed` (a reference to `l`, which the caller still holds)
-            // and the guard go here, the scope last.
-            drop(removed);
         }
         while let Some(s) = ready.pop_front() {
-            SetCore::grant(s.into_arc());
+            ResourceSet::grant(s.into_arc());
         }
     }
-}
 
-impl Drop for ResourceSet {
-    fn drop(&mut self) {
-        self.magic = 0;
+    /// Takes `l`, a link of a set queued with `sync`, off its resource's
+    /// queue (if it is on it); the sets that makes eligible go to `ready`.
+    fn unlink(scope: &OrderScope, l: &Link, sync: bool, ready: &mut List<ResourceSet, 1>) {
+        let mut q = l.res.get().lock(scope);
+        // SAFETY: The entry was initialised once the set was in place;
+        // its list is this queue (or none), which we hold.
+        if !unsafe { list::entry_is_linked(l.entry()) } {
+            return;
+        }
+        // SAFETY: On this queue, which we hold.
+        unsafe { list::del_init(l.entry()) };
+        let qp = q.as_mut().project();
+        *qp.exclusive -= u32::from(l.exclusive);
+        *qp.locked -= u32::from(sync);
+        let front_waits = q.links().next().is_some_and(|f| !f.is_granted());
+        if l.exclusive || front_waits {
+            // The front link, or all shared links at the front.
+            for (i, f) in q.links().enumerate() {
+                if f.exclusive {
+                    if i == 0 {
+                        f.grant(ready);
+                    }
+                    break;
+                }
+                f.grant(ready);
+            }
+        }
     }
 }

@@ -4,16 +4,18 @@
 //!
 //! A `struct kds_resource` is a [`Resource`] in the driver's memory (its
 //! size and alignment are checked at load time); a `struct
-//! kds_resource_set *` is a [`ResourceSet`] from `KBox::into_raw`, owned by
-//! the driver until released. `kds_callback_init()`/`_term()`, which
+//! kds_resource_set *` is a reference to a [`ResourceSet`] from
+//! `Arc::into_raw`, owned by the driver until released. `kds_callback_init()`/`_term()`, which
 //! allocate and destroy a driver's workqueue, are in `c/kds_sleepers.c`.
 
 use crate::fence::RawFence;
 use crate::ffi::GrantFn;
 use crate::misuse::{misuse, Misuse};
 use crate::resource::{
-    Locked, Mode, Publish, Resource, ResourceSet, Unpublished, UserCallback, Want, MAX_RESOURCES,
+    Locked, Mode, Publish, Resource, ResourceSet, Unpublished, UserCallback, Want, INLINE_LINKS,
+    MAX_RESOURCES,
 };
+use crate::sys::task::Sleep;
 use core::ptr::NonNull;
 use kernel::bindings;
 use kernel::ffi::{c_int, c_long, c_ulong, c_void};
@@ -63,6 +65,11 @@ pub(crate) static kds_rust_resource_layout: [usize; 2] = [
     core::mem::size_of::<Resource>(),
     core::mem::align_of::<Resource>(),
 ];
+
+/// How many resources a set holds inside its one allocation, checked
+/// against `KDS_SET_INLINE_RESOURCES` at load time.
+#[no_mangle]
+pub(crate) static kds_rust_set_inline_links: usize = INLINE_LINKS;
 
 /// `KDS_FLAG_LOCKED_ACTION`.
 const LOCKED_ACTION: c_ulong = 3;
@@ -128,46 +135,71 @@ pub(crate) unsafe extern "C" fn kds_resource_term(res: *mut RawResource) -> c_in
     }
 }
 
-/// Reads a C request: `n` resources from `list`, exclusive where `bitmap`
+/// A C request: `n` resources from `list`, exclusive where `bitmap`
 /// (NULL: none) has a bit set.
 ///
-/// # Safety
+/// # Invariants
 ///
-/// `list` must be NULL or hold `n` pointers, each NULL or to a `struct
-/// kds_resource` that stays initialised while the set is queued; `bitmap`
-/// must be NULL or hold at least `n` bits.
-unsafe fn wants(
-    n: c_int,
+/// `list` holds `n` pointers, each NULL or to a `struct kds_resource` that
+/// stays initialised while the set is queued; `bitmap` is NULL or holds at
+/// least `n` bits.
+struct Request<'a> {
+    n: usize,
     bitmap: *const c_ulong,
     list: *const *mut RawResource,
-    func: &CStr,
-) -> Result<KVec<Want>> {
-    if n <= 0 || n as usize > MAX_RESOURCES {
-        misuse(Misuse::BadArgument, func);
-        return Err(EINVAL);
-    }
-    if list.is_null() {
-        misuse(Misuse::Null, func);
-        return Err(EINVAL);
-    }
-    let n = n as usize;
-    let bits = c_ulong::BITS as usize;
-    let mut v = KVec::with_capacity(n, GFP_KERNEL)?;
-    for i in 0..n {
-        // SAFETY: `list` holds `n` pointers (function safety requirement).
-        let p = unsafe { *list.add(i) };
-        let Some(p) = NonNull::new(p.cast::<Resource>()) else {
+    func: &'a CStr,
+}
+
+impl<'a> Request<'a> {
+    /// Checks the request's shape, or reports misuse by `func`.
+    ///
+    /// # Safety
+    ///
+    /// `list` must be NULL or hold `n` pointers, each NULL or to a `struct
+    /// kds_resource` that stays initialised while the set is queued;
+    /// `bitmap` must be NULL or hold at least `n` bits.
+    unsafe fn new(
+        n: c_int,
+        bitmap: *const c_ulong,
+        list: *const *mut RawResource,
+        func: &'a CStr,
+    ) -> Result<Self> {
+        if n <= 0 || n as usize > MAX_RESOURCES {
+            misuse(Misuse::BadArgument, func);
+            return Err(EINVAL);
+        }
+        if list.is_null() {
             misuse(Misuse::Null, func);
             return Err(EINVAL);
-        };
-        // SAFETY: `bitmap` holds at least `n` bits.
-        let exclusive =
-            !bitmap.is_null() && unsafe { *bitmap.add(i / bits) } & (1 << (i % bits)) != 0;
-        // SAFETY: The resource stays initialised while the set is queued
-        // (function safety requirement); `acquire` checks it is one.
-        v.push(unsafe { Want::new(p, exclusive) }, GFP_KERNEL)?;
+        }
+        // INVARIANT: As the caller guarantees.
+        Ok(Request {
+            n: n as usize,
+            bitmap,
+            list,
+            func,
+        })
     }
-    Ok(v)
+
+    /// The `i`-th resource, or `None` (reported) for a NULL one.
+    fn want(&self, i: usize) -> Option<Want> {
+        if i >= self.n {
+            return None;
+        }
+        let bits = c_ulong::BITS as usize;
+        // SAFETY: `list` holds `n` pointers (type invariant).
+        let p = unsafe { *self.list.add(i) };
+        let Some(p) = NonNull::new(p.cast::<Resource>()) else {
+            misuse(Misuse::Null, self.func);
+            return None;
+        };
+        // SAFETY: `bitmap` holds at least `n` bits (type invariant).
+        let exclusive = !self.bitmap.is_null()
+            && unsafe { *self.bitmap.add(i / bits) } & (1 << (i % bits)) != 0;
+        // SAFETY: The resource stays initialised while the set is queued
+        // (type invariant); `acquire` checks it is one.
+        Some(unsafe { Want::new(p, exclusive) })
+    }
 }
 
 /// C: `int kds_async_waitall(struct kds_resource_set **pprset,
@@ -179,7 +211,7 @@ unsafe fn wants(
 ///
 /// As documented in `include/kds.h`: `pprset` valid for writes, `cb`
 /// initialised by `kds_callback_init()` and kept until its sets are
-/// released, the request as for [`wants`].
+/// released, the request as for [`Request::new`].
 #[no_mangle]
 #[allow(clippy::too_many_arguments)]
 pub(crate) unsafe extern "C" fn kds_async_waitall(
@@ -226,8 +258,8 @@ pub(crate) unsafe extern "C" fn kds_async_waitall(
         return EINVAL.to_errno();
     }
     // SAFETY: Function safety requirement.
-    let wants = match unsafe { wants(n, bitmap, list, FUNC) } {
-        Ok(w) => w,
+    let req = match unsafe { Request::new(n, bitmap, list, FUNC) } {
+        Ok(r) => r,
         Err(e) => return e.to_errno(),
     };
     let callback = UserCallback {
@@ -241,7 +273,14 @@ pub(crate) unsafe extern "C" fn kds_async_waitall(
     // INVARIANT: The driver's `pprset` is valid for the whole call
     // (function safety requirement).
     let publish = DriverSlot(pprset);
-    match ResourceSet::acquire(wants, Mode::Async(locked), Some(callback), FUNC, &publish) {
+    match ResourceSet::acquire(
+        req.n,
+        |i| req.want(i),
+        Mode::Async(locked),
+        Some(callback),
+        FUNC,
+        &publish,
+    ) {
         Ok(a) => {
             if a.granted {
                 ResourceSet::grant_now(a.core);
@@ -271,8 +310,8 @@ impl DriverSlot {
 }
 
 impl Publish for DriverSlot {
-    fn publish(&self, set: *mut ResourceSet) {
-        self.slot().store(set.cast(), ordering::Release);
+    fn publish(&self, set: *const ResourceSet) {
+        self.slot().store(set.cast_mut().cast(), ordering::Release);
     }
 
     fn take_back(&self) -> bool {
@@ -289,7 +328,7 @@ impl Publish for DriverSlot {
 ///
 /// # Safety
 ///
-/// The request as for [`wants`].
+/// The request as for [`Request::new`].
 #[no_mangle]
 pub(crate) unsafe extern "C" fn kds_waitall(
     n: c_int,
@@ -300,31 +339,31 @@ pub(crate) unsafe extern "C" fn kds_waitall(
     const FUNC: &CStr = c"kds_waitall";
     kernel::task::might_sleep();
     // SAFETY: Function safety requirement.
-    let wants = match unsafe { wants(n, bitmap, list, FUNC) } {
-        Ok(w) => w,
+    let req = match unsafe { Request::new(n, bitmap, list, FUNC) } {
+        Ok(r) => r,
         Err(e) => return e.to_ptr(),
     };
     let mode = if timeout == 0 { Mode::Try } else { Mode::Sync };
-    let a = match ResourceSet::acquire(wants, mode, None, FUNC, &Unpublished) {
+    let a = match ResourceSet::acquire(req.n, |i| req.want(i), mode, None, FUNC, &Unpublished) {
         Ok(a) => a,
         Err(e) if e == EAGAIN => return core::ptr::null_mut(),
         Err(e) => return e.to_ptr(),
     };
     if a.granted {
         ResourceSet::grant_now(a.core);
-        return a.set.cast();
+        return a.set.cast_mut().cast();
     }
     let t = c_long::try_from(timeout).unwrap_or(c_long::MAX);
-    let r = a.core.fence().wait_timeout(true, t);
-    if r > 0 {
-        return a.set.cast();
+    let r = a.core.wait_granted(t);
+    if matches!(r, Sleep::Done(_)) {
+        return a.set.cast_mut().cast();
     }
-    // SAFETY: Only this call knows the set (no callback, no `pprset`).
-    unsafe { KBox::from_raw(a.set) }.release(false);
-    if r == 0 {
-        core::ptr::null_mut()
-    } else {
-        Error::from_errno(r as c_int).to_ptr()
+    // SAFETY: Only this call knows the set (no callback, no `pprset`), and
+    // `set` is the reference `acquire` made for its caller.
+    ResourceSet::release(unsafe { Arc::from_raw(a.set) }, false);
+    match r {
+        Sleep::Interrupted => ERESTARTSYS.to_ptr(),
+        _ => core::ptr::null_mut(),
     }
 }
 
@@ -334,19 +373,19 @@ pub(crate) unsafe extern "C" fn kds_waitall(
 ///
 /// `rset` must be a set from `kds_waitall()` or `kds_async_waitall()` that
 /// the caller has not released yet.
-unsafe fn take_set(rset: *mut RawSet, func: &CStr) -> Option<KBox<ResourceSet>> {
+unsafe fn take_set(rset: *mut RawSet, func: &CStr) -> Option<Arc<ResourceSet>> {
     if rset.is_null() {
         return None;
     }
-    let p = rset.cast::<ResourceSet>();
+    let p = rset.cast_const().cast::<ResourceSet>();
     // SAFETY: `rset` is a live set (function safety requirement).
     if !unsafe { &*p }.magic_ok() {
         misuse(Misuse::BadObject, func);
         return None;
     }
-    // SAFETY: The set came from `KBox::into_raw` and the caller gives up
-    // its ownership.
-    Some(unsafe { KBox::from_raw(p) })
+    // SAFETY: The pointer is the driver's reference, from `Arc::into_raw`,
+    // and the caller gives it up.
+    Some(unsafe { Arc::from_raw(p) })
 }
 
 /// Takes the set out of `*pprset` and releases it: whoever takes the
@@ -369,7 +408,7 @@ unsafe fn take_and_release(pprset: *mut *mut RawSet, sync: bool, func: &CStr) {
     // SAFETY: `rset` was published in `*pprset`, and taking it out makes
     // it ours (function safety requirement).
     if let Some(set) = unsafe { take_set(rset, func) } {
-        set.release(sync);
+        ResourceSet::release(set, sync);
     }
 }
 
@@ -414,7 +453,9 @@ pub(crate) unsafe extern "C" fn kds_resource_set_fence(rset: *mut RawSet) -> *mu
         misuse(Misuse::BadObject, FUNC);
         return core::ptr::null_mut();
     }
-    let f = set.core().fence().clone();
+    let Ok(f) = set.fence() else {
+        return core::ptr::null_mut();
+    };
     f.user_get();
     Arc::into_raw(f).cast_mut().cast()
 }

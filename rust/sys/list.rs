@@ -1,7 +1,9 @@
 // SPDX-License-Identifier: GPL-2.0
 
 //! A C `struct list_head` whose entries are C structures: the lists that
-//! C callers link their own nodes into (`struct kds_fence_cb`).
+//! C callers link their own nodes into (`struct kds_fence_cb`), and lists
+//! of entries that live inside a larger object and cannot each be an
+//! allocation of their own (a resource set's links).
 //!
 //! `kernel::list` is the list for Rust-owned items (kds uses it for its
 //! own queues). Entries that a C caller allocates and embeds a `list_head`
@@ -119,6 +121,51 @@ impl ListHead {
         }
         NonNull::new(first)
     }
+}
+
+impl ListHead {
+    /// The entries, front to back. The list cannot change while it is
+    /// borrowed (type invariant), so each entry is valid while the
+    /// iterator lives.
+    pub(crate) fn iter(&self) -> Entries<'_> {
+        // SAFETY: A valid list (type invariant): `next` is an entry or the
+        // head.
+        let next = unsafe { (*self.as_ptr()).next };
+        Entries { head: self, next }
+    }
+}
+
+/// The entries of a [`ListHead`], front to back ([`ListHead::iter`]).
+pub(crate) struct Entries<'a> {
+    head: &'a ListHead,
+    next: *mut bindings::list_head,
+}
+
+impl Iterator for Entries<'_> {
+    type Item = NonNull<bindings::list_head>;
+
+    fn next(&mut self) -> Option<Self::Item> {
+        let cur = self.next;
+        if cur == self.head.as_ptr() {
+            return None;
+        }
+        // SAFETY: `cur` is an entry of the list, valid and linked while the
+        // list is borrowed (type invariants), so its `next` is the next
+        // entry or the head.
+        self.next = unsafe { (*cur).next };
+        NonNull::new(cur)
+    }
+}
+
+/// Makes `entry` an empty list of its own: on no list, as
+/// [`entry_is_linked`] then reports.
+///
+/// # Safety
+///
+/// `entry` is valid for writes and on no list (nobody else can reach it).
+pub(crate) unsafe fn init_entry(entry: *mut bindings::list_head) {
+    // SAFETY: As required of the caller.
+    unsafe { bindings::INIT_LIST_HEAD(entry) }
 }
 
 /// Unlinks `entry` from its list and re-initialises it as an empty list.

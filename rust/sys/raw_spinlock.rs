@@ -51,7 +51,7 @@ use crate::ffi::{
 };
 use kernel::bindings;
 use kernel::ffi::{c_char, c_ulong};
-use kernel::sync::lock::{Backend, Lock};
+use kernel::sync::lock::{Backend, Guard, Lock};
 
 /// A `raw_spinlock_t` taken with local interrupts saved and disabled.
 pub(crate) type RawSpinLockIrq<T> = Lock<T, RawSpinLockIrqBackend>;
@@ -163,6 +163,43 @@ impl OrderScope {
             flags: unsafe { kds_order_begin() },
             _not_send: kernel::types::NotThreadSafe,
         }
+    }
+}
+
+impl OrderScope {
+    /// Takes `lock` and keeps it without a guard, until
+    /// [`OrderScope::unlock_held`]: for holding a number of locks known only
+    /// at run time without a buffer of guards. Leaving the scope with such a
+    /// lock still held is a bug that lockdep reports.
+    pub(crate) fn lock_held<T: ?Sized>(&self, lock: &OrderedRawSpinLock<T>) {
+        core::mem::forget(lock.lock());
+    }
+
+    /// A guard of a lock taken with [`OrderScope::lock_held`], which does not
+    /// unlock it when it goes.
+    ///
+    /// # Safety
+    ///
+    /// This scope took `lock` with [`OrderScope::lock_held`] and has not
+    /// unlocked it, and no other guard of it is live.
+    pub(crate) unsafe fn held<'a, T: ?Sized>(
+        &'a self,
+        lock: &'a OrderedRawSpinLock<T>,
+    ) -> core::mem::ManuallyDrop<Guard<'a, T, OrderedRawSpinLockBackend>> {
+        // SAFETY: This context owns the lock (safety requirement); the guard
+        // is never dropped, so it does not unlock.
+        core::mem::ManuallyDrop::new(unsafe { Guard::new(lock, ()) })
+    }
+
+    /// Unlocks a lock taken with [`OrderScope::lock_held`].
+    ///
+    /// # Safety
+    ///
+    /// As for [`OrderScope::held`].
+    pub(crate) unsafe fn unlock_held<T: ?Sized>(&self, lock: &OrderedRawSpinLock<T>) {
+        // SAFETY: This context owns the lock (safety requirement); dropping
+        // the guard unlocks it.
+        drop(unsafe { Guard::new(lock, ()) });
     }
 }
 

@@ -22,9 +22,11 @@ use crate::ffi::{
     kds_memalloc_begin, kds_memalloc_end, kds_set_current_running, kds_set_current_state,
 };
 use core::marker::PhantomData;
+use core::ptr::NonNull;
 use kernel::bindings;
 use kernel::ffi::{c_long, c_uint};
 use kernel::sync::aref::ARef;
+use kernel::sync::atomic::{ordering, Atomic};
 use kernel::task::Task;
 
 /// Whether the caller runs in hard IRQ context (C's `in_hardirq()`).
@@ -68,6 +70,76 @@ impl Waker {
     /// Wakes the task (`wake_up_process()`); callable in any context.
     pub(crate) fn wake(&self) {
         self.0.wake_up();
+    }
+}
+
+/// A slot for at most one task to wake, which costs nothing while empty:
+/// the waiting task arms it only when it is about to sleep, and whoever
+/// makes the condition true wakes it through the slot.
+///
+/// The protocol is the store-buffering one: the waiter arms the slot and
+/// then checks its condition ([`sleep_until`] does, after setting its
+/// state); the waker makes the condition true with a fully ordered
+/// operation and then calls [`WakerSlot::wake`]. Both steps of each side
+/// are fully ordered, so either the waiter sees the condition or the waker
+/// finds the task.
+///
+/// # Invariants
+///
+/// `task` is NULL or holds a reference to a task, from [`ARef::into_raw`].
+pub(crate) struct WakerSlot {
+    task: Atomic<*mut Task>,
+}
+
+impl WakerSlot {
+    /// An empty slot.
+    pub(crate) const fn new() -> Self {
+        // INVARIANT: NULL.
+        WakerSlot {
+            task: Atomic::new(core::ptr::null_mut()),
+        }
+    }
+
+    /// Puts the current task in the slot (fully ordered); whatever was
+    /// there is dropped.
+    pub(crate) fn arm(&self) {
+        let current: &kernel::task::CurrentTask = kernel::current!();
+        let task: &Task = current;
+        let me: ARef<Task> = task.into();
+        // INVARIANT: A reference from `into_raw`.
+        let old = self.task.xchg(ARef::into_raw(me).as_ptr(), ordering::Full);
+        Self::put(old);
+    }
+
+    /// Wakes the task in the slot, if any, and empties it (fully ordered).
+    /// Callable in any context.
+    pub(crate) fn wake(&self) {
+        let t = self.task.xchg(core::ptr::null_mut(), ordering::Full);
+        if let Some(t) = NonNull::new(t) {
+            // SAFETY: A reference from `into_raw` (type invariant), which
+            // the exchange made ours.
+            let t = unsafe { ARef::from_raw(t) };
+            t.wake_up();
+        }
+    }
+
+    /// Empties the slot without waking anyone.
+    pub(crate) fn disarm(&self) {
+        Self::put(self.task.xchg(core::ptr::null_mut(), ordering::Full));
+    }
+
+    fn put(t: *mut Task) {
+        if let Some(t) = NonNull::new(t) {
+            // SAFETY: A reference from `into_raw` (type invariant), taken
+            // out of the slot by the caller's exchange.
+            drop(unsafe { ARef::from_raw(t) });
+        }
+    }
+}
+
+impl Drop for WakerSlot {
+    fn drop(&mut self) {
+        self.disarm();
     }
 }
 
