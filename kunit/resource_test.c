@@ -1060,7 +1060,7 @@ static void res_acquire_allocates_once(struct kunit *test)
 	struct kds_resource_set *set;
 	struct kds_test_allocs a;
 	struct kds_fence *f;
-	struct client c;
+	struct client c, h;
 	int i, n;
 
 	if (kds_test_allocs_begin(&a))
@@ -1104,9 +1104,57 @@ static void res_acquire_allocates_once(struct kunit *test)
 	kds_test_allocs_end(&a);
 	KUNIT_EXPECT_EQ(test, a.count, 0);
 	kds_fence_put(f);
+
+	/* A release that grants a waiting set, callback and all: none. */
+	client_init(&h, 1, NULL);
+	KUNIT_EXPECT_EQ(test, kds_async_waitall(&h.rset, KDS_FLAG_LOCKED_WAIT, &ctx->direct,
+						&h, NULL, 4, &excl, list), 0);
+	KUNIT_EXPECT_EQ(test, atomic_read(&h.calls), 0);
+	KUNIT_ASSERT_EQ(test, kds_test_allocs_begin(&a), 0);
 	kds_resource_set_release(&c.rset);
+	kds_test_allocs_end(&a);
+	KUNIT_EXPECT_EQ(test, atomic_read(&h.calls), 1);
+	KUNIT_EXPECT_EQ(test, a.count, 0);
+	kds_resource_set_release(&h.rset);
 	for (i = 0; i < ARRAY_SIZE(r); i++)
 		KUNIT_EXPECT_EQ(test, kds_resource_term(&r[i]), 0);
+	res_ctx_term(test, ctx);
+}
+
+/*
+ * kds.h, kds_resource_set_fence(): the first call may be made in atomic
+ * context (here under a spinlock_t), later calls in any context (here
+ * under a raw_spinlock_t with interrupts off, where lockdep on the debug
+ * flavour reports an allocation or a spinlock_t), and every call returns
+ * the same fence.
+ */
+static void res_set_fence_contexts(struct kunit *test)
+{
+	struct res_ctx *ctx = res_ctx(test);
+	static DEFINE_SPINLOCK(lock);
+	static DEFINE_RAW_SPINLOCK(raw);
+	struct kds_fence *f, *g;
+	unsigned long flags;
+	struct client h, c;
+
+	client_init(&h, 0, NULL);
+	client_init(&c, 1, NULL);
+	KUNIT_ASSERT_EQ(test, ask(ctx, &h, &ctx->r[0], true, true), 0);
+	KUNIT_ASSERT_EQ(test, ask(ctx, &c, &ctx->r[0], true, true), 0);
+	spin_lock(&lock);
+	f = kds_resource_set_fence(c.rset);
+	spin_unlock(&lock);
+	KUNIT_ASSERT_NOT_NULL(test, f);
+	raw_spin_lock_irqsave(&raw, flags);
+	g = kds_resource_set_fence(c.rset);
+	raw_spin_unlock_irqrestore(&raw, flags);
+	KUNIT_EXPECT_PTR_EQ(test, f, g);
+	KUNIT_EXPECT_FALSE(test, kds_fence_done(f));
+	kds_resource_set_release(&h.rset);
+	KUNIT_EXPECT_EQ(test, kds_fence_get_status(f), 1);
+	kds_fence_put(g);
+	kds_fence_put(f);
+	kds_resource_set_release(&c.rset);
 	res_ctx_term(test, ctx);
 }
 
@@ -1953,6 +2001,7 @@ static struct kunit_case kds_resource_cases[] = {
 	KUNIT_CASE_SLOW(res_cancel_races_grant),
 	KUNIT_CASE_SLOW(res_set_fence_made_while_granted),
 	KUNIT_CASE(res_acquire_allocates_once),
+	KUNIT_CASE(res_set_fence_contexts),
 #ifdef CONFIG_FAILSLAB
 	KUNIT_CASE(res_set_fence_without_memory),
 #endif
