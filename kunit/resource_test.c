@@ -910,6 +910,48 @@ static int race_cancel_fn(void *arg)
 	return 0;
 }
 
+/* Starts the racer of @rc, bound to CPU 1, to release *@pprset each round. */
+static struct task_struct *race_start(struct race *rc, struct kds_resource_set **pprset)
+{
+	struct task_struct *task;
+
+	init_waitqueue_head(&rc->wq);
+	rc->pprset = pprset;
+	task = kthread_create(race_cancel_fn, rc, "kds_race");
+	if (IS_ERR(task))
+		return task;
+	kthread_bind(task, 1);
+	get_task_struct(task);
+	wake_up_process(task);
+	return task;
+}
+
+/* Starts round @i: returns once the racer is about to release, with us. */
+static void race_go(struct race *rc, int i)
+{
+	atomic_set(&rc->ready, 0);
+	WRITE_ONCE(rc->round, i);
+	wake_up(&rc->wq);
+	atomic_inc(&rc->ready);
+	while (atomic_read(&rc->ready) < 2)
+		cpu_relax();
+}
+
+/* Waits until the racer's release of round @i is done, and seen. */
+static void race_wait(struct race *rc, int i)
+{
+	/* Pairs with the racer's smp_store_release(). */
+	wait_event(rc->wq, smp_load_acquire(&rc->done_round) == i);
+}
+
+static void race_stop(struct race *rc, struct task_struct *task)
+{
+	WRITE_ONCE(rc->stop, true);
+	wake_up(&rc->wq);
+	kthread_stop(task);
+	put_task_struct(task);
+}
+
 static void res_cancel_races_grant(struct kunit *test)
 {
 	struct res_ctx *ctx = res_ctx(test);
@@ -922,13 +964,8 @@ static void res_cancel_races_grant(struct kunit *test)
 	KUNIT_ASSERT_NOT_NULL(test, rc);
 	if (num_online_cpus() < 2)
 		kunit_skip(test, "needs 2 CPUs");
-	init_waitqueue_head(&rc->wq);
-	rc->pprset = &c.rset;
-	task = kthread_create(race_cancel_fn, rc, "kds_race");
+	task = race_start(rc, &c.rset);
 	KUNIT_ASSERT_FALSE(test, IS_ERR(task));
-	kthread_bind(task, 1);
-	get_task_struct(task);
-	wake_up_process(task);
 
 	for (i = 1; i <= kds_test_rounds(2000); i++) {
 		struct kds_fence *f;
@@ -947,15 +984,9 @@ static void res_cancel_races_grant(struct kunit *test)
 			kds_resource_set_release(&c.rset);
 			break;
 		}
-		atomic_set(&rc->ready, 0);
-		WRITE_ONCE(rc->round, i);
-		wake_up(&rc->wq);
-		atomic_inc(&rc->ready);
-		while (atomic_read(&rc->ready) < 2)
-			cpu_relax();
+		race_go(rc, i);
 		kds_resource_set_release(&h.rset);
-		/* Pairs with the racer's smp_store_release(). */
-		wait_event(rc->wq, smp_load_acquire(&rc->done_round) == i);
+		race_wait(rc, i);
 		status = kds_fence_get_status(f);
 		if (atomic_read(&c.calls) > 1 || c.rset ||
 		    (atomic_read(&c.calls) == 1 && status != 1) ||
@@ -967,10 +998,7 @@ static void res_cancel_races_grant(struct kunit *test)
 			cancelled++;
 		kds_fence_put(f);
 	}
-	WRITE_ONCE(rc->stop, true);
-	wake_up(&rc->wq);
-	kthread_stop(task);
-	put_task_struct(task);
+	race_stop(rc, task);
 	kunit_info(test, "%d granted first, %d cancelled first\n", granted, cancelled);
 	KUNIT_EXPECT_EQ(test, bad, 0);
 	res_ctx_term(test, ctx);
@@ -996,13 +1024,8 @@ static void res_set_fence_made_while_granted(struct kunit *test)
 	KUNIT_ASSERT_NOT_NULL(test, rc);
 	if (num_online_cpus() < 2)
 		kunit_skip(test, "needs 2 CPUs");
-	init_waitqueue_head(&rc->wq);
-	rc->pprset = &h.rset;
-	task = kthread_create(race_cancel_fn, rc, "kds_race");
+	task = race_start(rc, &h.rset);
 	KUNIT_ASSERT_FALSE(test, IS_ERR(task));
-	kthread_bind(task, 1);
-	get_task_struct(task);
-	wake_up_process(task);
 
 	for (i = 1; i <= kds_test_rounds(2000); i++) {
 		struct kds_fence *f;
@@ -1012,21 +1035,17 @@ static void res_set_fence_made_while_granted(struct kunit *test)
 		client_init(&c, 1, NULL);
 		KUNIT_ASSERT_EQ(test, ask(ctx, &h, r, true, true), 0);
 		KUNIT_ASSERT_EQ(test, ask(ctx, &c, r, true, true), 0);
-		atomic_set(&rc->ready, 0);
-		WRITE_ONCE(rc->round, i);
-		wake_up(&rc->wq);
-		atomic_inc(&rc->ready);
-		while (atomic_read(&rc->ready) < 2)
-			cpu_relax();
+		race_go(rc, i);
 		/* The racer releases h, granting c, now. */
 		f = kds_resource_set_fence(c.rset);
 		if (!f) {
 			bad++;
+			race_wait(rc, i);
+			kds_resource_set_release(&c.rset);
 			break;
 		}
 		done_before = kds_fence_done(f);
-		/* Pairs with the racer's smp_store_release(). */
-		wait_event(rc->wq, smp_load_acquire(&rc->done_round) == i);
+		race_wait(rc, i);
 		if (kds_fence_wait_timeout(f, false, 10 * HZ) <= 0 ||
 		    kds_fence_get_status(f) != 1 || atomic_read(&c.calls) != 1)
 			bad++;
@@ -1036,10 +1055,7 @@ static void res_set_fence_made_while_granted(struct kunit *test)
 		if (bad)
 			break;
 	}
-	WRITE_ONCE(rc->stop, true);
-	wake_up(&rc->wq);
-	kthread_stop(task);
-	put_task_struct(task);
+	race_stop(rc, task);
 	kunit_info(test, "%d of the fences were made after the grant\n", before);
 	KUNIT_EXPECT_EQ(test, bad, 0);
 	res_ctx_term(test, ctx);
