@@ -43,8 +43,9 @@ export PATH="$venv/bin:$PATH"
 # needs it as the mount source (the 9p mount tag). no5lvl: under TCG,
 # QEMU's CPU model offers 5-level paging, which makes KASAN report a wild
 # access early in boot (qemu-test/run.sh uses la57=off for the same).
+# no_timer_check: see qemu-test/run.sh.
 vng=("$venv/bin/vng" --run "$KERNEL" --force-9p --disable-microvm --cpus 2 --memory 1G
-     --append "root=/dev/root no5lvl")
+     --append "root=/dev/root no5lvl no_timer_check")
 accel=${KDS_ACCEL:-}
 if [ "$accel" != kvm ] && { [ "$accel" = tcg ] || ! [ -w /dev/kvm ] ||
 	[ "$(cat "$KDS_CACHE"/kvm-probe-* 2>/dev/null | sort -u)" = tcg ]; }; then
