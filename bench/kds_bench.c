@@ -217,6 +217,96 @@ static void measure(const char *op, bench_fn kf, const char *peer, bench_fn pf,
 	report(op, peer, &k, &p, row_failed ? -1 : ka, row_failed ? -1 : pa, goal);
 }
 
+/* ---- unit costs: what the rows are made of, in this boot ------------ */
+
+/*
+ * Not comparisons: the time of one kmalloc() + kfree() of a kds fence's
+ * size, one fully ordered atomic read-modify-write, one raw spinlock
+ * section with interrupts saved, and one simple instruction, so that a
+ * row's gap can be put in these units (Documentation/development.rst,
+ * "Where the time goes").
+ */
+static atomic_long_t unit_word;
+static DEFINE_RAW_SPINLOCK(unit_lock);
+
+static u64 unit_alloc_free(unsigned int n)
+{
+	u64 t = ktime_get_ns();
+	unsigned int i;
+
+	for (i = 0; i < n; i++) {
+		void *p = kmalloc(192, GFP_KERNEL);
+
+		if (!p) {
+			row_failed = true;
+			break;
+		}
+		OPTIMIZER_HIDE_VAR(p);
+		kfree(p);
+	}
+	return ktime_get_ns() - t;
+}
+
+static u64 unit_atomic(unsigned int n)
+{
+	u64 t = ktime_get_ns();
+	unsigned int i;
+
+	for (i = 0; i < n; i++)
+		atomic_long_add_return(1, &unit_word);
+	return ktime_get_ns() - t;
+}
+
+static u64 unit_irqsave_lock(unsigned int n)
+{
+	u64 t = ktime_get_ns();
+	unsigned long flags;
+	unsigned int i;
+
+	for (i = 0; i < n; i++) {
+		raw_spin_lock_irqsave(&unit_lock, flags);
+		raw_spin_unlock_irqrestore(&unit_lock, flags);
+	}
+	return ktime_get_ns() - t;
+}
+
+/* 100 dependent additions per operation, reported per addition. */
+static u64 unit_instruction(unsigned int n)
+{
+	u64 t = ktime_get_ns();
+	unsigned long x = n;
+	unsigned int i, j;
+
+	for (i = 0; i < n; i++)
+		for (j = 0; j < 100; j++) {
+			x += j;
+			OPTIMIZER_HIDE_VAR(x);
+		}
+	WRITE_ONCE(unit_word.counter, x);
+	return div_u64(ktime_get_ns() - t, 100);
+}
+
+static void measure_unit(const char *name, bench_fn fn, unsigned int n)
+{
+	unsigned int r = clamp(reps, 1U, (unsigned int)MAX_REPS), i;
+	u64 t[MAX_REPS];
+	struct milli m[3];
+	struct stats s;
+
+	row_failed = false;
+	fn(max(n / 10, 1U));
+	for (i = 0; i < r; i++) {
+		t[i] = fn(n);
+		cond_resched();
+	}
+	if (row_failed)
+		return;
+	summarise(t, r, n, &s);
+	pr_info("unit %-17s %10s ns [%s-%s]\n", name, milli(&m[0], s.med),
+		milli(&m[1], s.min), milli(&m[2], s.max));
+	pr_info("csvunit,%s,%llu,%llu,%llu\n", name, s.med, s.min, s.max);
+}
+
 /* ---- dma_fence peers ------------------------------------------------- */
 
 static const char *bench_name(struct dma_fence *f)
@@ -1184,6 +1274,10 @@ static int __init kds_bench_init(void)
 		measure("await_tail_100k", kds_await_tail, "kds lone await", kds_await_lone,
 			iters(2000), 2000);
 	free_long_chain();
+	measure_unit("alloc_free_192", unit_alloc_free, iters(20000));
+	measure_unit("atomic_rmw", unit_atomic, iters(100000));
+	measure_unit("raw_lock_irqsave", unit_irqsave_lock, iters(100000));
+	measure_unit("instruction", unit_instruction, iters(20000));
 	pr_info("end\n");
 
 	for (i = 0; i < 2; i++)

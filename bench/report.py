@@ -62,6 +62,16 @@ def parse(console):
     return rows
 
 
+def parse_units(console):
+    """The "csvunit,NAME,MED,MIN,MAX" lines (ps per operation)."""
+    units = {}
+    for line in console:
+        m = re.search(r"kds_bench: csvunit,(\w+),(\d+),(\d+),(\d+)\s*$", line)
+        if m:
+            units[m.group(1)] = [int(x) / 1000 for x in m.groups()[1:]]
+    return units
+
+
 def fmt(r, which):
     med, lo, hi = (r[f"{which}_{k}"] / 1000 for k in ("med", "min", "max"))
     if r["unit"] == "ns":
@@ -168,6 +178,10 @@ def main():
     rows = parse(console)
     os.makedirs(args.out, exist_ok=True)
     table(rows)
+    units = parse_units(console)
+    if units:
+        print("unit costs in this boot (ns per operation, median [min-max]): " +
+              "; ".join(f"{k} {v[0]:.1f} [{v[1]:.1f}-{v[2]:.1f}]" for k, v in units.items()))
     csv_path = os.path.join(args.out, "results.csv")
     write_csv(rows, csv_path)
     print(f"[kds] csv:   {csv_path}")

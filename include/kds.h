@@ -35,7 +35,9 @@ struct dma_fence;
  * resource set one allocation and its fence only on demand, so
  * kds_resource_set_fence() can fail with NULL on a live set and allocates
  * on its first call, and sizes &struct kds_resource's private area in
- * bytes, which changes it on 32-bit).
+ * bytes, which changes it on 32-bit; 0.4 makes kds_async_barrier() return
+ * -ENOMEM and change nothing when it fails, where it used to cancel the
+ * work queued after it).
  * So a driver
  * refuses to probe when the module it found is older than its header, or
  * of another minor (major, from 1 on) version::
@@ -46,7 +48,7 @@ struct dma_fence;
  */
 #define KDS_VERSION(a, b, c)	(((a) << 16) + ((b) << 8) + (c))
 #define KDS_VERSION_MAJOR	0
-#define KDS_VERSION_MINOR	3
+#define KDS_VERSION_MINOR	4
 #define KDS_VERSION_PATCH	0
 #define KDS_VERSION_CODE \
 	KDS_VERSION(KDS_VERSION_MAJOR, KDS_VERSION_MINOR, KDS_VERSION_PATCH)
@@ -967,6 +969,14 @@ void kds_async_work_put(struct kds_async_work *w);
  * @fn: the function.
  * @data: its first argument.
  *
+ * The call has no handle, only its cookie: nothing can be put before or
+ * after it but barriers. It is one allocation, as kernel/async.c's
+ * async_schedule() is, unless the domain's latest barrier is still pending
+ * or the domain is KDS_ASYNC_DETERMINISTIC: the call then gets the fences
+ * of a kds_async_work_create() item, which wait for the barrier or order
+ * the next item after it. A call that cannot be ordered so for want of
+ * memory returns 0: a cookie always means @fn is called.
+ *
  * Context: Process context; may sleep.
  * Return: The cookie, or 0 when out of memory: @fn is then *not* called.
  */
@@ -977,11 +987,16 @@ u64 kds_async_schedule(struct kds_async_domain *d, kds_async_func_t fn, void *da
  * @d: the domain, NULL for the default one.
  *
  * Work queued after the barrier starts only once all work queued before it
- * has finished ("fan out, collate, fan out").
+ * has finished ("fan out, collate, fan out"). A barrier that fails changes
+ * nothing: it is not placed, and the barriers before and after it order
+ * what they order. Work queued after it is then not held back by it;
+ * kds_async_synchronize() is the fallback that cannot fail.
  *
  * Context: Process context; may sleep.
+ * Return: 0; -ENOMEM when out of memory (the barrier is not placed);
+ * -EINVAL for a pointer that is not a domain.
  */
-void kds_async_barrier(struct kds_async_domain *d);
+int __must_check kds_async_barrier(struct kds_async_domain *d);
 
 /**
  * kds_async_synchronize() - Wait for all work queued so far in a domain.

@@ -294,7 +294,7 @@ static void barrier_with(struct kunit *test, int n)
 	KUNIT_ASSERT_NOT_NULL(test, after);
 	for (i = 0; i < n; i++)
 		KUNIT_ASSERT_NE(test, kds_async_schedule(d, slow_inc_fn, &before), 0ULL);
-	kds_async_barrier(d);
+	KUNIT_ASSERT_EQ(test, kds_async_barrier(d), 0);
 	for (i = 0; i < n; i++) {
 		after[i].counter = &before;
 		after[i].expect_counter = n;
@@ -327,11 +327,120 @@ static void async_barrier_back_to_back(struct kunit *test)
 
 	for (i = 0; i < 4; i++)
 		KUNIT_ASSERT_NE(test, kds_async_schedule(d, slow_inc_fn, &before), 0ULL);
-	kds_async_barrier(d);
-	kds_async_barrier(d);
+	KUNIT_ASSERT_EQ(test, kds_async_barrier(d), 0);
+	KUNIT_ASSERT_EQ(test, kds_async_barrier(d), 0);
 	KUNIT_ASSERT_NE(test, kds_async_schedule(d, call_fn, &after), 0ULL);
 	kds_async_synchronize(d);
 	KUNIT_EXPECT_TRUE(test, after.counter_ok);
+}
+
+/*
+ * kds_async_schedule() makes one allocation, in a domain without barriers
+ * and behind a barrier that is done. Behind a pending barrier it makes
+ * more (a gate that waits for it), and the call still waits for the work
+ * before the barrier.
+ */
+static void async_schedule_allocates_once(struct kunit *test)
+{
+	struct kds_async_domain *d = new_domain(test, 0);
+	struct kds_fence *hold = kds_test_fence(test);
+	struct call z = {}, a = {}, b = {}, c = {};
+	struct kds_async_work *wz = new_work(test, &z);
+	struct kds_test_allocs allocs;
+
+	if (kds_test_allocs_begin(&allocs))
+		kunit_skip(test, "no kmalloc tracepoints to count allocations");
+	kds_test_allocs_end(&allocs);
+
+	KUNIT_ASSERT_EQ(test, kds_test_allocs_begin(&allocs), 0);
+	KUNIT_ASSERT_NE(test, kds_async_schedule(d, call_fn, &a), 0ULL);
+	kds_test_allocs_end(&allocs);
+	KUNIT_EXPECT_EQ_MSG(test, allocs.count, 1, "without a barrier");
+
+	KUNIT_EXPECT_EQ(test, kds_async_work_after(wz, hold, GFP_KERNEL), 1);
+	KUNIT_ASSERT_NE(test, kds_async_queue(d, wz), 0ULL);
+	KUNIT_ASSERT_EQ(test, kds_async_barrier(d), 0);
+	b.must_be_pending = work_fence(test, wz);
+	KUNIT_ASSERT_EQ(test, kds_test_allocs_begin(&allocs), 0);
+	KUNIT_ASSERT_NE(test, kds_async_schedule(d, call_fn, &b), 0ULL);
+	kds_test_allocs_end(&allocs);
+	/* Its own gate, not a callback on the barrier (see kds.h). */
+	KUNIT_EXPECT_GT_MSG(test, allocs.count, 1, "behind a pending barrier");
+
+	kds_fence_complete(hold);
+	kds_async_synchronize(d);
+	KUNIT_ASSERT_EQ(test, kds_test_allocs_begin(&allocs), 0);
+	KUNIT_ASSERT_NE(test, kds_async_schedule(d, call_fn, &c), 0ULL);
+	kds_test_allocs_end(&allocs);
+	KUNIT_EXPECT_EQ_MSG(test, allocs.count, 1, "behind a barrier that is done");
+	kds_async_synchronize(d);
+	KUNIT_EXPECT_EQ(test, atomic_read(&a.runs), 1);
+	KUNIT_EXPECT_EQ(test, atomic_read(&z.runs), 1);
+	KUNIT_EXPECT_EQ(test, atomic_read(&b.runs), 1);
+	KUNIT_EXPECT_FALSE(test, b.saw_pending);
+	KUNIT_EXPECT_EQ(test, atomic_read(&c.runs), 1);
+	kds_async_work_put(wz);
+}
+
+/*
+ * A cookie from kds_async_schedule() means the function is called: when
+ * the call cannot be ordered behind a pending barrier, or behind the
+ * previous item of a deterministic domain, for want of memory, it returns
+ * 0 and the function never runs. Every allocation of the call is failed
+ * in turn (current->fail_nth).
+ */
+static void async_schedule_cookie_means_called(struct kunit *test)
+{
+#ifndef CONFIG_FAULT_INJECTION
+	kunit_skip(test, "needs CONFIG_FAULT_INJECTION (the debug flavour has it)");
+#else
+	int nth, flags, zero = 0;
+
+	for (flags = 0; flags <= KDS_ASYNC_DETERMINISTIC; flags += KDS_ASYNC_DETERMINISTIC)
+		for (nth = 1; nth <= 12; nth++) {
+			struct kds_async_domain *d = new_domain(test, flags);
+			struct kds_fence *hold = kds_test_fence(test);
+			struct call z = {}, x = {};
+			struct kds_async_work *wz = new_work(test, &z);
+			u64 cookie;
+
+			KUNIT_EXPECT_EQ(test, kds_async_work_after(wz, hold, GFP_KERNEL), 1);
+			KUNIT_ASSERT_NE(test, kds_async_queue(d, wz), 0ULL);
+			if (!flags)
+				KUNIT_ASSERT_EQ(test, kds_async_barrier(d), 0);
+			current->fail_nth = nth;
+			cookie = kds_async_schedule(d, call_fn, &x);
+			current->fail_nth = 0;
+			zero += !cookie;
+			kds_fence_complete(hold);
+			kds_async_synchronize(d);
+			KUNIT_EXPECT_EQ_MSG(test, atomic_read(&x.runs), cookie ? 1 : 0,
+					    "flags %d nth %d cookie %llu", flags, nth, cookie);
+			kds_async_work_put(wz);
+		}
+	kunit_info(test, "%d of 24 calls failed\n", zero);
+	KUNIT_EXPECT_GT(test, zero, 0);
+#endif
+}
+
+/* A deterministic domain runs kds_async_schedule() calls in queue order. */
+static void async_deterministic_schedule_in_order(struct kunit *test)
+{
+	struct kds_async_domain *d = new_domain(test, KDS_ASYNC_DETERMINISTIC);
+	struct run_log *log = new_log(test);
+	struct call *c = kunit_kcalloc(test, 32, sizeof(*c), GFP_KERNEL);
+	int i;
+
+	KUNIT_ASSERT_NOT_NULL(test, c);
+	for (i = 0; i < 32; i++) {
+		c[i].log = log;
+		c[i].id = i;
+		KUNIT_ASSERT_NE(test, kds_async_schedule(d, call_fn, &c[i]), 0ULL);
+	}
+	kds_async_synchronize(d);
+	KUNIT_ASSERT_EQ(test, log->n, 32);
+	for (i = 0; i < 32; i++)
+		KUNIT_EXPECT_EQ(test, log->ids[i], i);
 }
 
 /* If a prerequisite fails, its dependents do not run and carry its error. */
@@ -680,65 +789,56 @@ static void async_allocation_failure(struct kunit *test)
 }
 
 /*
- * A barrier that cannot be ordered after the previous one (its edge
- * allocation fails) fails the work behind it, and a graph run behind it
- * says so; the next barrier is a fresh start: work and graph runs behind
- * it run. Which allocation fails is current->fail_nth, tried from 1 up (a
- * debug kernel counts kmemleak's own allocations too); at least one try
- * must hit the edge.
+ * A barrier that runs out of memory returns -ENOMEM and changes nothing:
+ * the barrier before it still holds back the work after it, and the next
+ * barrier orders the work after it after everything before. The failing
+ * barrier comes right after another, with nothing between them: a barrier
+ * placed but not ordered after the previous one would be done at once,
+ * and release the work behind it early. Which allocation fails is
+ * current->fail_nth, tried from 1 up (a debug kernel counts kmemleak's own
+ * allocations too); at least one try must fail the barrier.
  */
-static void async_failed_barrier_fails_only_its_epoch(struct kunit *test)
+static void async_failed_barrier_changes_nothing(struct kunit *test)
 {
 #ifndef CONFIG_FAULT_INJECTION
 	kunit_skip(test, "needs CONFIG_FAULT_INJECTION (the debug flavour has it)");
 #else
-	struct kds_async_graph *g = new_graph(test);
-	struct gnode n = {};
 	int nth, failed = 0;
 
-	graph_add(test, g, &n, "n", "");
 	for (nth = 1; nth <= 8; nth++) {
 		struct kds_async_domain *d = new_domain(test, 0);
 		struct kds_fence *hold = kds_test_fence(test);
-		struct call a = {}, b = {}, z = {};
-		struct kds_async_work *wa = new_work(test, &a), *wb = new_work(test, &b);
+		struct call z = {}, a = {}, y = {};
 		struct kds_async_work *wz = new_work(test, &z);
-		int before, ret;
+		struct kds_fence *fz = work_fence(test, wz);
+		int ret;
 
-		/* A first barrier that stays pending: work before it waits. */
 		KUNIT_EXPECT_EQ(test, kds_async_work_after(wz, hold, GFP_KERNEL), 1);
 		KUNIT_ASSERT_NE(test, kds_async_queue(d, wz), 0ULL);
-		kds_async_barrier(d);
+		KUNIT_ASSERT_EQ(test, kds_async_barrier(d), 0);
 		current->fail_nth = nth;
-		kds_async_barrier(d);
+		ret = kds_async_barrier(d);
 		current->fail_nth = 0;
-		KUNIT_ASSERT_NE(test, kds_async_queue(d, wa), 0ULL);
-		kds_fence_complete(hold);
-		before = atomic_read(&n.runs);
-		ret = kds_async_graph_run(g, d);
-		kds_async_synchronize(d);
-		if (kds_fence_get_status(work_fence(test, wa)) == -ENOMEM) {
-			/* The second barrier failed: its epoch did not run. */
-			failed++;
-			KUNIT_EXPECT_EQ(test, atomic_read(&a.runs), 0);
+		if (ret) {
 			KUNIT_EXPECT_EQ(test, ret, -ENOMEM);
-			KUNIT_EXPECT_EQ(test, atomic_read(&n.runs), before);
-		} else {
-			KUNIT_EXPECT_EQ(test, atomic_read(&a.runs), 1);
-			KUNIT_EXPECT_EQ(test, ret, 0);
-			KUNIT_EXPECT_EQ(test, atomic_read(&n.runs), before + 1);
+			failed++;
 		}
-		/* The next barrier starts afresh. */
-		kds_async_barrier(d);
-		KUNIT_ASSERT_NE(test, kds_async_queue(d, wb), 0ULL);
-		before = atomic_read(&n.runs);
-		KUNIT_EXPECT_EQ(test, kds_async_graph_run(g, d), 0);
+		a.must_be_pending = fz;
+		KUNIT_ASSERT_NE(test, kds_async_schedule(d, call_fn, &a), 0ULL);
+		KUNIT_ASSERT_EQ(test, kds_async_barrier(d), 0);
+		y.must_be_pending = fz;
+		KUNIT_ASSERT_NE(test, kds_async_schedule(d, call_fn, &y), 0ULL);
+		/* z is held: nothing behind the barriers may start. */
+		msleep(20);
+		KUNIT_EXPECT_EQ_MSG(test, atomic_read(&a.runs), 0, "nth %d", nth);
+		KUNIT_EXPECT_EQ_MSG(test, atomic_read(&y.runs), 0, "nth %d", nth);
+		kds_fence_complete(hold);
 		kds_async_synchronize(d);
-		KUNIT_EXPECT_EQ(test, atomic_read(&b.runs), 1);
-		KUNIT_EXPECT_EQ(test, atomic_read(&n.runs), before + 1);
 		KUNIT_EXPECT_EQ(test, atomic_read(&z.runs), 1);
-		kds_async_work_put(wa);
-		kds_async_work_put(wb);
+		KUNIT_EXPECT_EQ(test, atomic_read(&a.runs), 1);
+		KUNIT_EXPECT_EQ(test, atomic_read(&y.runs), 1);
+		KUNIT_EXPECT_FALSE_MSG(test, a.saw_pending, "nth %d: ran before z", nth);
+		KUNIT_EXPECT_FALSE_MSG(test, y.saw_pending, "nth %d: ran before z", nth);
 		kds_async_work_put(wz);
 	}
 	kunit_info(test, "the barrier failed for %d of 8 allocation failures\n", failed);
@@ -790,9 +890,12 @@ static struct kunit_case kds_async_cases[] = {
 	KUNIT_CASE(async_barrier_1),
 	KUNIT_CASE(async_barrier_16),
 	KUNIT_CASE(async_barrier_back_to_back),
+	KUNIT_CASE(async_schedule_allocates_once),
+	KUNIT_CASE(async_deterministic_schedule_in_order),
+	KUNIT_CASE(async_schedule_cookie_means_called),
 	KUNIT_CASE(async_error_cancels_dependents),
 	KUNIT_CASE(async_deterministic_error_stays_local),
-	KUNIT_CASE(async_failed_barrier_fails_only_its_epoch),
+	KUNIT_CASE(async_failed_barrier_changes_nothing),
 	KUNIT_CASE(async_unqueued_work_cancels),
 	KUNIT_CASE(async_more_blocked_than_cpus),
 	KUNIT_CASE(async_misuse),

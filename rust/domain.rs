@@ -2,7 +2,8 @@
 
 //! Async domains: functions run asynchronously, with explicit dependencies.
 //!
-//! A work item ([`AsyncWork`]) is two fences and a function:
+//! A work item ([`AsyncWork`]) made with `kds_async_work_create()` is two
+//! fences and a function:
 //!
 //! - its *gate* awaits every fence the work was put after
 //!   (`kds_async_work_after()`), the domain's latest barrier and, in a
@@ -14,6 +15,14 @@
 //!   which awaits the gate too (so it inherits that error, and cycle
 //!   detection sees the path gate → done) and which fences the work was
 //!   put before await (`kds_async_work_before()`).
+//!
+//! A work item made by `kds_async_schedule()` has no handle: no fence can
+//! be put before or after it, and nobody can get its done fence. It is
+//! named by its cookie alone, so when no barrier is pending it has no
+//! fences at all and is one allocation, as `kernel/async.c`'s
+//! `async_entry` is: it goes straight to the workqueue. Behind a pending
+//! barrier, and in a deterministic domain (which orders each item after
+//! the previous one's done fence), it has its fences like any item.
 //!
 //! A [`Domain`] numbers the work queued in it (cookies), keeps the pending
 //! items in cookie order for `synchronize_cookie()`, and implements
@@ -38,7 +47,7 @@ use kernel::ffi::c_void;
 use kernel::list::{AtomicTracker, List, ListArc, ListLinks, TryNewListArc};
 use kernel::prelude::*;
 use kernel::sync::atomic::{ordering, Atomic};
-use kernel::sync::{Arc, CondVar, SpinLock};
+use kernel::sync::{Arc, CondVar, Mutex, SpinLock};
 use kernel::types::Opaque;
 use kernel::workqueue::{Work, WorkItem};
 
@@ -53,28 +62,46 @@ const NAME_MAX: usize = 31;
 /// `KDS_ASYNC_DETERMINISTIC`: run one item at a time, in queue order.
 pub(crate) const DETERMINISTIC: u32 = 1;
 
+/// The fences of a work item with a handle (see the module
+/// documentation).
+struct Fences {
+    /// Done when the work may run.
+    gate: Arc<Fence>,
+    /// Done when the function has returned (or was skipped).
+    done: Arc<Fence>,
+}
+
+/// What a work item hands from its creation and queueing to its call.
+#[derive(Default)]
+struct Slots {
+    /// The event of the done fence that the call itself completes.
+    run: Option<Event>,
+    /// The event of the domain's epoch this item holds while pending.
+    epoch: Option<Event>,
+    /// The domain it was queued in, until it has finished.
+    domain: Option<Arc<Domain>>,
+}
+
 /// One asynchronous call.
 ///
 /// # Invariants
 ///
-/// `magic` is [`WORK_MAGIC`]. `cb` is registered on `gate` at most once,
-/// by [`AsyncWork::queue`], holding one reference to the work.
+/// - `magic` is [`WORK_MAGIC`].
+/// - `cb` is registered at most once, by [`AsyncWork::queue`], holding one
+///   reference to the work: on the gate of `fences`, or, without
+///   `fences`, on a barrier placed while the item was being queued.
+/// - `slots.run` holds an event of the done fence from creation until the
+///   call, exactly when `fences` is `Some`.
 #[pin_data(PinnedDrop)]
 pub(crate) struct AsyncWork {
     magic: u32,
     func: AsyncFn,
     data: *mut c_void,
-    gate: Arc<Fence>,
-    done: Arc<Fence>,
-    /// The event of `done` that the call itself completes.
+    /// `None` for an item of `kds_async_schedule()`.
+    fences: Option<Fences>,
+    /// What the call needs, from queueing (and, for `run`, creation) on.
     #[pin]
-    run: RawSpinLockIrq<Option<Event>>,
-    /// The event of the domain's epoch this item holds while pending.
-    #[pin]
-    epoch: RawSpinLockIrq<Option<Event>>,
-    /// The domain it was queued in, until it has finished.
-    #[pin]
-    domain: RawSpinLockIrq<Option<Arc<Domain>>>,
+    slots: RawSpinLockIrq<Slots>,
     queued: Atomic<u32>,
     cookie: Atomic<u64>,
     #[pin]
@@ -107,22 +134,25 @@ impl WorkItem for AsyncWork {
     type Pointer = Arc<AsyncWork>;
 
     fn run(this: Arc<AsyncWork>) {
-        if this.gate.status() > 0 {
+        let slots = core::mem::take(&mut *this.slots.lock());
+        let go = match &this.fences {
+            Some(f) => f.gate.status() > 0,
+            // Nothing can cancel an item without fences.
+            None => true,
+        };
+        if go {
             // SAFETY: The driver registered `func` for this call, with
             // `data`; it runs in process context on kds's workqueue.
             unsafe { (this.func)(this.data, this.cookie.load(ordering::Relaxed)) };
         }
         // `done` inherits the gate's error, if any, through its edge.
-        let run = this.run.lock().take();
-        if let Some(e) = run {
+        if let Some(e) = slots.run {
             e.complete(0);
         }
-        let epoch = this.epoch.lock().take();
-        if let Some(e) = epoch {
+        if let Some(e) = slots.epoch {
             e.complete(0);
         }
-        let domain = this.domain.lock().take();
-        if let Some(d) = domain {
+        if let Some(d) = slots.domain {
             d.finish(&this);
         }
     }
@@ -133,10 +163,10 @@ impl WorkItem for AsyncWork {
 unsafe impl FenceCbHandler for AsyncWork {
     const CB_OFFSET: usize = core::mem::offset_of!(AsyncWork, cb);
 
-    /// The work item's gate is done: queue the work item.
+    /// The work item's gate (or barrier) is done: queue the work item.
     unsafe fn done(this: *mut Self) {
-        // SAFETY: [`AsyncWork::queue`] leaked a reference for this call,
-        // which is taken back.
+        // SAFETY: [`AsyncWork::call_back_on`] leaked a reference for this
+        // call, which is taken back.
         let w = unsafe { Arc::from_raw(this) };
         // A work item is queued once: this cannot fail.
         let _ = crate::sys::workqueue::kds_queue().enqueue(w);
@@ -144,7 +174,8 @@ unsafe impl FenceCbHandler for AsyncWork {
 }
 
 impl AsyncWork {
-    /// Creates a work item that calls `func(data, cookie)`.
+    /// Creates a work item that calls `func(data, cookie)`, with a gate
+    /// and a done fence (`kds_async_work_create()`).
     pub(crate) fn new(func: AsyncFn, data: *mut c_void, flags: Flags) -> Result<Arc<AsyncWork>> {
         let gate = Fence::new_internal(flags)?;
         let done = Fence::new_internal(flags)?;
@@ -153,18 +184,64 @@ impl AsyncWork {
         }
         let run = Fence::add_event(&done)?;
         Fence::complete(done.as_arc_borrow(), 0)?;
+        // Without the work item, nothing will commit the gate: cancel it,
+        // so that `done` completes and no fence is left pending with a
+        // waiter (kds would warn about that as a leaked fence).
+        let cancel = gate.clone();
+        Self::alloc(func, data, Some((Fences { gate, done }, run)), flags).inspect_err(|_| {
+            let _ = cancel.set_error(ECANCELED.to_errno());
+            let _ = Fence::complete(cancel.as_arc_borrow(), 0);
+        })
+    }
+
+    /// Queues a call of `func(data, cookie)` in `d` and returns its cookie
+    /// (`kds_async_schedule()`), or fails with `ENOMEM` and does not call
+    /// it. The item has no fences (one allocation)
+    /// unless the domain is deterministic or a barrier is pending: the
+    /// items behind a barrier each wait on a gate of their own, retired
+    /// one by one, rather than all on the barrier, whose callbacks run in
+    /// one interrupts-off section.
+    pub(crate) fn schedule(d: &Arc<Domain>, func: AsyncFn, data: *mut c_void) -> Result<u64> {
+        let w = if d.flags & DETERMINISTIC != 0 || d.barrier_pending() {
+            Self::new(func, data, GFP_KERNEL)?
+        } else {
+            Self::alloc(func, data, None, GFP_KERNEL)?
+        };
+        // Not ordered means cancelled: the caller must learn that the
+        // function will not be called, as when the allocation fails.
+        match Self::queue_ordered(&w, d)? {
+            (cookie, true) => Ok(cookie),
+            (_, false) => Err(ENOMEM),
+        }
+    }
+
+    /// Allocates a work item, with its fences and the event of its done
+    /// fence that the call completes, or none.
+    fn alloc(
+        func: AsyncFn,
+        data: *mut c_void,
+        fences: Option<(Fences, Event)>,
+        flags: Flags,
+    ) -> Result<Arc<AsyncWork>> {
+        let (fences, run) = match fences {
+            Some((f, e)) => (Some(f), Some(e)),
+            None => (None, None),
+        };
         // INVARIANT: `magic` is `WORK_MAGIC`; `cb` is not registered yet
-        // (only `queue` registers it).
+        // (only `queue` registers it); `run` is there with `fences`.
         Arc::pin_init(
             try_pin_init!(AsyncWork {
                 magic: WORK_MAGIC,
                 func,
                 data,
-                gate,
-                done,
-                run <- new_raw_spinlock_irq!(Some(run), c"kds_async_run"),
-                epoch <- new_raw_spinlock_irq!(None, c"kds_async_epoch"),
-                domain <- new_raw_spinlock_irq!(None, c"kds_async_domain"),
+                fences,
+                slots <- new_raw_spinlock_irq!(
+                    Slots {
+                        run,
+                        ..Slots::default()
+                    },
+                    c"kds_async_slots"
+                ),
                 queued: Atomic::new(0),
                 cookie: Atomic::new(0),
                 // SAFETY: `slot` is valid for writes; an initialised,
@@ -191,33 +268,46 @@ impl AsyncWork {
         self.queued.load(ordering::Relaxed) != 0
     }
 
-    /// The fence that completes once the function has returned.
-    pub(crate) fn done(&self) -> &Arc<Fence> {
-        &self.done
+    /// The fence that completes once the function has returned; `None`
+    /// for an item of [`AsyncWork::schedule`].
+    pub(crate) fn done(&self) -> Option<&Arc<Fence>> {
+        self.fences.as_ref().map(|f| &f.done)
     }
 
     /// Runs the work only after `f` is done. Fails with `EBUSY` once
-    /// queued, `EDEADLK` when `f` awaits this work, `ENOMEM`.
+    /// queued, `EDEADLK` when `f` awaits this work, `ENOMEM`, `EINVAL`
+    /// without fences.
     pub(crate) fn after(&self, f: &Fence, flags: Flags) -> Result<bool> {
         if self.is_queued() {
             return Err(EBUSY);
         }
-        Fence::await_fence(&self.gate, f, flags)
+        let fences = self.fences.as_ref().ok_or(EINVAL)?;
+        Fence::await_fence(&fences.gate, f, flags)
     }
 
-    /// Makes `f` await this work.
+    /// Makes `f` await this work. Fails as [`Fence::await_fence`], and
+    /// with `EINVAL` without fences.
     pub(crate) fn before(&self, f: &Arc<Fence>, flags: Flags) -> Result<bool> {
-        Fence::await_fence(f, &self.done, flags)
+        let fences = self.fences.as_ref().ok_or(EINVAL)?;
+        Fence::await_fence(f, &fences.done, flags)
     }
 
     /// Queues the work in `d`; returns its cookie. Fails with `EBUSY` when
-    /// it was queued already.
+    /// it was queued already. An item that could not be ordered behind the
+    /// domain's barrier or previous item (no memory) is queued cancelled:
+    /// its done fence completes with the error, and the function is not
+    /// called.
     pub(crate) fn queue(this: &Arc<AsyncWork>, d: &Arc<Domain>) -> Result<u64> {
+        Self::queue_ordered(this, d).map(|(cookie, _)| cookie)
+    }
+
+    /// [`AsyncWork::queue`], also returning whether the item was ordered
+    /// (`false`: it was cancelled).
+    fn queue_ordered(this: &Arc<AsyncWork>, d: &Arc<Domain>) -> Result<(u64, bool)> {
         if this.queued.cmpxchg(0, 1, ordering::Relaxed).is_err() {
             return Err(EBUSY);
         }
-        *this.domain.lock() = Some(d.clone());
-        let (cookie, barrier, prev) = {
+        let (cookie, epoch, barrier, prev) = {
             let mut st = d.state.lock();
             let cookie = st.next_cookie;
             st.next_cookie += 1;
@@ -226,56 +316,88 @@ impl AsyncWork {
                 st.pending.push_back(l);
             }
             // The epoch is never done while it is current.
-            *this.epoch.lock() = Fence::add_event(&st.epoch).ok();
-            let prev = if d.flags & DETERMINISTIC != 0 {
-                st.last.replace(this.done.clone())
-            } else {
-                None
+            let epoch = Fence::add_event(&st.epoch).ok();
+            let prev = match &this.fences {
+                Some(f) if d.flags & DETERMINISTIC != 0 => st.last.replace(f.done.clone()),
+                _ => None,
             };
-            (cookie, st.barrier.clone(), prev)
+            (cookie, epoch, st.barrier.clone(), prev)
+        };
+        // Nothing runs the work before the callback or enqueue below.
+        {
+            let mut slots = this.slots.lock();
+            slots.domain = Some(d.clone());
+            slots.epoch = epoch;
+        }
+        let Some(fences) = &this.fences else {
+            // No gate, and no barrier was pending when `schedule` looked; if
+            // one was placed since, wait for it with a callback on it.
+            if barrier.is_some_and(|b| Self::call_back_on(this, &b)) {
+                return Ok((cookie, true));
+            }
+            // A work item is queued once: this cannot fail.
+            let _ = crate::sys::workqueue::kds_queue().enqueue(this.clone());
+            return Ok((cookie, true));
         };
         // A barrier passes its error on (see `Domain::barrier`); the
         // previous item of a deterministic domain only orders this one: its
         // failure is not this item's.
         let edges = [(barrier, true), (prev, false)];
+        let mut ordered = true;
         for (f, inherit) in edges {
             let Some(f) = f else { continue };
             let res = if inherit {
-                Fence::await_fence(&this.gate, &f, GFP_KERNEL)
+                Fence::await_fence(&fences.gate, &f, GFP_KERNEL)
             } else {
-                Fence::await_order(&this.gate, &f, GFP_KERNEL)
+                Fence::await_order(&fences.gate, &f, GFP_KERNEL)
             };
             if let Err(e) = res {
                 // Without the edge the order would not hold: cancel.
-                let _ = this.gate.set_error(e.to_errno());
+                let _ = fences.gate.set_error(e.to_errno());
+                ordered = false;
             }
         }
+        // The gate is pending until the commit below, so the callback is
+        // added; if it were not, the work would never be queued.
+        if !Self::call_back_on(this, &fences.gate) {
+            let _ = crate::sys::workqueue::kds_queue().enqueue(this.clone());
+        }
+        Fence::complete(fences.gate.as_arc_borrow(), 0)?;
+        Ok((cookie, ordered))
+    }
+
+    /// Registers `cb` on `f`, to queue the work once `f` is done; returns
+    /// whether it was registered (`false`: `f` is done already).
+    ///
+    /// Called once per work item, by [`AsyncWork::queue`].
+    fn call_back_on(this: &Arc<AsyncWork>, f: &Fence) -> bool {
         let leaked = Arc::into_raw(this.clone());
         // The pointer to `cb` comes from `leaked`, one to the whole work
         // item, which the callback gets back.
         // SAFETY: `leaked` points to the live work item.
         let cb = Opaque::cast_into(unsafe { &raw const (*leaked).cb });
         // SAFETY: `cb` is ours, pinned in the work item, and registered
-        // only here; `leaked` keeps the work alive until the callback.
-        if unsafe { this.gate.add_callback(cb, fence_cb_trampoline::<AsyncWork>) }.is_err() {
-            // The gate is pending until the commit below, so this cannot
-            // happen; give the reference back all the same.
-            // SAFETY: `leaked` came from `Arc::into_raw` above.
+        // only here, once (type invariant); `leaked` keeps the work alive
+        // until the callback.
+        if unsafe { f.add_callback(cb, fence_cb_trampoline::<AsyncWork>) }.is_err() {
+            // SAFETY: `leaked` came from `Arc::into_raw` above, and the
+            // callback was not registered.
             drop(unsafe { Arc::from_raw(leaked) });
+            return false;
         }
-        Fence::complete(this.gate.as_arc_borrow(), 0)?;
-        Ok(cookie)
+        true
     }
 }
 
 #[pinned_drop]
 impl PinnedDrop for AsyncWork {
     fn drop(self: Pin<&mut Self>) {
+        let Some(f) = &self.fences else { return };
         if !self.is_queued() {
             // Never queued: cancel it, so that fences awaiting it complete
             // (with -ECANCELED) rather than hang.
-            let _ = self.gate.set_error(ECANCELED.to_errno());
-            let _ = Fence::complete(self.gate.as_arc_borrow(), 0);
+            let _ = f.gate.set_error(ECANCELED.to_errno());
+            let _ = Fence::complete(f.gate.as_arc_borrow(), 0);
         }
     }
 }
@@ -309,6 +431,11 @@ pub(crate) struct Domain {
     state: SpinLock<DomainState>,
     #[pin]
     idle: CondVar,
+    /// Held by [`Domain::barrier`]: one barrier at a time, so that the
+    /// epoch and latest barrier it read stay current until it closes the
+    /// epoch.
+    #[pin]
+    barriers: Mutex<()>,
 }
 
 impl Domain {
@@ -334,6 +461,7 @@ impl Domain {
                     last: None,
                 }, "kds_async_domain"),
                 idle <- kernel::new_condvar!("kds_async_idle"),
+                barriers <- kernel::new_mutex!((), "kds_async_barriers"),
             }),
             GFP_KERNEL,
         )
@@ -368,29 +496,38 @@ impl Domain {
     }
 
     /// Work queued after this starts only once all work queued before it
-    /// has finished.
+    /// has finished. Fails with `ENOMEM`, changing nothing: this barrier
+    /// is then not placed, and every barrier before and after it still
+    /// orders what it ordered.
     pub(crate) fn barrier(&self) -> Result {
+        let _serial = self.barriers.lock();
         let next = Fence::new_internal(GFP_KERNEL)?;
-        let (closed, prev) = {
-            let mut st = self.state.lock();
-            let closed = core::mem::replace(&mut st.epoch, next);
-            let prev = st.barrier.replace(closed.clone());
-            (closed, prev)
+        let (epoch, prev) = {
+            let st = self.state.lock();
+            (st.epoch.clone(), st.barrier.clone())
         };
-        // Barriers are ordered, not dependent: a barrier that failed (below)
-        // fails the work behind it, but not the next barrier, nor the work
-        // behind that one.
-        let res = match prev {
-            Some(p) => Fence::await_order(&closed, &p, GFP_KERNEL).map(|_| ()),
-            None => Ok(()),
-        };
-        if let Err(e) = &res {
-            // The barrier cannot order after the previous one: fail the
-            // work behind it rather than run it too early.
-            let _ = closed.set_error(e.to_errno());
+        // What can fail comes first: the epoch about to close awaits the
+        // latest barrier while it is still current. Barriers are ordered,
+        // not dependent (no error passes along this edge; a barrier
+        // carries none anyway).
+        if let Some(p) = prev {
+            Fence::await_order(&epoch, &p, GFP_KERNEL)?;
         }
-        Fence::complete(closed.as_arc_borrow(), 0)?;
-        res
+        {
+            let mut st = self.state.lock();
+            st.epoch = next;
+            st.barrier = Some(epoch.clone());
+        }
+        Fence::complete(epoch.as_arc_borrow(), 0)
+    }
+
+    /// Whether the latest barrier is pending: work queued now would wait.
+    fn barrier_pending(&self) -> bool {
+        self.state
+            .lock()
+            .barrier
+            .as_ref()
+            .is_some_and(|b| !b.is_done())
     }
 
     /// The cookie the next queued item will get.

@@ -539,7 +539,8 @@ static void twork_fn(void *data, u64 cookie)
 static void op_async(struct rnd_state *rs)
 {
 	struct kds_async_work *w[4] = {};
-	struct twork tw[4] = {};
+	struct twork tw[4] = {}, ts[4] = {};
+	u64 scheduled[4] = {};
 	struct kds_fence *dep = kds_fence_create(GFP_KERNEL);
 	struct kds_async_domain *d = prandom_u32_state(rs) & 1 ? T.dom : T.det;
 	bool fail = !(prandom_u32_state(rs) % 3), after[4] = {};
@@ -565,8 +566,14 @@ static void op_async(struct rnd_state *rs)
 		}
 		if (!kds_async_queue(d, w[i]))
 			violation("kds_async_queue of a fresh item failed");
-		if (!(prandom_u32_state(rs) % 4))
-			kds_async_barrier(d);
+		/* A call with no handle: no fences outside a pending barrier. */
+		scheduled[i] = kds_async_schedule(d, twork_fn, &ts[i]);
+		if (!(prandom_u32_state(rs) % 4)) {
+			int r = kds_async_barrier(d);
+
+			if (r && r != -ENOMEM)
+				violation("kds_async_barrier: %d", r);
+		}
 	}
 	if (fail)
 		kds_fence_set_error(dep, -EIO);
@@ -578,7 +585,7 @@ static void op_async(struct rnd_state *rs)
 
 		if (!w[i])
 			continue;
-		/* A barrier that ran out of memory cancels: allow 0 then. */
+		/* An item that could not be ordered (no memory) is cancelled. */
 		want = after[i] && fail ? 0 : 1;
 		wf = kds_async_work_fence(w[i]);
 		if (atomic_read(&tw[i].runs) > 1 ||
@@ -587,6 +594,10 @@ static void op_async(struct rnd_state *rs)
 		kds_fence_put(wf);
 		kds_async_work_put(w[i]);
 	}
+	for (i = 0; i < 4; i++)
+		if (atomic_read(&ts[i].runs) != !!scheduled[i])
+			violation("scheduled call (cookie %llu) ran %d times", scheduled[i],
+				  atomic_read(&ts[i].runs));
 	kds_fence_put(dep);
 }
 

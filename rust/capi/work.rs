@@ -247,11 +247,15 @@ pub(crate) unsafe extern "C" fn kds_async_work_before(
 pub(crate) unsafe extern "C" fn kds_async_work_fence(w: *mut RawWork) -> *mut RawFence {
     // SAFETY: Function safety requirement.
     match unsafe { work(w, c"kds_async_work_fence") } {
-        Some(w) => {
-            let f = w.done().clone();
-            f.user_get();
-            Arc::into_raw(f).cast_mut().cast()
-        }
+        Some(w) => match w.done() {
+            Some(f) => {
+                f.user_get();
+                Arc::into_raw(f.clone()).cast_mut().cast()
+            }
+            // Only kds_async_schedule() makes a work item without fences,
+            // and it gives C no pointer to it.
+            None => core::ptr::null_mut(),
+        },
         None => core::ptr::null_mut(),
     }
 }
@@ -322,25 +326,24 @@ pub(crate) unsafe extern "C" fn kds_async_schedule(
         return 0;
     };
     // Never run synchronously: no memory, no call.
-    match AsyncWork::new(func, data, GFP_KERNEL) {
-        Ok(w) => AsyncWork::queue(&w, &Arc::from(d)).unwrap_or(0),
-        Err(_) => 0,
-    }
+    AsyncWork::schedule(&Arc::from(d), func, data).unwrap_or(0)
 }
 
-/// C: `void kds_async_barrier(struct kds_async_domain *d)`.
+/// C: `int kds_async_barrier(struct kds_async_domain *d)`.
 ///
 /// # Safety
 ///
 /// `d` must be NULL or a domain C holds a reference to.
 #[no_mangle]
-pub(crate) unsafe extern "C" fn kds_async_barrier(d: *mut RawDomain) {
+pub(crate) unsafe extern "C" fn kds_async_barrier(d: *mut RawDomain) -> c_int {
     kernel::task::might_sleep();
     // SAFETY: Function safety requirement.
-    if let Some(d) = unsafe { domain(d, c"kds_async_barrier") } {
-        if d.barrier().is_err() {
-            pr_warn!("out of memory for a barrier: the work queued before the next barrier is cancelled\n");
-        }
+    match unsafe { domain(d, c"kds_async_barrier") } {
+        Some(d) => match d.barrier() {
+            Ok(()) => 0,
+            Err(e) => e.to_errno(),
+        },
+        None => EINVAL.to_errno(),
     }
 }
 

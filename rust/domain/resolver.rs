@@ -13,6 +13,7 @@
 //! the run order, one node at a time.
 
 use crate::domain::{AsyncFn, AsyncWork, Domain};
+use crate::fence::Fence;
 use kernel::alloc::flags::GFP_KERNEL;
 use kernel::alloc::Flags;
 use kernel::ffi::{c_long, c_void};
@@ -142,19 +143,24 @@ impl Resolver {
         }
         for (i, ds) in deps.iter().enumerate() {
             for &j in ds.iter() {
-                works[i].after(works[j].done(), GFP_KERNEL)?;
+                works[i].after(works[j].done().ok_or(EINVAL)?, GFP_KERNEL)?;
             }
+        }
+        let mut dones: KVec<Arc<Fence>> = KVec::with_capacity(n, GFP_KERNEL)?;
+        for w in works.iter() {
+            // `AsyncWork::new` made every item here: each has its done fence.
+            dones.push(w.done().ok_or(EINVAL)?.clone(), GFP_KERNEL)?;
         }
         for &i in order.iter() {
             AsyncWork::queue(&works[i], d)?;
         }
         drop(nodes);
-        for w in works.iter() {
-            w.done().wait_timeout(false, c_long::MAX);
+        for f in dones.iter() {
+            f.wait_timeout(false, c_long::MAX);
         }
-        // A node that did not run (a barrier of the domain failed, or
-        // the domain's order could not be kept) says so.
-        match works.iter().map(|w| w.done().status()).find(|&s| s < 0) {
+        // A node that did not run (its order behind the domain's barrier
+        // or previous item could not be kept: no memory) says so.
+        match dones.iter().map(|f| f.status()).find(|&s| s < 0) {
             Some(e) => Err(Error::from_errno(e)),
             None => Ok(()),
         }
