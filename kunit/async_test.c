@@ -564,7 +564,9 @@ static void async_misuse(struct kunit *test)
 		KUNIT_EXPECT_EQ(test, kds_async_queue(d, NULL), 0ULL);
 		KUNIT_EXPECT_NULL(test, kds_async_domain_create("bad", 0x100));
 		KUNIT_EXPECT_EQ(test, kds_async_graph_add(NULL, "a", call_fn, NULL, NULL), -EINVAL);
-		KUNIT_EXPECT_SUPPRESSED_WARNING_COUNT(test, 8);
+		/* A work item is not a domain. */
+		KUNIT_EXPECT_EQ(test, kds_async_barrier((struct kds_async_domain *)w), -EINVAL);
+		KUNIT_EXPECT_SUPPRESSED_WARNING_COUNT(test, 9);
 	}
 	kds_async_synchronize(d);
 	KUNIT_EXPECT_EQ(test, atomic_read(&c.runs), 1);
