@@ -565,7 +565,8 @@ static void async_misuse(struct kunit *test)
 		KUNIT_EXPECT_NULL(test, kds_async_domain_create("bad", 0x100));
 		KUNIT_EXPECT_EQ(test, kds_async_graph_add(NULL, "a", call_fn, NULL, NULL), -EINVAL);
 		/* A work item is not a domain. */
-		KUNIT_EXPECT_EQ(test, kds_async_barrier((struct kds_async_domain *)w), -EINVAL);
+		KUNIT_EXPECT_EQ(test, kds_async_barrier((struct kds_async_domain *)w),
+				-EINVAL);
 		KUNIT_EXPECT_SUPPRESSED_WARNING_COUNT(test, 9);
 	}
 	kds_async_synchronize(d);
