@@ -92,9 +92,14 @@ struct Slots {
 ///   `fences`, on a barrier placed while the item was being queued.
 /// - `slots.run` holds an event of the done fence from creation until the
 ///   call, exactly when `fences` is `Some`.
+///
+/// `#[repr(C)]`: `magic` is at offset 0 in every kds object the C edge
+/// checks, so reading it from an object of another type stays in bounds.
 #[pin_data(PinnedDrop)]
+#[repr(C)]
 pub(crate) struct AsyncWork {
     magic: u32,
+    queued: Atomic<u32>,
     func: AsyncFn,
     data: *mut c_void,
     /// `None` for an item of `kds_async_schedule()`.
@@ -102,7 +107,6 @@ pub(crate) struct AsyncWork {
     /// What the call needs, from queueing (and, for `run`, creation) on.
     #[pin]
     slots: RawSpinLockIrq<Slots>,
-    queued: Atomic<u32>,
     cookie: Atomic<u64>,
     #[pin]
     cb: Opaque<RawCb>,
@@ -420,7 +424,10 @@ struct DomainState {
 /// # Invariants
 ///
 /// `magic` is [`DOMAIN_MAGIC`].
+///
+/// `#[repr(C)]`, for `magic` at offset 0, as in [`AsyncWork`].
 #[pin_data(PinnedDrop)]
+#[repr(C)]
 pub(crate) struct Domain {
     magic: u32,
     flags: u32,

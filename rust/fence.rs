@@ -233,27 +233,34 @@ pub(crate) struct RawFence {
 ///   0 and the fence was published as done, and never changes after that.
 /// - `node` is [`NIL`] or the fence's node in [`GRAPH`]; it is only changed
 ///   with `GRAPH` locked.
+///
+/// `#[repr(C)]`, so that `magic` is at offset 0, where the C edge reads it
+/// from whatever object a caller passes (as in [`Domain`] and the others);
+/// the fields are ordered by size so that this adds no padding.
+///
+/// [`Domain`]: crate::domain::Domain
 #[pin_data(PinnedDrop)]
+#[repr(C)]
 pub(crate) struct Fence {
     magic: u32,
-    /// A number that names the fence in messages (and, later, debugfs).
-    id: u64,
     /// References held by users (the C API), as opposed to kds's own; an
     /// internal fence counts one more for kds, for its whole life.
     users: Atomic<i32>,
-    /// Completed by kds itself (a resource set's or a work item's fence):
-    /// users may observe it and await it, but not add events or errors.
-    internal: bool,
-    pending: Atomic<u64>,
     error: Atomic<i32>,
     status: Atomic<i32>,
     node: Atomic<u32>,
-    /// The context running this fence's callbacks
-    /// ([`crate::sys::task::context_key`]), or 0.
-    cb_ctx: Atomic<usize>,
+    /// Completed by kds itself (a resource set's or a work item's fence):
+    /// users may observe it and await it, but not add events or errors.
+    internal: bool,
     /// Set once a cancellable source was added ([`Fence::add_timer`]):
     /// until then [`Fence::abandon`] has nothing to do.
     has_timers: Atomic<bool>,
+    /// A number that names the fence in messages (and, later, debugfs).
+    id: u64,
+    pending: Atomic<u64>,
+    /// The context running this fence's callbacks
+    /// ([`crate::sys::task::context_key`]), or 0.
+    cb_ctx: Atomic<usize>,
     #[pin]
     state: RawSpinLockIrq<State>,
 }

@@ -508,7 +508,10 @@ const RELEASED: u32 = 3;
 /// - Each of `links` is queued on its resource from [`ResourceSet::acquire`]
 ///   until [`ResourceSet::release`] unlinks it, if `phase` is `QUEUED`,
 ///   and never otherwise.
+///
+/// `#[repr(C)]`, for `magic` at offset 0, as in [`crate::domain::Domain`].
 #[pin_data]
+#[repr(C)]
 pub(crate) struct ResourceSet {
     magic: Atomic<u32>,
     /// Links not granted yet.
@@ -520,11 +523,11 @@ pub(crate) struct ResourceSet {
     phase: Atomic<u32>,
     /// Queued by `kds_waitall()` (counts towards `Queue::locked`).
     sync: bool,
-    /// The task sleeping in `kds_waitall()` for the grant, once it sleeps.
-    waiter: WakerSlot,
     /// Whether `kds_resource_set_fence()` made the set's fence: until then
     /// a grant or a release need not lock `fence`.
     fence_made: Atomic<bool>,
+    /// The task sleeping in `kds_waitall()` for the grant, once it sleeps.
+    waiter: WakerSlot,
     callback: Option<UserCallback>,
     /// The set's fence, made on the first `kds_resource_set_fence()`.
     #[pin]
