@@ -282,7 +282,7 @@ static u64 unit_instruction(unsigned int n)
 			x += j;
 			OPTIMIZER_HIDE_VAR(x);
 		}
-	WRITE_ONCE(unit_word.counter, x);
+	atomic_long_set(&unit_word, x);
 	return div_u64(ktime_get_ns() - t, 100);
 }
 

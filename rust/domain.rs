@@ -71,6 +71,14 @@ struct Fences {
     done: Arc<Fence>,
 }
 
+/// Cancels a gate that nothing will commit (its work item was never
+/// queued), so that the fences awaiting it complete (with -ECANCELED)
+/// rather than hang, and no fence is left pending with a waiter.
+fn cancel_gate(gate: &Arc<Fence>) {
+    let _ = gate.set_error(ECANCELED.to_errno());
+    let _ = Fence::complete(gate.as_arc_borrow(), 0);
+}
+
 /// What a work item hands from its creation and queueing to its call.
 #[derive(Default)]
 struct Slots {
@@ -188,23 +196,19 @@ impl AsyncWork {
         }
         let run = Fence::add_event(&done)?;
         Fence::complete(done.as_arc_borrow(), 0)?;
-        // Without the work item, nothing will commit the gate: cancel it,
-        // so that `done` completes and no fence is left pending with a
-        // waiter (kds would warn about that as a leaked fence).
-        let cancel = gate.clone();
-        Self::alloc(func, data, Some((Fences { gate, done }, run)), flags).inspect_err(|_| {
-            let _ = cancel.set_error(ECANCELED.to_errno());
-            let _ = Fence::complete(cancel.as_arc_borrow(), 0);
-        })
+        // Without the work item, nothing will commit the gate.
+        let gate_ref = gate.clone();
+        Self::alloc(func, data, Some((Fences { gate, done }, run)), flags)
+            .inspect_err(|_| cancel_gate(&gate_ref))
     }
 
     /// Queues a call of `func(data, cookie)` in `d` and returns its cookie
     /// (`kds_async_schedule()`), or fails with `ENOMEM` and does not call
-    /// it. The item has no fences (one allocation)
-    /// unless the domain is deterministic or a barrier is pending: the
-    /// items behind a barrier each wait on a gate of their own, retired
-    /// one by one, rather than all on the barrier, whose callbacks run in
-    /// one interrupts-off section.
+    /// it. The item has no fences (one allocation) unless the domain is
+    /// deterministic or a barrier is pending: the items behind a barrier
+    /// each wait on a gate of their own, retired one by one, rather than
+    /// all on the barrier, whose callbacks run in one interrupts-off
+    /// section.
     pub(crate) fn schedule(d: &Arc<Domain>, func: AsyncFn, data: *mut c_void) -> Result<u64> {
         let w = if d.flags & DETERMINISTIC != 0 || d.barrier_pending() {
             Self::new(func, data, GFP_KERNEL)?
@@ -343,9 +347,10 @@ impl AsyncWork {
             let _ = crate::sys::workqueue::kds_queue().enqueue(this.clone());
             return Ok((cookie, true));
         };
-        // A barrier passes its error on (see `Domain::barrier`); the
-        // previous item of a deterministic domain only orders this one: its
-        // failure is not this item's.
+        // The gate inherits the barrier's error, if it ever carried one (a
+        // barrier's epoch events complete without one); the previous item
+        // of a deterministic domain only orders this one: its failure is
+        // not this item's.
         let edges = [(barrier, true), (prev, false)];
         let mut ordered = true;
         for (f, inherit) in edges {
@@ -398,10 +403,7 @@ impl PinnedDrop for AsyncWork {
     fn drop(self: Pin<&mut Self>) {
         let Some(f) = &self.fences else { return };
         if !self.is_queued() {
-            // Never queued: cancel it, so that fences awaiting it complete
-            // (with -ECANCELED) rather than hang.
-            let _ = f.gate.set_error(ECANCELED.to_errno());
-            let _ = Fence::complete(f.gate.as_arc_borrow(), 0);
+            cancel_gate(&f.gate);
         }
     }
 }
