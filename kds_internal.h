@@ -94,6 +94,16 @@ int kds_dma_fence_sources(struct dma_fence *dma, struct kds_fence **out, int max
 /* Between the C files. */
 int kds_queues_init(void);
 void kds_queues_exit(void);
+/* kds_classes.c */
+struct kds_fence_class *kds_default_class(unsigned int which);
+void kds_lockdep_might_wait(struct lockdep_map *map);
+bool kds_lockdep_begin_signalling(struct lockdep_map *map);
+void kds_lockdep_end_signalling(struct lockdep_map *map);
+bool kds_lockdep_enabled(void);
+void kds_dma_might_wait(void);
+bool kds_dma_begin_signalling(void);
+void kds_dma_end_signalling(bool cookie);
+
 int kds_sleepers_init(void);
 void kds_sleepers_exit(void);
 
@@ -121,6 +131,10 @@ enum kds_misuse {
 bool kds_fence_check(struct kds_fence *f, const char *func);
 u64 kds_fence_id(struct kds_fence *f);
 int kds_fence_try_await(struct kds_fence *f, const char *func);
+int kds_fence_await_indefinite(struct kds_fence *f, const char *func, gfp_t gfp);
+int kds_fence_mark_exported(struct kds_fence *f);
+extern const size_t kds_rust_class_layout[2];
+extern const size_t kds_rust_signalling_layout[3];
 struct kds_fence *kds_fence_ref_internal(struct kds_fence *f);
 void kds_fence_unref_internal(struct kds_fence *f);
 void kds_fence_run_deferred(void);
@@ -128,6 +142,6 @@ void kds_live_counts(s64 *n);
 extern const size_t kds_rust_fence_cb_layout[3];
 extern const size_t kds_rust_resource_layout[2];
 extern const size_t kds_rust_set_inline_links;
-extern const size_t kds_rust_callback_layout[5];
+extern const size_t kds_rust_callback_layout[6];
 
 #endif /* _KDS_INTERNAL_H */

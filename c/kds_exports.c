@@ -37,13 +37,17 @@
  * The functions of include/kds.h that the Rust crate defines (rust/capi/).
  * The ones defined in C are exported where they are defined:
  * kds_fence_export_dma_fence() in kds_dma_export.c, and
- * kds_fence_await_completion(), kds_callback_init() and
- * kds_callback_term() in kds_sleepers.c.
+ * kds_fence_await_completion(), kds_callback_init(),
+ * kds_callback_init_class() and kds_callback_term() in kds_sleepers.c,
+ * and __kds_fence_class_init() in kds_classes.c.
  */
 EXPORT_SYMBOL_GPL(kds_version);
 EXPORT_SYMBOL_GPL(kds_version_string);
 
 EXPORT_SYMBOL_GPL(kds_fence_create);
+EXPORT_SYMBOL_GPL(kds_fence_create_class);
+EXPORT_SYMBOL_GPL(kds_fence_begin_signalling);
+EXPORT_SYMBOL_GPL(kds_fence_end_signalling);
 EXPORT_SYMBOL_GPL(kds_fence_get);
 EXPORT_SYMBOL_GPL(kds_fence_put);
 EXPORT_SYMBOL_GPL(kds_fence_await);
@@ -70,8 +74,10 @@ EXPORT_SYMBOL_GPL(kds_resource_set_release);
 EXPORT_SYMBOL_GPL(kds_resource_set_release_sync);
 
 EXPORT_SYMBOL_GPL(kds_async_domain_create);
+EXPORT_SYMBOL_GPL(kds_async_domain_create_class);
 EXPORT_SYMBOL_GPL(kds_async_domain_destroy);
 EXPORT_SYMBOL_GPL(kds_async_work_create);
+EXPORT_SYMBOL_GPL(kds_async_work_create_class);
 EXPORT_SYMBOL_GPL(kds_async_work_after);
 EXPORT_SYMBOL_GPL(kds_async_work_before);
 EXPORT_SYMBOL_GPL(kds_async_work_fence);
@@ -115,6 +121,16 @@ int kds_c_init(void)
 		offsetof(struct kds_callback, direct),
 		offsetof(struct kds_callback, wq),
 		offsetof(struct kds_callback, inflight),
+		offsetof(struct kds_callback, cls),
+	};
+	static const size_t class_layout[] = {
+		sizeof(struct kds_fence_class),
+		offsetof(struct kds_fence_class, map),
+	};
+	static const size_t signalling_layout[] = {
+		sizeof(struct kds_signalling),
+		offsetof(struct kds_signalling, n),
+		offsetof(struct kds_signalling, dma),
 	};
 
 	if (memcmp(cb_layout, kds_rust_fence_cb_layout, sizeof(cb_layout))) {
@@ -123,6 +139,14 @@ int kds_c_init(void)
 	}
 	if (memcmp(callback_layout, kds_rust_callback_layout, sizeof(callback_layout))) {
 		pr_err("struct kds_callback differs between C and Rust\n");
+		return -EINVAL;
+	}
+	if (memcmp(class_layout, kds_rust_class_layout, sizeof(class_layout))) {
+		pr_err("struct kds_fence_class differs between C and Rust\n");
+		return -EINVAL;
+	}
+	if (memcmp(signalling_layout, kds_rust_signalling_layout, sizeof(signalling_layout))) {
+		pr_err("struct kds_signalling differs between C and Rust\n");
 		return -EINVAL;
 	}
 	if (kds_rust_resource_layout[0] > sizeof(struct kds_resource) ||

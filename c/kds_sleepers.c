@@ -82,7 +82,7 @@ int kds_fence_await_completion(struct kds_fence *f, struct completion *c, gfp_t 
 	w = kmalloc_obj(*w, gfp);
 	if (!w)
 		return -ENOMEM;
-	ret = kds_fence_try_await(f, __func__);
+	ret = kds_fence_await_indefinite(f, __func__, gfp);
 	if (ret) {
 		kfree(w);
 		if (ret == -EINVAL)
@@ -111,14 +111,22 @@ EXPORT_SYMBOL_GPL(kds_fence_await_completion);
 
 int kds_callback_init(struct kds_callback *cb, int direct, kds_callback_fn user_cb)
 {
+	return kds_callback_init_class(cb, direct, user_cb, kds_default_class(1));
+}
+EXPORT_SYMBOL_GPL(kds_callback_init);
+
+int kds_callback_init_class(struct kds_callback *cb, int direct, kds_callback_fn user_cb,
+			    struct kds_fence_class *cls)
+{
 	might_sleep();
-	if (!cb || !user_cb) {
+	if (!cb || !user_cb || !cls) {
 		kds_misuse(KDS_MISUSE_NULL, __func__);
 		return -EINVAL;
 	}
 	cb->user_cb = user_cb;
 	cb->direct = direct;
 	cb->wq = NULL;
+	cb->cls = cls;
 	atomic_set(&cb->inflight, 0);
 	if (direct)
 		return 0;
@@ -126,7 +134,7 @@ int kds_callback_init(struct kds_callback *cb, int direct, kds_callback_fn user_
 	cb->wq = alloc_workqueue("kds_cb", WQ_UNBOUND | WQ_HIGHPRI, 0);
 	return cb->wq ? 0 : -ENOMEM;
 }
-EXPORT_SYMBOL_GPL(kds_callback_init);
+EXPORT_SYMBOL_GPL(kds_callback_init_class);
 
 void kds_callback_term(struct kds_callback *cb)
 {

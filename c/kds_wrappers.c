@@ -12,8 +12,10 @@
 
 #define pr_fmt(fmt) KBUILD_MODNAME ": " fmt
 
+#include <linux/debug_locks.h>
 #include <linux/hardirq.h>
 #include <linux/list.h>
+#include <linux/lockdep.h>
 #include <linux/dma-fence.h>
 #include <linux/dma-resv.h>
 #include <linux/mm.h>
@@ -412,4 +414,106 @@ void kds_dma_resv_iter_begin(struct dma_resv_iter *cursor, struct dma_resv *resv
 void kds_dma_resv_iter_end(struct dma_resv_iter *cursor)
 {
 	dma_resv_iter_end(cursor);
+}
+
+/* lockdep maps as wait/signal annotations (rust/sys/lockdep.rs, rust/sys/dma_fence.rs). */
+#ifdef CONFIG_LOCKDEP
+/**
+ * kds_lockdep_might_wait() - Tell lockdep that the caller waits for @map.
+ * @map: a class's map.
+ *
+ * As __dma_fence_might_wait(): a wait inside a section of the same class
+ * first leaves it, so that it reads as the dependency it is, not as a
+ * recursive acquisition.
+ */
+void kds_lockdep_might_wait(struct lockdep_map *map)
+{
+	bool held = lock_is_held_type(map, 1);
+
+	if (held)
+		lock_release(map, _THIS_IP_);
+	lock_map_acquire(map);
+	lock_map_release(map);
+	if (held)
+		lock_acquire(map, 0, 1, 1, 1, NULL, _THIS_IP_);
+}
+
+/**
+ * kds_lockdep_begin_signalling() - Open a signalling section of @map.
+ * @map: a class's map.
+ *
+ * As dma_fence_begin_signalling(): nothing in atomic context (a non-zero
+ * preempt_count(), which is what its in_atomic() tests; the might_sleep()
+ * checks cover those paths) nor inside a section of the same map.
+ *
+ * Return: whether the map was acquired (pass it to kds_lockdep_end_signalling()).
+ */
+bool kds_lockdep_begin_signalling(struct lockdep_map *map)
+{
+	if (lock_is_held_type(map, 1) || preempt_count())
+		return false;
+	lock_acquire(map, 0, 1, 1, 1, NULL, _RET_IP_);
+	return true;
+}
+
+/**
+ * kds_lockdep_end_signalling() - Close a section kds_lockdep_begin_signalling() opened.
+ * @map: its map.
+ */
+void kds_lockdep_end_signalling(struct lockdep_map *map)
+{
+	lock_release(map, _RET_IP_);
+}
+
+/**
+ * kds_lockdep_enabled() - Whether lockdep is checking (it turns itself off after a report).
+ *
+ * Return: true while annotations are worth making.
+ */
+bool kds_lockdep_enabled(void)
+{
+	return debug_locks;
+}
+#else
+void kds_lockdep_might_wait(struct lockdep_map *map) { }
+bool kds_lockdep_begin_signalling(struct lockdep_map *map) { return false; }
+void kds_lockdep_end_signalling(struct lockdep_map *map) { }
+bool kds_lockdep_enabled(void) { return false; }
+#endif
+
+/**
+ * kds_dma_might_wait() - Tell lockdep that the caller waits for a dma_fence.
+ *
+ * __dma_fence_might_wait() is not exported; dma_fence_wait() calls it
+ * first thing, also for a fence that has signalled, such as the stub.
+ */
+void kds_dma_might_wait(void)
+{
+	struct dma_fence *stub;
+
+	if (!IS_ENABLED(CONFIG_LOCKDEP))
+		return;
+	stub = dma_fence_get_stub();
+
+	dma_fence_wait(stub, false);
+	dma_fence_put(stub);
+}
+
+/**
+ * kds_dma_begin_signalling() - dma_fence_begin_signalling(), for Rust.
+ *
+ * Return: its cookie.
+ */
+bool kds_dma_begin_signalling(void)
+{
+	return dma_fence_begin_signalling();
+}
+
+/**
+ * kds_dma_end_signalling() - dma_fence_end_signalling(), for Rust.
+ * @cookie: what kds_dma_begin_signalling() returned.
+ */
+void kds_dma_end_signalling(bool cookie)
+{
+	dma_fence_end_signalling(cookie);
 }

@@ -14,6 +14,7 @@
 #include <linux/dma-resv.h>
 #include <linux/hrtimer.h>
 #include <linux/list.h>
+#include <linux/lockdep_types.h>
 #include <linux/spinlock_types.h>
 #include <linux/types.h>
 
@@ -37,7 +38,10 @@ struct dma_fence;
  * on its first call, and sizes &struct kds_resource's private area in
  * bytes, which changes it on 32-bit; 0.4 makes kds_async_barrier() return
  * -ENOMEM and change nothing when it fails, where it used to cancel the
- * work queued after it).
+ * work queued after it; 0.5 adds fence classes, makes
+ * kds_fence_export_dma_fence() return an ERR_PTR() and refuse fences that
+ * may wait indefinitely, adds a class to &struct kds_callback, and makes
+ * fences of kds_fence_create() unexportable: their class is not bounded).
  * So a driver
  * refuses to probe when the module it found is older than its header, or
  * of another minor (major, from 1 on) version::
@@ -48,7 +52,7 @@ struct dma_fence;
  */
 #define KDS_VERSION(a, b, c)	(((a) << 16) + ((b) << 8) + (c))
 #define KDS_VERSION_MAJOR	0
-#define KDS_VERSION_MINOR	4
+#define KDS_VERSION_MINOR	5
 #define KDS_VERSION_PATCH	0
 #define KDS_VERSION_CODE \
 	KDS_VERSION(KDS_VERSION_MAJOR, KDS_VERSION_MINOR, KDS_VERSION_PATCH)
@@ -93,7 +97,10 @@ const char *kds_version_string(void);
  * dependency would close a cycle of fences (nothing changes), -ENOMEM, and
  * -EINVAL for bad arguments (a NULL pointer, a waiter that is already
  * done), and -EPERM when the waiter is a fence kds completes itself (see
- * below). They never fall back to waiting synchronously.
+ * below) or when the await would make an exported fence depend on a
+ * source that may wait indefinitely (see kds_fence_export_dma_fence(); a
+ * warning names the source). They never fall back to waiting
+ * synchronously.
  *
  * Memory ordering: everything written before an event completed (before the
  * kds_fence_complete() for it, or before the completion, fence or other
@@ -135,6 +142,113 @@ const char *kds_version_string(void);
  * process context under a spinlock_t are all fine. Fence callbacks run
  * with interrupts on there (see &typedef kds_fence_func_t).
  */
+
+/**
+ * DOC: fence classes
+ *
+ * Every fence has a *class*: what the fence is for, in the words of Chris
+ * Wilson's 2020 request that fences used for one purpose follow common
+ * rules "without restricting the primitive for uses outside of this
+ * scope". A class is a name, a lockdep map of its own, and whether it is
+ * *bounded*. kds_fence_create() uses the class "kds_fence"; resource sets
+ * and async domains have classes too ("kds_resource_set", "kds_async").
+ *
+ * Lockdep sees a class as one lock, with the dma_fence rules of
+ * dma_fence_begin_signalling():
+ *
+ * - Waiting for a fence (kds_fence_wait*()), for a resource set
+ *   (kds_waitall()) or for a domain (kds_async_synchronize*()) acquires
+ *   and releases the class's map, even when there is nothing to wait for.
+ * - A *signalling section* of the class holds it (a recursive read), and
+ *   every lock taken inside it is recorded as taken under the class. kds
+ *   opens one around what it runs to complete a fence: kds_fence_complete()
+ *   and what it propagates, an async work function, and the delivery of a
+ *   resource set's grant (its direct callback included, and a queued one).
+ *   Code of a driver that leads to kds_fence_complete() opens one with
+ *   kds_fence_begin_signalling(). A section opened in atomic context, or
+ *   inside one of the same class, is not recorded (as for dma_fence).
+ * - A section also holds the classes of the fences that await the fence
+ *   it completes, transitively (up to 16 fences, as found when it opens):
+ *   holding lock L while waiting for f, and taking L on the way to a fence
+ *   that f awaits, is reported as the deadlock it is.
+ *
+ * So holding a mutex while waiting for a class, and taking that mutex in
+ * a section of the class, is reported by lockdep, as a circular locking
+ * dependency between the mutex and the class's map. Fences of different
+ * classes share nothing: define one class per purpose.
+ *
+ * A class is defined with DEFINE_KDS_FENCE_CLASS() (static storage: the
+ * lockdep key is the class's own address) or set up with
+ * kds_fence_class_init() (anywhere: the key is static, one per call site,
+ * as with spin_lock_init()). A class must outlive every fence, domain and
+ * callback that uses it.
+ *
+ * *Bounded* (%KDS_CLASS_BOUNDED) is what makes a fence exportable as a
+ * dma_fence (see "dma-fence bridge" below). Declaring it promises that
+ * every event of the class's fences that kds does not complete itself
+ * (kds_fence_await() and kds_fence_complete(), the creator's commit
+ * included; for a work item, its function) is completed in bounded time,
+ * by code that follows the dma_fence rules: it does not wait for anything
+ * that is not itself bounded (user space, a resource set, a struct
+ * completion, a fence of an unbounded class), and does not allocate
+ * memory with reclaim (GFP_KERNEL) inside its signalling section. The
+ * sections above let lockdep check the promise.
+ */
+
+/* The class may back dma_fences: see "fence classes" above. */
+#define KDS_CLASS_BOUNDED	BIT(0)
+
+/**
+ * struct kds_fence_class - What a group of fences is for.
+ * @name: for lockdep reports and kds's messages.
+ * @flags: 0 or %KDS_CLASS_BOUNDED.
+ * @map: private to kds: the class's lockdep map.
+ *
+ * Define it with DEFINE_KDS_FENCE_CLASS() or set it up with
+ * kds_fence_class_init(); never copy one.
+ */
+struct kds_fence_class {
+	const char *name;
+	unsigned int flags;
+	struct lockdep_map map;
+};
+
+#ifdef CONFIG_LOCKDEP
+#define __KDS_CLASS_MAP_INIT(cname)	.map = { .name = (cname) },
+#else
+#define __KDS_CLASS_MAP_INIT(cname)
+#endif
+
+/**
+ * DEFINE_KDS_FENCE_CLASS() - Define a fence class in static storage.
+ * @var: the variable; its name is the class's (as with DEFINE_MUTEX()).
+ * @cflags: 0 or %KDS_CLASS_BOUNDED.
+ */
+#define DEFINE_KDS_FENCE_CLASS(var, cflags)					\
+	struct kds_fence_class var = {						\
+		.name = #var, .flags = (cflags), __KDS_CLASS_MAP_INIT(#var)	\
+	}
+
+void __kds_fence_class_init(struct kds_fence_class *cls, const char *name,
+			    unsigned int flags, struct lock_class_key *key);
+
+/**
+ * kds_fence_class_init() - Set up a fence class anywhere in memory.
+ * @cls: the class.
+ * @cname: its name.
+ * @cflags: 0 or %KDS_CLASS_BOUNDED.
+ *
+ * The lockdep key is static, one per call site: every class set up by the
+ * same line is one class for lockdep.
+ *
+ * Context: Any context.
+ */
+#define kds_fence_class_init(cls, cname, cflags)				\
+	do {									\
+		static struct lock_class_key __kds_key;				\
+										\
+		__kds_fence_class_init((cls), (cname), (cflags), &__kds_key);	\
+	} while (0)
 
 /* A kds fence; opaque to C. */
 struct kds_fence;
@@ -192,6 +306,58 @@ struct kds_fence_cb {
  * of memory.
  */
 struct kds_fence *kds_fence_create(gfp_t gfp);
+
+/**
+ * kds_fence_create_class() - Create a fence of a class.
+ * @cls: the class (see "fence classes" above); it must outlive the fence.
+ * @gfp: as for kds_fence_create().
+ *
+ * Context: Any context; may sleep if @gfp allows.
+ * Return: The fence, with one reference for the caller, or NULL when out
+ * of memory or @cls is NULL.
+ */
+struct kds_fence *kds_fence_create_class(struct kds_fence_class *cls, gfp_t gfp);
+
+/* The most classes one signalling section holds. */
+#define KDS_SIGNALLING_CLASSES	8
+
+/**
+ * struct kds_signalling - An open signalling section, on the caller's stack.
+ * @maps: private to kds: the lockdep maps it holds.
+ * @n: private to kds: how many.
+ * @dma: private to kds: whether it holds dma_fence's map.
+ */
+struct kds_signalling {
+	struct lockdep_map *maps[KDS_SIGNALLING_CLASSES];
+	unsigned int n;
+	bool dma;
+};
+
+/**
+ * kds_fence_begin_signalling() - Open a signalling section for a fence.
+ * @f: the fence that the code to come completes (an event of it).
+ * @s: the section, on the caller's stack, for kds_fence_end_signalling().
+ *
+ * Marks the code that leads to completing an event of @f, as
+ * dma_fence_begin_signalling() does for a dma_fence: until
+ * kds_fence_end_signalling(), lockdep records the locks taken as taken
+ * under @f's class, under the classes of the fences that await @f (see
+ * "fence classes" above), and, when an exported fence awaits @f, under
+ * dma_fence's own map. Without lockdep it does nothing.
+ *
+ * Context: Any context; records nothing in atomic context.
+ */
+void kds_fence_begin_signalling(struct kds_fence *f, struct kds_signalling *s);
+
+/**
+ * kds_fence_end_signalling() - Close a signalling section.
+ * @s: the section kds_fence_begin_signalling() opened.
+ *
+ * Sections close in the reverse order they opened, in the same context.
+ *
+ * Context: The context that opened the section.
+ */
+void kds_fence_end_signalling(struct kds_signalling *s);
 
 /**
  * kds_fence_get() - Take a reference to a fence.
@@ -324,7 +490,8 @@ int kds_fence_await_fence_link(struct kds_fence *f, struct kds_fence *signaler,
  * Context: Any context; may sleep if @gfp allows.
  * Return: 1 when added, 0 when @c was already completed (one completion
  * is consumed), -ENOMEM, -EINVAL for NULL arguments or a done @f, -EPERM
- * when kds completes @f itself.
+ * when kds completes @f itself or when an exported fence is or awaits @f
+ * (a completion may never come: see kds_fence_export_dma_fence()).
  */
 int kds_fence_await_completion(struct kds_fence *f, struct completion *c, gfp_t gfp);
 
@@ -548,7 +715,7 @@ int kds_fence_await_dma_resv(struct kds_fence *f, struct dma_resv *resv,
 
 /**
  * kds_fence_export_dma_fence() - A dma_fence that signals when a fence is done.
- * @f: the fence.
+ * @f: the fence; its class must be bounded, and so must everything it awaits.
  * @gfp: allocation flags.
  *
  * The dma_fence signals with @f's error, if any, once @f is done (see
@@ -556,9 +723,21 @@ int kds_fence_await_dma_resv(struct kds_fence *f, struct dma_resv *resv,
  * @gfp allows blocking, it is returned signalled. See "dma-fence bridge"
  * above for its names, context and lifetime.
  *
+ * A dma_fence must not wait indefinitely (Documentation/driver-api/dma-buf.rst,
+ * "Indefinite DMA Fences"), so export refuses a pending @f that depends,
+ * directly or through the fences it awaits, on a source that may: a fence of
+ * a class not declared %KDS_CLASS_BOUNDED (which includes kds_fence_create()'s
+ * default class, resource sets' and kds_async_work_create()'s), or a struct
+ * completion. From then on @f and the fences it awaits follow the dma_fence
+ * rules: an await that would add such a source to them is refused too
+ * (-EPERM), a wait on @f is also a dma_fence wait for lockdep, and the
+ * signalling sections that complete them hold dma_fence's map. Each refusal
+ * prints one warning naming the source.
+ *
  * Context: Any context; may sleep if @gfp allows.
  * Return: The dma_fence, with one reference for the caller (dma_fence_put()
- * it), or NULL when out of memory or @f is not a fence.
+ * it); ERR_PTR(-ENOMEM); ERR_PTR(-EPERM) when @f may wait indefinitely (a
+ * warning names the source); ERR_PTR(-EINVAL) when @f is not a fence.
  */
 struct dma_fence *kds_fence_export_dma_fence(struct kds_fence *f, gfp_t gfp);
 
@@ -644,6 +823,9 @@ typedef void (*kds_callback_fn)(void *callback_parameter, void *callback_extra_p
  * @wq: the workqueue of a queued callback (set by kds_callback_init()).
  * @inflight: private to kds: calls granted and not yet returned, which
  *	kds_callback_term() waits for.
+ * @cls: the class of its sets (set by kds_callback_init_class()), NULL for
+ *	"kds_resource_set": a grant is delivered inside a signalling section
+ *	of it, and the fences of its sets are of it.
  *
  * Set up with kds_callback_init(); one &struct kds_callback serves any
  * number of sets. Keep it until kds_callback_term().
@@ -653,6 +835,7 @@ struct kds_callback {
 	int direct;
 	struct workqueue_struct *wq;
 	atomic_t inflight;
+	struct kds_fence_class *cls;
 };
 
 /**
@@ -698,6 +881,24 @@ int kds_resource_term(struct kds_resource *res);
  * Return: 0, -ENOMEM, -EINVAL for a NULL @cb or @user_cb.
  */
 int kds_callback_init(struct kds_callback *cb, int direct, kds_callback_fn user_cb);
+
+/**
+ * kds_callback_init_class() - Set up a grant callback of a class.
+ * @cb: the callback.
+ * @direct: as for kds_callback_init().
+ * @user_cb: the function.
+ * @cls: the class of the sets that use @cb (see "fence classes" above);
+ *	it must outlive @cb.
+ *
+ * A resource set is held by a client for as long as it likes, so a set's
+ * fence is never bounded, whatever @cls says: the class only keeps the
+ * lockdep checks of unrelated sets apart.
+ *
+ * Context: Process context; may sleep.
+ * Return: as kds_callback_init(); -EINVAL for a NULL @cls too.
+ */
+int kds_callback_init_class(struct kds_callback *cb, int direct, kds_callback_fn user_cb,
+			    struct kds_fence_class *cls);
 
 /**
  * kds_callback_term() - Retire a grant callback.
@@ -881,6 +1082,22 @@ typedef void (*kds_async_func_t)(void *data, u64 cookie);
 struct kds_async_domain *kds_async_domain_create(const char *name, unsigned int flags);
 
 /**
+ * kds_async_domain_create_class() - Create an async domain of a class.
+ * @name: a name, for messages.
+ * @flags: 0 or KDS_ASYNC_DETERMINISTIC.
+ * @cls: the domain's class (see "fence classes" above): kds_async_synchronize*()
+ *	waits for it, every function run in the domain runs inside a signalling
+ *	section of it, and the fences of kds_async_schedule()'s calls are of it.
+ *	It must outlive the domain.
+ *
+ * Context: Process context; may sleep.
+ * Return: The domain, or NULL when out of memory, @flags is invalid or
+ * @cls is NULL.
+ */
+struct kds_async_domain *kds_async_domain_create_class(const char *name, unsigned int flags,
+						       struct kds_fence_class *cls);
+
+/**
  * kds_async_domain_destroy() - Wait for a domain's work and free the domain.
  * @d: the domain; NULL does nothing.
  *
@@ -899,6 +1116,25 @@ void kds_async_domain_destroy(struct kds_async_domain *d);
  * (kds_async_work_put() it), or NULL.
  */
 struct kds_async_work *kds_async_work_create(kds_async_func_t fn, void *data, gfp_t gfp);
+
+/**
+ * kds_async_work_create_class() - Create a work item whose fence has a class.
+ * @cls: the class of the work's fence (see "fence classes" above); with
+ *	%KDS_CLASS_BOUNDED, the work's fence may be exported, and @fn promises
+ *	the dma_fence rules. It must outlive the work item.
+ * @fn: the function.
+ * @data: its first argument.
+ * @gfp: allocation flags.
+ *
+ * kds_async_work_create() uses the class "kds_async", which is not bounded.
+ * The function runs inside a signalling section of @cls and of its domain's
+ * class.
+ *
+ * Context: Any context; may sleep if @gfp allows.
+ * Return: as kds_async_work_create(); NULL for a NULL @cls too.
+ */
+struct kds_async_work *kds_async_work_create_class(struct kds_fence_class *cls,
+						   kds_async_func_t fn, void *data, gfp_t gfp);
 
 /**
  * kds_async_work_after() - Run a work item only after a fence is done.

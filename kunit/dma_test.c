@@ -52,7 +52,7 @@ static struct dma_fence *mock(struct kunit *test)
 
 static void dma_signalled_before_await(struct kunit *test)
 {
-	struct kds_fence *f = kds_test_fence(test);
+	struct kds_fence *f = kds_test_bounded_fence(test);
 	struct dma_fence *d = mock(test);
 
 	dma_fence_set_error(d, -EIO);
@@ -64,7 +64,7 @@ static void dma_signalled_before_await(struct kunit *test)
 
 static void dma_signalled_after_await(struct kunit *test)
 {
-	struct kds_fence *f = kds_test_fence(test);
+	struct kds_fence *f = kds_test_bounded_fence(test);
 	struct dma_fence *d = mock(test);
 
 	KUNIT_EXPECT_EQ(test, kds_fence_await_dma_fence(f, d, 0, GFP_KERNEL), 1);
@@ -77,7 +77,7 @@ static void dma_signalled_after_await(struct kunit *test)
 
 static void dma_error_inherited(struct kunit *test)
 {
-	struct kds_fence *f = kds_test_fence(test);
+	struct kds_fence *f = kds_test_bounded_fence(test);
 	struct dma_fence *d = mock(test);
 
 	KUNIT_EXPECT_EQ(test, kds_fence_await_dma_fence(f, d, 0, GFP_KERNEL), 1);
@@ -91,7 +91,8 @@ static void dma_error_inherited(struct kunit *test)
 /* Two kds fences on one dma_fence; only the one with a timeout times out. */
 static void dma_timeout_only_where_asked(struct kunit *test)
 {
-	struct kds_fence *patient = kds_test_fence(test), *hasty = kds_test_fence(test);
+	struct kds_fence *patient = kds_test_bounded_fence(test);
+	struct kds_fence *hasty = kds_test_bounded_fence(test);
 	struct dma_fence *d = mock(test);
 
 	KUNIT_EXPECT_EQ(test, kds_fence_await_dma_fence(patient, d, 0, GFP_KERNEL), 1);
@@ -178,12 +179,12 @@ static void dma_signal_races_timeout(struct kunit *test)
 
 static void dma_export_signals_after_dependencies(struct kunit *test)
 {
-	struct kds_fence *f = kds_test_fence(test), *dep = kds_test_fence(test);
+	struct kds_fence *f = kds_test_bounded_fence(test), *dep = kds_test_bounded_fence(test);
 	struct dma_fence *d;
 
 	KUNIT_ASSERT_EQ(test, kds_fence_await_fence(f, dep, GFP_KERNEL), 1);
 	d = kds_fence_export_dma_fence(f, GFP_KERNEL);
-	KUNIT_ASSERT_NOT_NULL(test, d);
+	KUNIT_ASSERT_NOT_ERR_OR_NULL(test, d);
 	kds_fence_complete(f);
 	KUNIT_EXPECT_FALSE(test, dma_fence_is_signaled(d));
 	KUNIT_EXPECT_EQ(test, dma_fence_wait_timeout(d, true, 2), 0L);
@@ -211,11 +212,11 @@ static int kds_completer_fn(void *arg)
 
 static void dma_export_wait_timeout(struct kunit *test)
 {
-	struct kds_completer c = { .f = kds_test_fence(test) };
+	struct kds_completer c = { .f = kds_test_bounded_fence(test) };
 	struct dma_fence *d = kds_fence_export_dma_fence(c.f, GFP_KERNEL);
 	struct task_struct *t;
 
-	KUNIT_ASSERT_NOT_NULL(test, d);
+	KUNIT_ASSERT_NOT_ERR_OR_NULL(test, d);
 	init_completion(&c.done);
 	t = kthread_run(kds_completer_fn, &c, "kds_completer");
 	KUNIT_ASSERT_FALSE(test, IS_ERR(t));
@@ -228,13 +229,13 @@ static void dma_export_wait_timeout(struct kunit *test)
 /* The exported fence outlives every kds reference, and names itself. */
 static void dma_export_outlives_kds(struct kunit *test)
 {
-	struct kds_fence *f = kds_fence_create(GFP_KERNEL);
+	struct kds_fence *f = kds_fence_create_class(&kds_test_bounded, GFP_KERNEL);
 	struct dma_fence *d;
 	const char __rcu *driver;
 
 	KUNIT_ASSERT_NOT_NULL(test, f);
 	d = kds_fence_export_dma_fence(f, GFP_KERNEL);
-	KUNIT_ASSERT_NOT_NULL(test, d);
+	KUNIT_ASSERT_NOT_ERR_OR_NULL(test, d);
 	rcu_read_lock();
 	driver = dma_fence_driver_name(d);
 	KUNIT_EXPECT_STREQ(test, rcu_dereference(driver), "kds");
@@ -248,20 +249,20 @@ static void dma_export_outlives_kds(struct kunit *test)
 
 static void dma_export_of_done_fence(struct kunit *test)
 {
-	struct kds_fence *f = kds_test_fence(test);
+	struct kds_fence *f = kds_test_bounded_fence(test);
 	struct dma_fence *d;
 
 	kds_fence_set_error(f, -EBADF);
 	kds_fence_complete(f);
 	/* A caller that may sleep gets it signalled on return... */
 	d = kds_fence_export_dma_fence(f, GFP_KERNEL);
-	KUNIT_ASSERT_NOT_NULL(test, d);
+	KUNIT_ASSERT_NOT_ERR_OR_NULL(test, d);
 	KUNIT_EXPECT_TRUE(test, dma_fence_is_signaled(d));
 	KUNIT_EXPECT_EQ(test, dma_fence_get_status(d), -EBADF);
 	dma_fence_put(d);
 	/* ...an atomic one shortly after, from the irq_work. */
 	d = kds_fence_export_dma_fence(f, GFP_ATOMIC);
-	KUNIT_ASSERT_NOT_NULL(test, d);
+	KUNIT_ASSERT_NOT_ERR_OR_NULL(test, d);
 	KUNIT_EXPECT_GT(test, dma_fence_wait_timeout(d, false, HZ), 0L);
 	KUNIT_EXPECT_EQ(test, dma_fence_get_status(d), -EBADF);
 	dma_fence_put(d);
@@ -289,13 +290,13 @@ static enum hrtimer_restart dma_irq_complete_fn(struct hrtimer *t)
  */
 static void dma_export_completed_from_hardirq(struct kunit *test)
 {
-	struct dma_irq_completer c = { .f = kds_test_fence(test) };
+	struct dma_irq_completer c = { .f = kds_test_bounded_fence(test) };
 	struct dma_fence *d;
 
 	if (IS_ENABLED(CONFIG_PREEMPT_RT))
 		kunit_skip(test, KDS_RT_HARDIRQ_SKIP);
 	d = kds_fence_export_dma_fence(c.f, GFP_KERNEL);
-	KUNIT_ASSERT_NOT_NULL(test, d);
+	KUNIT_ASSERT_NOT_ERR_OR_NULL(test, d);
 	hrtimer_setup_on_stack(&c.timer, dma_irq_complete_fn, CLOCK_MONOTONIC,
 			       HRTIMER_MODE_REL_HARD);
 	hrtimer_start(&c.timer, ms_to_ktime(2), HRTIMER_MODE_REL_HARD);
@@ -308,11 +309,11 @@ static void dma_export_completed_from_hardirq(struct kunit *test)
 
 static void dma_export_in_sync_file(struct kunit *test)
 {
-	struct kds_fence *f = kds_test_fence(test);
+	struct kds_fence *f = kds_test_bounded_fence(test);
 	struct dma_fence *d = kds_fence_export_dma_fence(f, GFP_KERNEL);
 	struct sync_file *sf;
 
-	KUNIT_ASSERT_NOT_NULL(test, d);
+	KUNIT_ASSERT_NOT_ERR_OR_NULL(test, d);
 	sf = sync_file_create(d);
 	KUNIT_ASSERT_NOT_NULL(test, sf);
 	KUNIT_EXPECT_PTR_EQ(test, sf->fence, d);
@@ -325,15 +326,15 @@ static void dma_export_in_sync_file(struct kunit *test)
 /* Awaiting its own export would hang: it is a cycle, and refused. */
 static void dma_export_cycle_detected(struct kunit *test)
 {
-	struct kds_fence *f = kds_test_fence(test), *g = kds_test_fence(test);
+	struct kds_fence *f = kds_test_bounded_fence(test), *g = kds_test_bounded_fence(test);
 	struct dma_fence *d = kds_fence_export_dma_fence(f, GFP_KERNEL);
 	struct dma_fence *e;
 
-	KUNIT_ASSERT_NOT_NULL(test, d);
+	KUNIT_ASSERT_NOT_ERR_OR_NULL(test, d);
 	KUNIT_EXPECT_EQ(test, kds_fence_await_dma_fence(f, d, 0, GFP_KERNEL), -EDEADLK);
 	/* And through another fence: f -> g -> export(f). */
 	e = kds_fence_export_dma_fence(g, GFP_KERNEL);
-	KUNIT_ASSERT_NOT_NULL(test, e);
+	KUNIT_ASSERT_NOT_ERR_OR_NULL(test, e);
 	KUNIT_EXPECT_EQ(test, kds_fence_await_dma_fence(g, d, 0, GFP_KERNEL), 1);
 	KUNIT_EXPECT_EQ(test, kds_fence_await_dma_fence(f, e, 0, GFP_KERNEL), -EDEADLK);
 	kds_fence_complete(f);
@@ -346,11 +347,11 @@ static void dma_export_cycle_detected(struct kunit *test)
 /* A timeout is honoured when the awaited dma_fence is a kds export too. */
 static void dma_export_timeout_honoured(struct kunit *test)
 {
-	struct kds_fence *src = kds_test_fence(test), *f = kds_test_fence(test);
-	struct kds_fence *g = kds_test_fence(test);
+	struct kds_fence *src = kds_test_bounded_fence(test), *f = kds_test_bounded_fence(test);
+	struct kds_fence *g = kds_test_bounded_fence(test);
 	struct dma_fence *d = kds_fence_export_dma_fence(src, GFP_KERNEL);
 
-	KUNIT_ASSERT_NOT_NULL(test, d);
+	KUNIT_ASSERT_NOT_ERR_OR_NULL(test, d);
 	KUNIT_EXPECT_EQ(test, kds_fence_await_dma_fence(f, d, msecs_to_jiffies(20), GFP_KERNEL),
 			1);
 	kds_fence_complete(f);
@@ -372,13 +373,13 @@ static void dma_export_timeout_honoured(struct kunit *test)
  */
 static void dma_export_in_container_cycle_detected(struct kunit *test)
 {
-	struct kds_fence *f = kds_test_fence(test), *g = kds_test_fence(test);
+	struct kds_fence *f = kds_test_bounded_fence(test), *g = kds_test_bounded_fence(test);
 	struct dma_fence *d = kds_fence_export_dma_fence(f, GFP_KERNEL);
 	struct dma_fence *m = mock(test);
 	struct dma_fence_chain *chain;
 	struct dma_fence *merged;
 
-	KUNIT_ASSERT_NOT_NULL(test, d);
+	KUNIT_ASSERT_NOT_ERR_OR_NULL(test, d);
 	merged = dma_fence_unwrap_merge(m, d);
 	KUNIT_ASSERT_NOT_NULL(test, merged);
 	KUNIT_EXPECT_TRUE(test, dma_fence_is_array(merged));
@@ -423,7 +424,7 @@ static void resv_setup(struct kunit *test, struct resv_fixture *r)
 /* WRITE usage waits for the writer only; READ waits for readers and writers. */
 static void dma_resv_usage(struct kunit *test)
 {
-	struct kds_fence *w = kds_test_fence(test), *r = kds_test_fence(test);
+	struct kds_fence *w = kds_test_bounded_fence(test), *r = kds_test_bounded_fence(test);
 	struct resv_fixture fx;
 
 	resv_setup(test, &fx);
@@ -444,11 +445,11 @@ static void dma_resv_usage(struct kunit *test)
 /* An exported fence in a dma_resv, awaited back by kds through the resv. */
 static void dma_export_in_resv(struct kunit *test)
 {
-	struct kds_fence *f = kds_test_fence(test), *reader = kds_test_fence(test);
+	struct kds_fence *f = kds_test_bounded_fence(test), *reader = kds_test_bounded_fence(test);
 	struct dma_fence *d = kds_fence_export_dma_fence(f, GFP_KERNEL);
 	struct dma_resv resv;
 
-	KUNIT_ASSERT_NOT_NULL(test, d);
+	KUNIT_ASSERT_NOT_ERR_OR_NULL(test, d);
 	dma_resv_init(&resv);
 	KUNIT_ASSERT_EQ(test, dma_resv_lock(&resv, NULL), 0);
 	KUNIT_ASSERT_EQ(test, dma_resv_reserve_fences(&resv, 1), 0);
@@ -467,7 +468,7 @@ static void dma_export_in_resv(struct kunit *test)
 
 static void dma_bad_arguments(struct kunit *test)
 {
-	struct kds_fence *f = kds_test_fence(test);
+	struct kds_fence *f = kds_test_bounded_fence(test);
 
 	kunit_warning_suppress(test) {
 		KUNIT_EXPECT_EQ(test, kds_fence_await_dma_fence(f, NULL, 0, GFP_KERNEL), -EINVAL);
@@ -475,7 +476,8 @@ static void dma_bad_arguments(struct kunit *test)
 				-EINVAL);
 		KUNIT_EXPECT_EQ(test, kds_fence_await_dma_resv(f, NULL, DMA_RESV_USAGE_READ, 0,
 							       GFP_KERNEL), -EINVAL);
-		KUNIT_EXPECT_NULL(test, kds_fence_export_dma_fence(NULL, GFP_KERNEL));
+		KUNIT_EXPECT_PTR_EQ(test, kds_fence_export_dma_fence(NULL, GFP_KERNEL),
+				    ERR_PTR(-EINVAL));
 		KUNIT_EXPECT_SUPPRESSED_WARNING_COUNT(test, 4);
 	}
 	kds_fence_complete(f);

@@ -33,6 +33,24 @@ static inline struct kds_fence *kds_test_fence(struct kunit *test)
 	return f;
 }
 
+/* A bounded class, for fences that are exported (one per test file). */
+static DEFINE_KDS_FENCE_CLASS(kds_test_bounded, KDS_CLASS_BOUNDED);
+
+/* A new pending fence of the bounded class kds_test_bounded, put when the test ends. */
+static inline struct kds_fence *kds_test_bounded_fence(struct kunit *test)
+{
+	struct kds_fence *f = kds_fence_create_class(&kds_test_bounded, GFP_KERNEL);
+
+	KUNIT_ASSERT_NOT_NULL(test, f);
+	KUNIT_ASSERT_EQ(test, kunit_add_action_or_reset(test, kds_test_fence_put_action, f), 0);
+	return f;
+}
+
+/* A grant callback that does nothing. */
+static inline void kds_test_nop_grant(void *param, void *extra)
+{
+}
+
 /* A reference to @f of the test's own, put when the test ends. */
 static inline struct kds_fence *kds_test_hold(struct kunit *test, struct kds_fence *f)
 {

@@ -15,7 +15,8 @@ echo
 echo "A sample driver (samples/kds_demo.c) probes a device in phases, each a"
 echo "kds fence: clocks await power, display and audio await clocks, display"
 echo "also awaits a firmware completion and a 30 ms panel delay (hrtimer),"
-echo "ready awaits display and audio and is exported as a dma_fence."
+echo "ready awaits display and audio. Clocks is exported as a dma_fence; ready"
+echo "is refused: through display it waits for a completion, which may never come."
 insmod $M/kds_demo.ko
 dmesg | sed -n 's/.*kds_demo: //p'
 rmmod kds_demo

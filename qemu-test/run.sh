@@ -15,6 +15,11 @@
 #          FAILSLAB=0 to turn failing allocations off), then a verdict.
 #   bench  kds_bench (BENCH_ARGS, e.g. quick=1), then bench/report.py:
 #          the table, build/bench/results.csv and ratios.svg.
+#   lockdep  kds_lockdep_test's cases, each in a boot of its own: each
+#          deadlock case must get lockdep's report, the classes case none;
+#          prints one ok/not ok line per case, writes the counts to
+#          build/<flavour>/qemu/lockdep-counts (a kernel without lockdep
+#          skips them).
 #
 # Environment: KDS_FLAVOUR (debug, prod or rt; default debug), or KDIR for
 # your own kernel build; KUNIT_FILTER (kunit.filter_glob, default 'kds*'),
@@ -51,7 +56,8 @@ cp "$here/init" "$root/init"
 cp "$here/demo.sh" "$root/demo.sh"
 # Loaded by /init's torture and unload-with-armed-sources phases, not in
 # load-order.
-for extra in kunit/kds_unload_test.ko torture/kds_torture.ko bench/kds_bench.ko; do
+for extra in kunit/kds_unload_test.ko kunit/kds_lockdep_test.ko torture/kds_torture.ko \
+	     bench/kds_bench.ko; do
 	[ -f "$OUT/$extra" ] && cp "$OUT/$extra" "$root/lib/modules/kds/"
 done
 for m in "${MODULES[@]}"; do
@@ -176,6 +182,59 @@ bench)
 		--qemu-rc "$qrc" --label "$label" --out "$KDS_ROOT/build/bench" \
 		${KDS_BENCH_SMOKE:+--smoke}
 	;;
+lockdep)
+	# CASE:REGEX..., every regex required in the console log; "none" for
+	# the case that must have no splat at all.
+	circ='possible circular locking dependency detected'
+	cases=(
+		"wait:$circ:\(kds_async\)\{:kds_lockdep_L"
+		"chain:$circ:\(kds_fence\)\{:kds_lockdep_L"
+		"reclaim:$circ:dma_fence_map:fs_reclaim"
+		"grant:$circ:\(kds_resource_set\)\{:kds_lockdep_L"
+		"classes:none"
+	)
+	counts=$RUN/lockdep-counts
+	if ! grep -qx CONFIG_PROVE_LOCKING=y "$KDIR/.config" 2>/dev/null; then
+		kds_log "the $label kernel has no lockdep: ${#cases[@]} lockdep cases skipped"
+		echo "0 0 ${#cases[@]}" >"$counts"
+		exit 0
+	fi
+	p=0 x=0 n=0
+	for c in "${cases[@]}"; do
+		n=$((n + 1))
+		name=${c%%:*}
+		log=$RUN/lockdep-$name.log
+		set +e
+		timeout "${KDS_QEMU_TIMEOUT:-600}" "$QEMU" "${qemu_base[@]}" "${qemu_accel[@]}" \
+			-append "$cmdline kds.lockdep=$name kunit.enable=0" \
+			-serial "file:$log" -serial null </dev/null
+		set -e
+		tr -d '\r' <"$log" >"$log.txt"
+		why=""
+		grep -q "case $name ran: 0" "$log.txt" || why="the case did not run to the end"
+		grep -q KDS-LOCKDEP-DONE "$log.txt" || why="the guest did not finish"
+		if [ "${c#*:}" = none ]; then
+			grep -q "case $name ran: 0; lockdep on" "$log.txt" || why="lockdep turned off"
+			if python3 "$here/collect.py" --splats-only --console "$log.txt" >/dev/null; then :; else
+				why="a splat (lockdep must not report unrelated classes)"
+			fi
+		else
+			IFS=: read -r -a res <<<"${c#*:}"
+			for re in "${res[@]}"; do
+				grep -Eq "$re" "$log.txt" || why="no '$re' in lockdep's report"
+			done
+		fi
+		if [ -z "$why" ]; then
+			echo "ok $n - lockdep: $name (log: $log.txt)"
+			p=$((p + 1))
+		else
+			echo "not ok $n - lockdep: $name: $why (log: $log.txt)"
+			x=$((x + 1))
+		fi
+	done
+	echo "$p $x 0" >"$counts"
+	[ "$x" = 0 ]
+	;;
 *)
-	kds_die "unknown mode '$mode' (check, demo, shell, torture or bench)" ;;
+	kds_die "unknown mode '$mode' (check, demo, shell, torture, bench or lockdep)" ;;
 esac

@@ -16,7 +16,8 @@ pub(crate) mod resource;
 pub(crate) mod version;
 pub(crate) mod work;
 
-use crate::ffi::{kds_c_exit, kds_c_init, kds_live_enable};
+use crate::fence::class::{Builtin, Class};
+use crate::ffi::{kds_c_exit, kds_c_init, kds_default_class, kds_live_enable};
 use crate::sys::task::{gfp_has, MemallocScope};
 use kernel::alloc::{flags, Flags};
 use kernel::bindings;
@@ -27,6 +28,12 @@ use kernel::sync::{Arc, ArcBorrow};
 /// Runs the C side's load-time checks of the ABI between the Rust core and
 /// `include/kds.h`, and sets up what the C side owns.
 pub(crate) fn init() -> Result {
+    for which in [Builtin::Fence, Builtin::Set, Builtin::Async] {
+        // SAFETY: Returns one of kds.ko's static classes, initialised at
+        // build time (`c/kds_classes.c`), which outlive all of kds.
+        let class = unsafe { Class::from_raw(kds_default_class(which as c_uint).cast()) };
+        Class::set_builtin(which, class.ok_or(EINVAL)?);
+    }
     // SAFETY: `kds_c_init` takes no arguments, touches no Rust state and may
     // be called from any sleepable context, such as module init.
     to_result(unsafe { kds_c_init() })

@@ -38,7 +38,8 @@
 
 pub(crate) mod resolver;
 
-use crate::fence::{Event, Fence, RawCb};
+use crate::fence::class::Class;
+use crate::fence::{Event, Fence, RawCb, Signalling};
 use crate::ffi::{fence_cb_trampoline, AsyncFn, FenceCbHandler};
 use crate::sys::raw_spinlock::{new_raw_spinlock_irq, RawSpinLockIrq};
 use kernel::alloc::flags::GFP_KERNEL;
@@ -147,6 +148,16 @@ impl WorkItem for AsyncWork {
 
     fn run(this: Arc<AsyncWork>) {
         let slots = core::mem::take(&mut *this.slots.lock());
+        // The call and the completions that follow are a signalling
+        // section of the domain's class, and of the done fence's and the
+        // fences above it (lockdep only; see `include/kds.h`).
+        let mut section = Signalling::new();
+        if let Some(d) = &slots.domain {
+            section.add_class(d.class);
+        }
+        if let Some(f) = &this.fences {
+            section.add_fence(&f.done);
+        }
         let go = match &this.fences {
             Some(f) => f.gate.status() > 0,
             // Nothing can cancel an item without fences.
@@ -167,6 +178,7 @@ impl WorkItem for AsyncWork {
         if let Some(d) = slots.domain {
             d.finish(&this);
         }
+        drop(section);
     }
 }
 
@@ -188,9 +200,14 @@ unsafe impl FenceCbHandler for AsyncWork {
 impl AsyncWork {
     /// Creates a work item that calls `func(data, cookie)`, with a gate
     /// and a done fence (`kds_async_work_create()`).
-    pub(crate) fn new(func: AsyncFn, data: *mut c_void, flags: Flags) -> Result<Arc<AsyncWork>> {
-        let gate = Fence::new_internal(flags)?;
-        let done = Fence::new_internal(flags)?;
+    pub(crate) fn new(
+        func: AsyncFn,
+        data: *mut c_void,
+        class: Class,
+        flags: Flags,
+    ) -> Result<Arc<AsyncWork>> {
+        let gate = Fence::new_internal(class, flags)?;
+        let done = Fence::new_internal(class, flags)?;
         if !Fence::await_fence(&done, &gate, flags)? {
             return Err(EINVAL);
         }
@@ -211,7 +228,7 @@ impl AsyncWork {
     /// section.
     pub(crate) fn schedule(d: &Arc<Domain>, func: AsyncFn, data: *mut c_void) -> Result<u64> {
         let w = if d.flags & DETERMINISTIC != 0 || d.barrier_pending() {
-            Self::new(func, data, GFP_KERNEL)?
+            Self::new(func, data, d.class, GFP_KERNEL)?
         } else {
             Self::alloc(func, data, None, GFP_KERNEL)?
         };
@@ -433,6 +450,8 @@ struct DomainState {
 pub(crate) struct Domain {
     magic: u32,
     flags: u32,
+    /// What the domain is for: its waits and its calls' sections.
+    class: Class,
     /// For messages: the creator's name, its first [`NAME_MAX`] bytes,
     /// NUL-terminated.
     name: KVec<u8>,
@@ -449,8 +468,8 @@ pub(crate) struct Domain {
 
 impl Domain {
     /// Creates a domain named `name` (cut to [`NAME_MAX`] bytes).
-    pub(crate) fn new(name: &CStr, flags: u32) -> Result<Arc<Domain>> {
-        let epoch = Fence::new_internal(GFP_KERNEL)?;
+    pub(crate) fn new(name: &CStr, flags: u32, class: Class) -> Result<Arc<Domain>> {
+        let epoch = Fence::new_internal(class, GFP_KERNEL)?;
         let bytes = name.to_bytes();
         let mut copy = KVec::with_capacity(NAME_MAX + 1, GFP_KERNEL)?;
         copy.extend_from_slice(&bytes[..bytes.len().min(NAME_MAX)], GFP_KERNEL)?;
@@ -461,6 +480,7 @@ impl Domain {
             try_pin_init!(Domain {
                 magic: DOMAIN_MAGIC,
                 flags,
+                class,
                 name,
                 state <- kernel::new_spinlock!(DomainState {
                     pending: List::new(),
@@ -474,6 +494,11 @@ impl Domain {
             }),
             GFP_KERNEL,
         )
+    }
+
+    /// The domain's class.
+    pub(crate) fn class(&self) -> Class {
+        self.class
     }
 
     /// The domain's name, for messages.
@@ -510,7 +535,7 @@ impl Domain {
     /// orders what it ordered.
     pub(crate) fn barrier(&self) -> Result {
         let _serial = self.barriers.lock();
-        let next = Fence::new_internal(GFP_KERNEL)?;
+        let next = Fence::new_internal(self.class, GFP_KERNEL)?;
         let (epoch, prev) = {
             let st = self.state.lock();
             (st.epoch.clone(), st.barrier.clone())
@@ -546,6 +571,7 @@ impl Domain {
 
     /// Waits until every item queued before `cookie` has finished.
     pub(crate) fn synchronize_cookie(&self, cookie: u64) {
+        self.class.map().might_wait();
         let mut st = self.state.lock();
         loop {
             let lowest = st

@@ -31,9 +31,11 @@
 //! graph lock nests outside fence locks. Both disable interrupts, so every
 //! operation but the waits works from hard IRQ context.
 
+pub(crate) mod class;
 pub(crate) mod dma;
 pub(crate) mod link;
 pub(crate) mod order;
+pub(crate) mod rules;
 pub(crate) mod timer;
 
 use crate::ffi::{fence_cb_trampoline, FenceCbHandler, RawCbFn};
@@ -43,6 +45,7 @@ use crate::sys::percpu::{self, Counter};
 use crate::sys::raw_spinlock::{new_raw_spinlock_irq, raw_global_lock, RawSpinLockIrq};
 use crate::sys::task::{self, HardIrqBudget, Sleep, Waker};
 use crate::sys::workqueue;
+use class::{Builtin, Class};
 use core::ptr::{self, NonNull};
 use kernel::alloc::{flags::GFP_KERNEL, Flags};
 use kernel::bindings;
@@ -54,6 +57,7 @@ use kernel::sync::{Arc, ArcBorrow};
 use kernel::types::Opaque;
 use link::{Link, LinkList, RawLink};
 use order::{Growth, Insert, Order, NIL};
+pub(crate) use rules::{Signalling, Taint};
 
 /// One event in [`Fence`]'s `pending` count (its low 32 bits).
 const EVENT: u64 = 1;
@@ -97,6 +101,7 @@ pub(crate) fn init() {
         GRAPH.init();
         DEFERRED.init();
     }
+    rules::init();
 }
 
 /// Frees the graph's memory; call once, from module exit, when no fence
@@ -255,6 +260,14 @@ pub(crate) struct Fence {
     /// Set once a cancellable source was added ([`Fence::add_timer`]):
     /// until then [`Fence::abandon`] has nothing to do.
     has_timers: Atomic<bool>,
+    /// Set (for good) when the fence is exported as a `dma_fence`, under
+    /// [`rules::RULES`] and the fence's lock ([`rules`]).
+    exported: Atomic<bool>,
+    /// What the fence is for.
+    class: Class,
+    /// Why the fence may wait indefinitely ([`Taint`]), or 0; set for good,
+    /// at creation or under [`rules::RULES`] and the fence's lock.
+    taint: Atomic<u64>,
     /// A number that names the fence in messages (and, later, debugfs).
     id: u64,
     pending: Atomic<u64>,
@@ -279,22 +292,32 @@ pub(crate) fn valid_error(e: i32) -> bool {
 impl Fence {
     /// Creates a pending fence with its setup reference (pending count 1).
     pub(crate) fn new(flags: Flags) -> Result<Arc<Fence>> {
-        Self::create(flags, false)
+        Self::create(Class::builtin(Builtin::Fence), flags, false)
+    }
+
+    /// Creates a pending fence of `class`.
+    pub(crate) fn with_class(class: Class, flags: Flags) -> Result<Arc<Fence>> {
+        Self::create(class, flags, false)
     }
 
     /// Creates a pending fence that kds completes itself, and that users
     /// may only observe (see [`Fence::is_internal`]). kds holds a user
     /// count on it for its whole life, so users' get/put pairs never make
     /// it look abandoned.
-    pub(crate) fn new_internal(flags: Flags) -> Result<Arc<Fence>> {
-        Self::create(flags, true)
+    pub(crate) fn new_internal(class: Class, flags: Flags) -> Result<Arc<Fence>> {
+        Self::create(class, flags, true)
     }
 
-    fn create(flags: Flags, internal: bool) -> Result<Arc<Fence>> {
+    fn create(class: Class, flags: Flags, internal: bool) -> Result<Arc<Fence>> {
+        let id = percpu::next_id();
+        let taint = Taint::of_class(class, id);
         let f = Arc::pin_init(
             try_pin_init!(Fence {
                 magic: FENCE_MAGIC,
-                id: percpu::next_id(),
+                id,
+                exported: Atomic::new(false),
+                class,
+                taint: Atomic::new(taint),
                 users: Atomic::new(i32::from(internal)),
                 internal,
                 pending: Atomic::new(EVENT),
@@ -309,7 +332,7 @@ impl Fence {
                     awaits: false,
                     timers: KVec::new(),
                     callbacks <- ListHead::new(),
-                }), c"kds_fence"),
+                }), c"kds_fence_state"),
             }),
             flags,
         )?;
@@ -548,6 +571,9 @@ impl Fence {
     /// of its own keeps the fence alive while it retires, because a callback
     /// may drop the caller's (the last one, if it was handed over).
     pub(crate) fn complete(this: ArcBorrow<'_, Fence>, error: i32) -> Result {
+        // The event's completion and what it propagates are a signalling
+        // section of the fence (lockdep only).
+        let _section = this.begin_signalling();
         if this.retire_one(error)? {
             let keep: Arc<Fence> = this.into();
             keep.run_done();
@@ -629,6 +655,11 @@ impl Fence {
             this.inherit_from(signaler, inherit);
             return Ok(false);
         }
+        // The dma_fence rules: a fence that awaits one that may wait
+        // indefinitely may too (see `rules`).
+        if let Some(t) = signaler.taint() {
+            Self::make_indefinite(this, t, c"kds_fence_await_fence", flags)?;
+        }
         let edge = match link {
             None => Link::new(this.clone(), inherit, flags)?,
             // SAFETY: The caller's link is valid and kds's until `this` is
@@ -661,6 +692,16 @@ impl Fence {
                 drop(graph);
                 this.inherit_from(signaler, inherit);
                 return Ok(false);
+            }
+            if this.taint().is_none() {
+                if let Some(t) = signaler.taint() {
+                    // Tainted since the check above: walk first, unlocked
+                    // (the graph too: `RULES` is taken outside it).
+                    drop(st);
+                    graph = None;
+                    Self::make_indefinite(this, t, c"kds_fence_await_fence", flags)?;
+                    continue;
+                }
             }
             if !st.awaits {
                 // `signaler` awaits no fence, and cannot start to while we
@@ -860,6 +901,7 @@ impl Fence {
     /// The caller must be allowed to sleep (the C API edge and every other
     /// caller say so with `might_sleep()`).
     pub(crate) fn wait_timeout(&self, intr: bool, timeout: c_long) -> c_long {
+        self.might_wait();
         if self.is_done() {
             return timeout.max(1);
         }

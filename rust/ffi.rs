@@ -154,6 +154,22 @@ extern "C" {
         itself: *mut bool,
     ) -> c_int;
 
+    // lockdep maps as wait/signal annotations (`sys/lockdep.rs`). A
+    // `struct lockdep_map *` is passed as `void *`: without lockdep the
+    // struct is empty (see `kds_raw_spin_lock_init`).
+    pub(crate) fn kds_lockdep_might_wait(map: *mut c_void);
+    pub(crate) fn kds_lockdep_begin_signalling(map: *mut c_void) -> bool;
+    pub(crate) fn kds_lockdep_end_signalling(map: *mut c_void);
+    pub(crate) fn kds_lockdep_enabled() -> bool;
+
+    // dma_fence's own lockdep map (`sys/dma_fence.rs`).
+    pub(crate) fn kds_dma_might_wait();
+    pub(crate) fn kds_dma_begin_signalling() -> bool;
+    pub(crate) fn kds_dma_end_signalling(cookie: bool);
+
+    // Fence classes (`fence/class.rs`): `struct kds_fence_class *`.
+    pub(crate) fn kds_default_class(which: c_uint) -> *mut c_void;
+
     // Workqueues, deferred frees and the deferred-retire work (`sys/workqueue.rs`).
     pub(crate) fn kds_workqueue() -> *mut bindings::workqueue_struct;
     pub(crate) fn kds_direct_workqueue() -> *mut bindings::workqueue_struct;

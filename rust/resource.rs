@@ -44,7 +44,8 @@
 //! transitions are `cmpxchg`es, so a release racing a grant either cancels
 //! the set before it is granted or finds it granted, never both.
 
-use crate::fence::{Event, Fence};
+use crate::fence::class::{Builtin, Class};
+use crate::fence::{Event, Fence, Signalling};
 use crate::ffi::GrantFn;
 use crate::misuse::{misuse, Misuse};
 use crate::sys::list::{self, ListHead};
@@ -479,6 +480,8 @@ pub(crate) struct UserCallback {
     /// sets that may still call it or queue on its workqueue (see
     /// [`CallCount`]).
     pub(crate) owner: *mut i32,
+    /// The class of the sets that use it.
+    pub(crate) class: Class,
 }
 
 const PENDING: u32 = 0;
@@ -717,7 +720,9 @@ impl ResourceSet {
         if let Some(f) = &self.fence.lock().fence {
             return Ok(f.clone());
         }
-        let new = Fence::new_internal(GFP_ATOMIC)?;
+        let new = Fence::new_internal(self.class(), GFP_ATOMIC)?;
+        // Whatever its class: a client holds a set as long as it likes.
+        new.set_resource_set_taint();
         let event = Fence::add_event(&new)?;
         // Commit: the event alone keeps the fence pending.
         Fence::complete(new.as_arc_borrow(), 0)?;
@@ -768,6 +773,28 @@ impl ResourceSet {
         }
     }
 
+    /// The set's class: its callback's, or kds's "kds_resource_set".
+    pub(crate) fn class(&self) -> Class {
+        match &self.callback {
+            Some(cb) => cb.class,
+            None => Class::builtin(Builtin::Set),
+        }
+    }
+
+    /// Opens a signalling section of the set's class, and of its fence's
+    /// if it has one (lockdep only).
+    fn begin_signalling(&self) -> Signalling {
+        let mut s = Signalling::new();
+        if crate::sys::lockdep::enabled() {
+            s.add_class(self.class());
+            let fence = self.fence.lock().fence.clone();
+            if let Some(f) = fence {
+                s.add_fence(&f);
+            }
+        }
+        s
+    }
+
     /// Whether the set has been granted (and not released since).
     pub(crate) fn is_granted(&self) -> bool {
         matches!(self.state.load(ordering::Acquire), GRANTED | RUNNING | DONE)
@@ -795,6 +822,9 @@ impl ResourceSet {
         {
             return;
         }
+        // Delivering the grant, a direct callback included, is a
+        // signalling section of the set's class (lockdep only).
+        let _section = this.begin_signalling();
         // After the fully ordered state change (see `WakerSlot`).
         this.waiter.wake();
         this.finish_fence(0);
@@ -833,6 +863,7 @@ impl ResourceSet {
             self.end_count();
             return;
         }
+        let section = self.begin_signalling();
         self.runner.store(
             kernel::task::Task::current_raw() as usize,
             ordering::Relaxed,
@@ -840,6 +871,7 @@ impl ResourceSet {
         // SAFETY: The driver registered `func` for exactly this call, with
         // these arguments.
         unsafe { (cb.func)(cb.param, cb.extra) };
+        drop(section);
         self.runner.store(0, ordering::Relaxed);
         self.state.store(DONE, ordering::Release);
         self.finished.complete_all();
@@ -912,6 +944,10 @@ impl ResourceSet {
         func: &CStr,
         publish: &dyn Publish,
     ) -> Result<Acquired> {
+        if mode == Mode::Sync {
+            // `kds_waitall()` waits for the class, granted at once or not.
+            Class::builtin(Builtin::Set).map().might_wait();
+        }
         if n == 0 || n > MAX_RESOURCES {
             misuse(Misuse::BadArgument, func);
             return Err(EINVAL);

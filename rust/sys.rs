@@ -15,6 +15,8 @@
 //! - [`list`]: a C `list_head` whose entries C code provides.
 //! - [`dma_fence`]: `dma_fence` references and callbacks, `dma_resv`
 //!   iteration.
+//! - [`lockdep`]: lockdep maps as wait/signal annotations, as
+//!   `dma_fence_begin_signalling()` uses its own.
 //! - [`hrtimer`]: an hrtimer that owns an `Arc` while armed and is
 //!   cancelled without waiting.
 //! - [`task`]: execution contexts, sleeping until woken, reclaim scopes,
@@ -26,6 +28,7 @@
 pub(crate) mod dma_fence;
 pub(crate) mod hrtimer;
 pub(crate) mod list;
+pub(crate) mod lockdep;
 pub(crate) mod module;
 pub(crate) mod percpu;
 pub(crate) mod raw_spinlock;

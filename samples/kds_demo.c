@@ -5,11 +5,13 @@
  * It models a device's probe as phases with dependencies, each phase a kds
  * fence: power, then clocks; firmware arrives later through a struct
  * completion; display needs clocks, firmware and a 30 ms panel power-on
- * delay (an hrtimer); audio needs clocks; "ready" needs display and audio,
- * and is handed to dma_fence users (a display pipeline would put it in a
- * dma_resv). Callbacks report each phase as its dependencies complete, a
- * dependency that would close a cycle is refused, and a failing phase
- * propagates its error. `make run` loads it and shows its log.
+ * delay (an hrtimer); audio needs clocks; "ready" needs display and audio.
+ * The phases are of a bounded class, so a phase may back a dma_fence, but
+ * "ready" may not: it depends on a struct completion, which may never
+ * come, and kds refuses to export it. Callbacks report each phase as its
+ * dependencies complete, a dependency that would close a cycle is refused,
+ * and a failing phase propagates its error. `make run` loads it and shows
+ * its log.
  *
  * Copyright (C) 2026 The kds authors
  */
@@ -37,6 +39,9 @@ struct phase {
 
 static struct phase phases[NR_PHASES];
 static struct completion firmware;
+
+/* The probe's phases: bounded, each completed by code of this driver. */
+static DEFINE_KDS_FENCE_CLASS(kds_demo_probe, KDS_CLASS_BOUNDED);
 static struct delayed_work firmware_work;
 static bool audio_fails;
 
@@ -64,14 +69,14 @@ static int depend(int waiter, int signaler)
 
 static int run_probe(void)
 {
-	struct dma_fence *ready;
+	struct dma_fence *ready, *clocks;
 	int i, ret;
 
 	init_completion(&firmware);
 	INIT_DELAYED_WORK(&firmware_work, firmware_loaded);
 	for (i = 0; i < NR_PHASES; i++) {
 		phases[i].name = phase_name[i];
-		phases[i].fence = kds_fence_create(GFP_KERNEL);
+		phases[i].fence = kds_fence_create_class(&kds_demo_probe, GFP_KERNEL);
 		if (!phases[i].fence) {
 			while (i--)
 				kds_fence_complete(phases[i].fence);
@@ -108,23 +113,35 @@ static int run_probe(void)
 	if (audio_fails)
 		kds_fence_set_error(phases[AUDIO].fence, -EIO);
 
+	/* "clocks" depends on power only: a dma_fence user may wait for it. */
+	clocks = kds_fence_export_dma_fence(phases[CLOCKS].fence, GFP_KERNEL);
+	/* "ready" waits for a completion, which may never come: refused. */
 	ready = kds_fence_export_dma_fence(phases[READY].fence, GFP_KERNEL);
-	if (!ready)
-		ret = -ENOMEM;
+	ret = PTR_ERR_OR_ZERO(ready);
+	pr_info("kds_demo: exporting \"ready\" as a dma_fence: %d (%s)\n", ret,
+		ret == -EPERM ? "-EPERM, it may wait indefinitely" : "unexpected");
+	ret = PTR_ERR_OR_ZERO(clocks);
+	if (!IS_ERR(ready))
+		dma_fence_put(ready);
 	pr_info("kds_demo: committing every phase; power completes now, firmware in 50 ms\n");
 	schedule_delayed_work(&firmware_work, msecs_to_jiffies(50));
 	for (i = NR_PHASES - 1; i >= 0; i--)
 		kds_fence_complete(phases[i].fence);	/* commit, last first */
-	if (!ready)
+	if (IS_ERR(clocks))
 		return ret;
 
-	/* A dma_fence user waits for "ready" as for any other dma_fence. */
-	if (dma_fence_wait_timeout(ready, true, 5 * HZ) <= 0)
+	/* A dma_fence user waits for "clocks" as for any other dma_fence. */
+	if (dma_fence_wait_timeout(clocks, true, 5 * HZ) <= 0)
 		ret = -ETIMEDOUT;
 	else
-		ret = dma_fence_get_status(ready);
-	pr_info("kds_demo:   dma_fence user: \"ready\" signalled with status %d\n", ret);
-	dma_fence_put(ready);
+		ret = dma_fence_get_status(clocks);
+	pr_info("kds_demo:   dma_fence user: \"clocks\" signalled with status %d\n", ret);
+	dma_fence_put(clocks);
+	/* kds's own waiters may wait for anything. */
+	if (kds_fence_wait_timeout(phases[READY].fence, true, 5 * HZ) <= 0)
+		return -ETIMEDOUT;
+	ret = kds_fence_get_status(phases[READY].fence);
+	pr_info("kds_demo:   \"ready\" done with status %d\n", ret);
 	return ret;
 }
 

@@ -95,6 +95,17 @@ for f in "${flavours[@]}"; do
 			failures+=("$f: the benchmark smoke run reported nothing")
 		fi
 	fi
+	# Deadlocks lockdep must report, each in a boot of its own.
+	rm -f "$out/qemu/lockdep-counts"
+	qemu-test/run.sh lockdep || true
+	if [ -f "$out/qemu/lockdep-counts" ]; then
+		read -r p x s <"$out/qemu/lockdep-counts"
+		count "$f" "$p" "$x" "$s"
+		[ "$x" = 0 ] || failures+=("$f: $x lockdep cases (see above)")
+	else
+		count "$f" 0 1 0
+		failures+=("$f: the lockdep boots reported nothing")
+	fi
 	if [ -f "$out/qemu/counts" ]; then
 		read -r p x s <"$out/qemu/counts"
 		count "$f" "$p" "$x" "$s"

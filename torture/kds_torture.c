@@ -603,9 +603,12 @@ static void op_async(struct rnd_state *rs)
 
 /* --- exports --------------------------------------------------------------------- */
 
+/* Exported fences are of a bounded class. */
+static DEFINE_KDS_FENCE_CLASS(torture_bounded, KDS_CLASS_BOUNDED);
+
 static void op_export(struct rnd_state *rs)
 {
-	struct kds_fence *f = kds_fence_create(GFP_KERNEL);
+	struct kds_fence *f = kds_fence_create_class(&torture_bounded, GFP_KERNEL);
 	struct dma_fence *d;
 	bool err = prandom_u32_state(rs) & 1;
 
@@ -614,6 +617,11 @@ static void op_export(struct rnd_state *rs)
 		return;
 	}
 	d = kds_fence_export_dma_fence(f, GFP_KERNEL);
+	if (IS_ERR(d)) {
+		if (PTR_ERR(d) != -ENOMEM)
+			violation("export of a bounded fence: %ld", PTR_ERR(d));
+		d = NULL;
+	}
 	if (err)
 		kds_fence_set_error(f, -EPIPE);
 	kds_fence_await(f);

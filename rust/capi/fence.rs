@@ -12,14 +12,17 @@
 //! so: "Internal to `c/...`".
 
 use crate::capi::Gfp;
+use crate::fence::class::{Class, RawClass};
 use crate::fence::link::RawLink;
 use crate::fence::{valid_error, Fence, RawCb, RawFence};
+use crate::fence::{Signalling, Taint};
 use crate::ffi::RawCbFn;
 use crate::misuse::{misuse, Misuse};
+use crate::sys::lockdep::MAX_SECTIONS;
 use core::ptr::NonNull;
 use kernel::bindings;
 use kernel::bindings::gfp_t;
-use kernel::ffi::{c_char, c_int, c_long};
+use kernel::ffi::{c_char, c_int, c_long, c_uint};
 use kernel::prelude::*;
 use kernel::sync::{Arc, ArcBorrow};
 
@@ -72,6 +75,118 @@ pub(crate) extern "C" fn kds_fence_create(gfp: gfp_t) -> *mut RawFence {
         }
         Err(_) => core::ptr::null_mut(),
     }
+}
+
+/// C: `struct kds_fence *kds_fence_create_class(struct kds_fence_class *cls,
+/// gfp_t gfp)`.
+///
+/// # Safety
+///
+/// `cls` must be NULL or a class that outlives the fence.
+#[no_mangle]
+pub(crate) unsafe extern "C" fn kds_fence_create_class(
+    cls: *mut RawClass,
+    gfp: gfp_t,
+) -> *mut RawFence {
+    // SAFETY: Function safety requirement.
+    let Some(class) = (unsafe { Class::from_raw(cls) }) else {
+        misuse(Misuse::Null, c"kds_fence_create_class");
+        return core::ptr::null_mut();
+    };
+    let gfp = Gfp::new(gfp);
+    match Fence::with_class(class, gfp.flags()) {
+        Ok(f) => {
+            f.user_get();
+            Arc::into_raw(f).cast_mut().cast()
+        }
+        Err(_) => core::ptr::null_mut(),
+    }
+}
+
+/// `struct kds_signalling`, laid out as in `include/kds.h`.
+#[repr(C)]
+pub(crate) struct RawSignalling {
+    maps: [*mut bindings::lockdep_map; MAX_SECTIONS],
+    n: c_uint,
+    dma: bool,
+}
+
+/// Size and offset of the map of `struct kds_fence_class`, checked at load
+/// time.
+#[no_mangle]
+pub(crate) static kds_rust_class_layout: [usize; 2] = crate::fence::class::RAW_LAYOUT;
+
+/// Size and field offsets of [`RawSignalling`], checked against `struct
+/// kds_signalling` at load time.
+#[no_mangle]
+pub(crate) static kds_rust_signalling_layout: [usize; 3] = [
+    core::mem::size_of::<RawSignalling>(),
+    core::mem::offset_of!(RawSignalling, n),
+    core::mem::offset_of!(RawSignalling, dma),
+];
+
+/// C: `void kds_fence_begin_signalling(struct kds_fence *f,
+/// struct kds_signalling *s)`.
+///
+/// # Safety
+///
+/// `f` as for [`borrow`]; `s` NULL or valid for writes.
+#[no_mangle]
+pub(crate) unsafe extern "C" fn kds_fence_begin_signalling(
+    f: *mut RawFence,
+    s: *mut RawSignalling,
+) {
+    const FUNC: &CStr = c"kds_fence_begin_signalling";
+    if s.is_null() {
+        misuse(Misuse::Null, FUNC);
+        return;
+    }
+    // SAFETY: Function safety requirement.
+    let section = match unsafe { borrow(f, FUNC) } {
+        Some(f) => f.begin_signalling(),
+        None => Signalling::new(),
+    };
+    let (maps, n, dma) = section.into_raw();
+    // The dma_fence cookie is kept as whether the section must be closed.
+    let dma = match dma {
+        Some(d) => {
+            let open = d.needs_close();
+            core::mem::forget(d);
+            open
+        }
+        None => false,
+    };
+    // SAFETY: `s` is valid for writes (function safety requirement).
+    unsafe {
+        s.write(RawSignalling {
+            maps,
+            n: n as c_uint,
+            dma,
+        })
+    };
+}
+
+/// C: `void kds_fence_end_signalling(struct kds_signalling *s)`.
+///
+/// # Safety
+///
+/// `s` must be NULL or what `kds_fence_begin_signalling()` filled in, in
+/// this context, and be passed here once.
+#[no_mangle]
+pub(crate) unsafe extern "C" fn kds_fence_end_signalling(s: *mut RawSignalling) {
+    if s.is_null() {
+        misuse(Misuse::Null, c"kds_fence_end_signalling");
+        return;
+    }
+    // SAFETY: Function safety requirement.
+    let raw = unsafe { &mut *s };
+    let dma = raw.dma.then(crate::sys::dma_fence::Signalling::opened);
+    // SAFETY: Filled in by `kds_fence_begin_signalling` in this context
+    // (function safety requirement); emptied so that it closes once.
+    let section = unsafe { Signalling::from_raw(&raw.maps, raw.n as usize, dma) };
+    raw.n = 0;
+    raw.dma = false;
+    drop(section);
 }
 
 /// C: `struct kds_fence *kds_fence_get(struct kds_fence *f)`.
@@ -182,6 +297,65 @@ pub(crate) unsafe extern "C" fn kds_fence_try_await(
             Err(e) => e.to_errno(),
         },
         Err(e) => e.to_errno(),
+    }
+}
+
+/// Internal to `c/kds_sleepers.c`: as [`kds_fence_try_await`], for an
+/// event that may never come (a `struct completion`): `-EPERM` (and a
+/// message naming both) when an exported fence is or awaits `f`.
+///
+/// # Safety
+///
+/// As for [`kds_fence_try_await`].
+#[no_mangle]
+pub(crate) unsafe extern "C" fn kds_fence_await_indefinite(
+    f: *mut RawFence,
+    func: *const c_char,
+    gfp: gfp_t,
+) -> c_int {
+    // SAFETY: `func` is a valid C string (function safety requirement).
+    let func = unsafe { CStr::from_char_ptr(func) };
+    // SAFETY: Function safety requirement.
+    let f = match unsafe { borrow_own(f, func) } {
+        Ok(f) => f,
+        Err(e) => return e.to_errno(),
+    };
+    let arc: Arc<Fence> = f.into();
+    if arc.is_done() {
+        return EINVAL.to_errno();
+    }
+    if let Err(e) = Fence::make_indefinite(
+        &arc,
+        Taint::Completion(arc.id()),
+        func,
+        Gfp::new(gfp).flags(),
+    ) {
+        return e.to_errno();
+    }
+    match arc.await_event() {
+        Ok(()) => 0,
+        Err(e) => e.to_errno(),
+    }
+}
+
+/// Internal to `c/kds_dma_export.c`: puts `f` under the dma_fence rules
+/// before it is exported: 0, or `-EPERM` (and a message naming the
+/// source) when it may wait indefinitely, `-EINVAL` (warned) for a
+/// pointer that is not a fence.
+///
+/// # Safety
+///
+/// `f` must be NULL or a fence C holds a reference to.
+#[no_mangle]
+pub(crate) unsafe extern "C" fn kds_fence_mark_exported(f: *mut RawFence) -> c_int {
+    const FUNC: &CStr = c"kds_fence_export_dma_fence";
+    // SAFETY: Function safety requirement.
+    match unsafe { borrow(f, FUNC) } {
+        Some(f) => match f.export(FUNC) {
+            Ok(()) => 0,
+            Err(e) => e.to_errno(),
+        },
+        None => EINVAL.to_errno(),
     }
 }
 

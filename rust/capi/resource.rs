@@ -8,6 +8,7 @@
 //! `Arc::into_raw`, owned by the driver until released. `kds_callback_init()`/`_term()`, which
 //! allocate and destroy a driver's workqueue, are in `c/kds_sleepers.c`.
 
+use crate::fence::class::{Builtin, Class, RawClass};
 use crate::fence::RawFence;
 use crate::ffi::GrantFn;
 use crate::misuse::{misuse, Misuse};
@@ -45,17 +46,20 @@ pub(crate) struct RawCallback {
     /// An `atomic_t`: the sets that may still use the callback, counted
     /// by the core and polled by `kds_callback_term()`.
     inflight: kernel::types::Opaque<c_int>,
+    /// The class of its sets (`struct kds_fence_class *`).
+    cls: *mut RawClass,
 }
 
 /// Size and field offsets of [`RawCallback`], checked against `struct
 /// kds_callback` at load time.
 #[no_mangle]
-pub(crate) static kds_rust_callback_layout: [usize; 5] = [
+pub(crate) static kds_rust_callback_layout: [usize; 6] = [
     core::mem::size_of::<RawCallback>(),
     core::mem::offset_of!(RawCallback, user_cb),
     core::mem::offset_of!(RawCallback, direct),
     core::mem::offset_of!(RawCallback, wq),
     core::mem::offset_of!(RawCallback, inflight),
+    core::mem::offset_of!(RawCallback, cls),
 ];
 
 /// Size and alignment of [`Resource`], checked against `struct
@@ -269,6 +273,9 @@ pub(crate) unsafe extern "C" fn kds_async_waitall(
         direct: cb.direct != 0,
         wq: cb.wq,
         owner: cb.inflight.get(),
+        // SAFETY: Set by `kds_callback_init*()` to a class the driver
+        // keeps as long as the callback (`include/kds.h`).
+        class: unsafe { Class::from_raw(cb.cls) }.unwrap_or(Class::builtin(Builtin::Set)),
     };
     // INVARIANT: The driver's `pprset` is valid for the whole call
     // (function safety requirement).

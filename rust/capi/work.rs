@@ -11,6 +11,7 @@ use crate::capi::fence::{await_result, borrow, borrow_own};
 use crate::capi::Gfp;
 use crate::domain::resolver::Resolver;
 use crate::domain::{AsyncWork, Domain, DETERMINISTIC};
+use crate::fence::class::{Builtin, Class, RawClass};
 use crate::fence::RawFence;
 use crate::ffi::AsyncFn;
 use crate::misuse::{misuse, Misuse};
@@ -43,7 +44,7 @@ static DEFAULT: AtomicPtr<Domain> = AtomicPtr::new(core::ptr::null_mut());
 
 /// Creates the default domain; call once, from module init.
 pub(crate) fn init() -> Result {
-    let d = Domain::new(c"kds_default", 0)?;
+    let d = Domain::new(c"kds_default", 0, Class::builtin(Builtin::Async))?;
     DEFAULT.store(Arc::into_raw(d).cast_mut(), Ordering::Release);
     Ok(())
 }
@@ -129,9 +130,54 @@ pub(crate) unsafe extern "C" fn kds_async_domain_create(
     name: *const c_char,
     flags: c_uint,
 ) -> *mut RawDomain {
+    // SAFETY: Function safety requirement; kds's own class.
+    unsafe {
+        create_domain(
+            name,
+            flags,
+            Class::builtin(Builtin::Async),
+            c"kds_async_domain_create",
+        )
+    }
+}
+
+/// C: `struct kds_async_domain *kds_async_domain_create_class(const char
+/// *name, unsigned int flags, struct kds_fence_class *cls)`.
+///
+/// # Safety
+///
+/// `name` must be NULL or a valid C string; `cls` NULL or a class that
+/// outlives the domain.
+#[no_mangle]
+pub(crate) unsafe extern "C" fn kds_async_domain_create_class(
+    name: *const c_char,
+    flags: c_uint,
+    cls: *mut RawClass,
+) -> *mut RawDomain {
+    const FUNC: &CStr = c"kds_async_domain_create_class";
+    // SAFETY: Function safety requirement.
+    let Some(class) = (unsafe { Class::from_raw(cls) }) else {
+        misuse(Misuse::Null, FUNC);
+        return core::ptr::null_mut();
+    };
+    // SAFETY: Function safety requirement.
+    unsafe { create_domain(name, flags, class, FUNC) }
+}
+
+/// Creates a domain for `func`.
+///
+/// # Safety
+///
+/// `name` must be NULL or a valid C string.
+unsafe fn create_domain(
+    name: *const c_char,
+    flags: c_uint,
+    class: Class,
+    func: &CStr,
+) -> *mut RawDomain {
     kernel::task::might_sleep();
     if flags & !DETERMINISTIC != 0 {
-        misuse(Misuse::BadArgument, c"kds_async_domain_create");
+        misuse(Misuse::BadArgument, func);
         return core::ptr::null_mut();
     }
     let name = if name.is_null() {
@@ -141,7 +187,7 @@ pub(crate) unsafe extern "C" fn kds_async_domain_create(
         // during this call only: the domain keeps a copy.
         unsafe { CStr::from_char_ptr(name) }
     };
-    match Domain::new(name, flags) {
+    match Domain::new(name, flags, class) {
         Ok(d) => Arc::into_raw(d).cast_mut().cast(),
         Err(_) => core::ptr::null_mut(),
     }
@@ -175,12 +221,51 @@ pub(crate) extern "C" fn kds_async_work_create(
     data: *mut c_void,
     gfp: gfp_t,
 ) -> *mut RawWork {
+    create_work(
+        Class::builtin(Builtin::Async),
+        func,
+        data,
+        gfp,
+        c"kds_async_work_create",
+    )
+}
+
+/// C: `struct kds_async_work *kds_async_work_create_class(struct
+/// kds_fence_class *cls, kds_async_func_t fn, void *data, gfp_t gfp)`.
+///
+/// # Safety
+///
+/// `cls` must be NULL or a class that outlives the work item.
+#[no_mangle]
+pub(crate) unsafe extern "C" fn kds_async_work_create_class(
+    cls: *mut RawClass,
+    func: Option<AsyncFn>,
+    data: *mut c_void,
+    gfp: gfp_t,
+) -> *mut RawWork {
+    const FUNC: &CStr = c"kds_async_work_create_class";
+    // SAFETY: Function safety requirement.
+    let Some(class) = (unsafe { Class::from_raw(cls) }) else {
+        misuse(Misuse::Null, FUNC);
+        return core::ptr::null_mut();
+    };
+    create_work(class, func, data, gfp, FUNC)
+}
+
+/// Creates a work item of `class` for `name`.
+fn create_work(
+    class: Class,
+    func: Option<AsyncFn>,
+    data: *mut c_void,
+    gfp: gfp_t,
+    name: &CStr,
+) -> *mut RawWork {
     let Some(func) = func else {
-        misuse(Misuse::NoCallback, c"kds_async_work_create");
+        misuse(Misuse::NoCallback, name);
         return core::ptr::null_mut();
     };
     let gfp = Gfp::new(gfp);
-    match AsyncWork::new(func, data, gfp.flags()) {
+    match AsyncWork::new(func, data, class, gfp.flags()) {
         Ok(w) => Arc::into_raw(w).cast_mut().cast(),
         Err(_) => core::ptr::null_mut(),
     }

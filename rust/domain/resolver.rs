@@ -137,7 +137,7 @@ impl Resolver {
         let mut works: KVec<Arc<AsyncWork>> = KVec::with_capacity(n, GFP_KERNEL)?;
         for node in nodes.iter() {
             works.push(
-                AsyncWork::new(node.func, node.data, GFP_KERNEL)?,
+                AsyncWork::new(node.func, node.data, d.class(), GFP_KERNEL)?,
                 GFP_KERNEL,
             )?;
         }

@@ -17,7 +17,7 @@ use super::Fence;
 use core::ptr::{self, NonNull};
 use kernel::alloc::Flags;
 use kernel::prelude::*;
-use kernel::sync::Arc;
+use kernel::sync::{Arc, ArcBorrow};
 
 /// `struct kds_fence_link` as `include/kds.h` lays it out: three words.
 #[repr(C)]
@@ -232,6 +232,23 @@ impl LinkList {
         LinkList {
             head: core::mem::replace(&mut self.head, ptr::null_mut()),
         }
+    }
+
+    /// The waiters on the list, first to last, as references of their
+    /// own.
+    pub(crate) fn waiter_arcs(&self) -> impl Iterator<Item = Arc<Fence>> + '_ {
+        let mut cur = self.head;
+        core::iter::from_fn(move || {
+            let raw = NonNull::new(cur)?;
+            // SAFETY: `raw` is a link the list owns (type invariant), so
+            // valid while the list is borrowed; its waiter is a reference
+            // from `Arc::into_raw` that the link holds, so it may be
+            // borrowed, and the borrow cloned, meanwhile.
+            unsafe {
+                cur = (*raw.as_ptr()).next;
+                Some(ArcBorrow::from_raw((*raw.as_ptr()).waiter).into())
+            }
+        })
     }
 
     /// The waiters on the list, first to last.

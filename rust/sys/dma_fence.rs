@@ -13,6 +13,10 @@
 //!   gets it.
 //! - [`for_each_resv_fence`] walks the fences of a `dma_resv` by usage
 //!   without taking its lock.
+//! - [`might_wait`] and [`Signalling`]: the lockdep annotations of
+//!   dma_fence waits and signalling sections, for code that waits or
+//!   signals on behalf of a `dma_fence` without calling `dma_fence_wait()`
+//!   or `dma_fence_signal()` itself.
 //!
 //! Nothing here is specific to kds, so that it could be proposed on its
 //! own; the static inline functions are wrapped in `c/kds_wrappers.c`.
@@ -274,4 +278,46 @@ pub(crate) unsafe fn for_each_resv_fence(
     // SAFETY: The cursor was begun and is ended once.
     unsafe { kds_dma_resv_iter_end(cursor.get().cast()) };
     res
+}
+
+/// Tells lockdep that the caller waits for a `dma_fence`, as
+/// `dma_fence_wait()` does (`__dma_fence_might_wait()`), without waiting.
+/// A no-op without `CONFIG_LOCKDEP`.
+pub(crate) fn might_wait() {
+    if cfg!(CONFIG_LOCKDEP) {
+        // SAFETY: Waits for the stub fence, which has signalled.
+        unsafe { crate::ffi::kds_dma_might_wait() }
+    }
+}
+
+/// A `dma_fence` signalling section (`dma_fence_begin_signalling()`),
+/// closed when dropped.
+pub(crate) struct Signalling(bool);
+
+impl Signalling {
+    /// Opens a section.
+    pub(crate) fn begin() -> Self {
+        // SAFETY: Always allowed; nesting is handled by the callee.
+        Self(unsafe { crate::ffi::kds_dma_begin_signalling() })
+    }
+
+    /// A section that [`Signalling::begin`] opened in this context and
+    /// that was kept open (`core::mem::forget`) since, with the cookie
+    /// `false` (a cookie of `true` needs no closing and is not kept).
+    pub(crate) fn opened() -> Self {
+        Self(false)
+    }
+
+    /// Whether dropping this closes a section (it opened one rather than
+    /// finding one open).
+    pub(crate) fn needs_close(&self) -> bool {
+        !self.0
+    }
+}
+
+impl Drop for Signalling {
+    fn drop(&mut self) {
+        // SAFETY: The cookie of the section this opened, in this context.
+        unsafe { crate::ffi::kds_dma_end_signalling(self.0) }
+    }
 }
