@@ -4,7 +4,7 @@
  *
  * kds's default classes and __kds_fence_class_init(). A class's map is
  * used as dma_fence_lockdep_map is in drivers/dma-buf/dma-fence.c: a wait
- * acquires it, a signalling section holds it as a recursive read (the
+ * acquires it, a signalling section holds it as a read trylock (the
  * calls are in kds_wrappers.c, for rust/sys/lockdep.rs).
  *
  * Copyright (C) 2026 The kds authors

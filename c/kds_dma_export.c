@@ -133,15 +133,16 @@ struct dma_fence *kds_fence_export_dma_fence(struct kds_fence *f, gfp_t gfp)
 	e = kzalloc_obj(*e, gfp);
 	if (!e)
 		return ERR_PTR(-ENOMEM);
-	/* From here on @f follows the dma_fence rules, or it is refused. */
-	ret = kds_fence_mark_exported(f);
-	if (ret) {
-		kfree(e);
-		return ERR_PTR(ret);
-	}
 	if (!try_module_get(THIS_MODULE)) {
 		kfree(e);
 		return ERR_PTR(-ENODEV);
+	}
+	/* From here on @f follows the dma_fence rules, or it is refused. */
+	ret = kds_fence_mark_exported(f);
+	if (ret) {
+		module_put(THIS_MODULE);
+		kfree(e);
+		return ERR_PTR(ret);
 	}
 	snprintf(e->name, sizeof(e->name), "kds-fence-%llu", kds_fence_id(f));
 	dma_fence_init(&e->base, &kds_dma_fence_ops, NULL, dma_fence_context_alloc(1), 1);

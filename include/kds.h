@@ -159,29 +159,43 @@ const char *kds_version_string(void);
  * - Waiting for a fence (kds_fence_wait*()), for a resource set
  *   (kds_waitall()) or for a domain (kds_async_synchronize*()) acquires
  *   and releases the class's map, even when there is nothing to wait for.
- * - A *signalling section* of the class holds it (a recursive read), and
+ * - A *signalling section* of the class holds it (a read trylock, as
+ *   dma_fence_begin_signalling() holds dma_fence's), and
  *   every lock taken inside it is recorded as taken under the class. kds
  *   opens one around what it runs to complete a fence: kds_fence_complete()
  *   and what it propagates, an async work function, and the delivery of a
  *   resource set's grant (its direct callback included, and a queued one).
  *   Code of a driver that leads to kds_fence_complete() opens one with
  *   kds_fence_begin_signalling(). A section opened in atomic context, or
- *   inside one of the same class, is not recorded (as for dma_fence).
+ *   inside one of the same class, is not recorded (as for dma_fence); nor
+ *   is the rest of a long completion that hard IRQ hands to kds's
+ *   workqueue.
  * - A section also holds the classes of the fences that await the fence
- *   it completes, transitively (up to 16 fences, as found when it opens):
- *   holding lock L while waiting for f, and taking L on the way to a fence
- *   that f awaits, is reported as the deadlock it is.
+ *   it completes, transitively (the first 16 fences found when it opens,
+ *   up to %KDS_SIGNALLING_CLASSES classes): holding lock L while waiting
+ *   for f, and taking L on the way to a fence that f awaits, is reported
+ *   as the deadlock it is.
  *
  * So holding a mutex while waiting for a class, and taking that mutex in
  * a section of the class, is reported by lockdep, as a circular locking
  * dependency between the mutex and the class's map. Fences of different
- * classes share nothing: define one class per purpose.
+ * classes share nothing: define one class per purpose. kds's own classes
+ * are shared by every user of kds_fence_create(), kds_async_work_create()
+ * and kds_async_domain_create(), so lockdep links them all: a driver that
+ * waits for another's default fences from a section of its own may get a
+ * report of a deadlock that its fences cannot have. Classes set up by the
+ * same line (kds_fence_class_init()) are one class for lockdep: waiting
+ * for a fence of one inside a section of another is reported as
+ * recursive locking.
  *
  * A class is defined with DEFINE_KDS_FENCE_CLASS() (static storage: the
  * lockdep key is the class's own address) or set up with
  * kds_fence_class_init() (anywhere: the key is static, one per call site,
  * as with spin_lock_init()). A class must outlive every fence, domain and
- * callback that uses it.
+ * callback that uses it, and kds may release its lockdep map just after
+ * the last waiter of its last fence has woken: keep a class in memory that
+ * lives as long as the module that set it up (a static, or data freed at
+ * module exit).
  *
  * *Bounded* (%KDS_CLASS_BOUNDED) is what makes a fence exportable as a
  * dma_fence (see "dma-fence bridge" below). Declaring it promises that
@@ -730,9 +744,13 @@ int kds_fence_await_dma_resv(struct kds_fence *f, struct dma_resv *resv,
  * default class, resource sets' and kds_async_work_create()'s), or a struct
  * completion. From then on @f and the fences it awaits follow the dma_fence
  * rules: an await that would add such a source to them is refused too
- * (-EPERM), a wait on @f is also a dma_fence wait for lockdep, and the
- * signalling sections that complete them hold dma_fence's map. Each refusal
- * prints one warning naming the source.
+ * (-EPERM, changing nothing), a wait on @f is also a dma_fence wait for
+ * lockdep, and the signalling sections that complete them hold dma_fence's
+ * map. Each refusal prints one warning naming the source. Whether a fence
+ * may wait indefinitely is decided when its dependencies are added, and
+ * never forgotten: a fence that awaited a source that has fired since
+ * still counts as depending on it, and so does one whose await of such a
+ * source failed for another reason (-EDEADLK, -ENOMEM).
  *
  * Context: Any context; may sleep if @gfp allows.
  * Return: The dma_fence, with one reference for the caller (dma_fence_put()
@@ -1128,7 +1146,10 @@ struct kds_async_work *kds_async_work_create(kds_async_func_t fn, void *data, gf
  *
  * kds_async_work_create() uses the class "kds_async", which is not bounded.
  * The function runs inside a signalling section of @cls and of its domain's
- * class.
+ * class. An item whose fence is exported (or awaited by an export) and that
+ * is queued behind a barrier of work that may wait indefinitely, or after
+ * such an item in a KDS_ASYNC_DETERMINISTIC domain, is cancelled: its fence
+ * completes with -EPERM, and a warning names the source.
  *
  * Context: Any context; may sleep if @gfp allows.
  * Return: as kds_async_work_create(); NULL for a NULL @cls too.
@@ -1148,7 +1169,8 @@ struct kds_async_work *kds_async_work_create_class(struct kds_fence_class *cls,
  * Context: Any context; may sleep if @gfp allows.
  * Return: 1 added, 0 @f was done already, -EDEADLK when @f awaits @w
  * (nothing changes), -EBUSY (and a warning) once @w is queued, -ENOMEM,
- * -EINVAL.
+ * -EINVAL, -EPERM when @w's fence is exported (or awaited by an export)
+ * and @f may wait indefinitely (see kds_fence_export_dma_fence()).
  */
 int kds_async_work_after(struct kds_async_work *w, struct kds_fence *f, gfp_t gfp);
 

@@ -13,6 +13,7 @@
 #include <linux/completion.h>
 #include <linux/dma-fence.h>
 #include <linux/err.h>
+#include <linux/kthread.h>
 #include <linux/sched/mm.h>
 #include <linux/slab.h>
 
@@ -180,6 +181,111 @@ static void rules_nop(void *data, u64 cookie)
 {
 }
 
+/*
+ * The race of an await into an export against the walk that taints the
+ * fence it awaits: a bounded w awaits a completion on one CPU while an
+ * exported v awaits w on the other. Never may both succeed (v's dma_fence
+ * would wait for the completion); one of them gets -EPERM.
+ */
+struct rules_race {
+	struct kds_fence *w;
+	struct completion c;
+	atomic_t start, done;
+	int ret;
+};
+
+static int rules_race_fn(void *arg)
+{
+	struct rules_race *r = arg;
+	int round = 1;
+
+	while (!kthread_should_stop()) {
+		if (atomic_read_acquire(&r->start) != round) {
+			cpu_relax();
+			cond_resched();
+			continue;
+		}
+		r->ret = kds_fence_await_completion(r->w, &r->c, GFP_KERNEL);
+		atomic_set_release(&r->done, round++);
+	}
+	return 0;
+}
+
+static void rules_await_races_taint(struct kunit *test)
+{
+	struct rules_race r = { };
+	struct task_struct *t;
+	int round, both = 0, refused = 0;
+
+	init_completion(&r.c);
+	t = kthread_run(rules_race_fn, &r, "kds_rules_race");
+	KUNIT_ASSERT_FALSE(test, IS_ERR(t));
+	for (round = 1; round <= 300; round++) {
+		struct kds_fence *v = kds_fence_create_class(&kds_test_bounded, GFP_KERNEL);
+		struct kds_fence *w = kds_fence_create_class(&kds_test_bounded, GFP_KERNEL);
+		struct dma_fence *d;
+		int ret;
+
+		KUNIT_ASSERT_NOT_NULL(test, v);
+		KUNIT_ASSERT_NOT_NULL(test, w);
+		d = kds_fence_export_dma_fence(v, GFP_KERNEL);
+		KUNIT_ASSERT_NOT_ERR_OR_NULL(test, d);
+		r.w = w;
+		reinit_completion(&r.c);
+		atomic_set_release(&r.start, round);
+		ret = kds_fence_await_fence(v, w, GFP_KERNEL);
+		while (atomic_read_acquire(&r.done) != round)
+			cpu_relax();
+		both += ret == 1 && r.ret == 1;
+		refused += ret == -EPERM || r.ret == -EPERM;
+		complete(&r.c);
+		kds_fence_complete(w);
+		kds_fence_complete(v);
+		KUNIT_EXPECT_GT(test, dma_fence_wait_timeout(d, false, 10 * HZ), 0L);
+		dma_fence_put(d);
+		kds_fence_put(w);
+		kds_fence_put(v);
+	}
+	kthread_stop(t);
+	kunit_info(test, "%d rounds refused one of the two\n", refused);
+	KUNIT_EXPECT_EQ(test, both, 0);
+	KUNIT_EXPECT_EQ(test, refused, 300);
+}
+
+/*
+ * A domain's barrier waits for the work queued before it through events,
+ * not edges: a bounded, exported item behind a barrier of unbounded work
+ * would wait indefinitely. It is cancelled with -EPERM instead.
+ */
+static void rules_barrier_of_unbounded_work(struct kunit *test)
+{
+	struct kds_async_domain *dom = kds_async_domain_create_class("kds_test_rules", 0,
+								     &kds_test_bounded);
+	struct kds_async_work *w1, *w2;
+	struct kds_fence *u = kds_test_fence(test), *f2;
+	struct dma_fence *d;
+
+	KUNIT_ASSERT_NOT_NULL(test, dom);
+	w1 = kds_async_work_create(rules_nop, NULL, GFP_KERNEL);
+	w2 = kds_async_work_create_class(&kds_test_bounded, rules_nop, NULL, GFP_KERNEL);
+	KUNIT_ASSERT_NOT_NULL(test, w1);
+	KUNIT_ASSERT_NOT_NULL(test, w2);
+	KUNIT_EXPECT_EQ(test, kds_async_work_after(w1, u, GFP_KERNEL), 1);
+	KUNIT_EXPECT_NE(test, kds_async_queue(dom, w1), 0ULL);
+	KUNIT_EXPECT_EQ(test, kds_async_barrier(dom), 0);
+	f2 = kds_test_hold(test, kds_async_work_fence(w2));
+	d = expect_exported(test, f2);
+	KUNIT_EXPECT_NE(test, kds_async_queue(dom, w2), 0ULL);
+	/* The export does not wait for u: w2 is cancelled. */
+	KUNIT_EXPECT_GT(test, dma_fence_wait_timeout(d, false, 10 * HZ), 0L);
+	KUNIT_EXPECT_EQ(test, dma_fence_get_status(d), -EPERM);
+	kds_fence_complete(u);
+	kds_async_domain_destroy(dom);
+	dma_fence_put(d);
+	kds_async_work_put(w1);
+	kds_async_work_put(w2);
+}
+
 /* A work item is bounded only with a bounded class. */
 static void rules_work_class(struct kunit *test)
 {
@@ -240,18 +346,21 @@ static void rules_signalling_paths_do_not_reclaim(struct kunit *test)
 }
 
 /*
- * Classes set up anywhere (kds_fence_class_init(), static key per call
- * site) work like static ones: without lockdep complaining of a
- * non-static key, which the normal boots would catch.
+ * Classes set up at run time (kds_fence_class_init(), static key per call
+ * site) work like defined ones: without lockdep complaining of a
+ * non-static key, which the normal boots would catch. (The class lives as
+ * long as the module: kds may still release its map just after the
+ * fence's waiters have woken.)
  */
+static struct kds_fence_class rules_dynamic;
+
 static void rules_class_init_anywhere(struct kunit *test)
 {
-	struct kds_fence_class *cls = kunit_kzalloc(test, sizeof(*cls), GFP_KERNEL);
+	struct kds_fence_class *cls = &rules_dynamic;
 	struct kds_signalling s;
 	struct kds_fence *f;
 	struct dma_fence *d;
 
-	KUNIT_ASSERT_NOT_NULL(test, cls);
 	kds_fence_class_init(cls, "kds_test_dynamic", KDS_CLASS_BOUNDED);
 	f = kds_test_hold(test, kds_fence_create_class(cls, GFP_KERNEL));
 	d = expect_exported(test, f);
@@ -289,6 +398,8 @@ static struct kunit_case kds_rules_cases[] = {
 	KUNIT_CASE(rules_resource_set_refused),
 	KUNIT_CASE(rules_await_into_export_refused),
 	KUNIT_CASE(rules_work_class),
+	KUNIT_CASE(rules_await_races_taint),
+	KUNIT_CASE(rules_barrier_of_unbounded_work),
 	KUNIT_CASE(rules_signalling_paths_do_not_reclaim),
 	KUNIT_CASE(rules_class_init_anywhere),
 	KUNIT_CASE(rules_bad_arguments),

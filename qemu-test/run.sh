@@ -223,6 +223,10 @@ lockdep)
 			for re in "${res[@]}"; do
 				grep -Eq "$re" "$log.txt" || why="no '$re' in lockdep's report"
 			done
+			# lockdep's report, and nothing else: one warning in all.
+			nw=$(grep -c 'WARNING:' "$log.txt" || true)
+			[ "$nw" = 1 ] || why="$nw warnings; exactly one, lockdep's, is required"
+			grep -q '\*\*\* DEADLOCK \*\*\*' "$log.txt" || why="no deadlock scenario in the report"
 		fi
 		if [ -z "$why" ]; then
 			echo "ok $n - lockdep: $name (log: $log.txt)"

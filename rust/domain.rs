@@ -348,6 +348,20 @@ impl AsyncWork {
             };
             (cookie, epoch, st.barrier.clone(), prev)
         };
+        // The epoch (a barrier, once closed) waits for this item through
+        // an event, not an edge: it may wait indefinitely if the item may
+        // (the dma_fence rules, see `crate::fence::rules`).
+        let mut ordered = true;
+        if let (Some(f), Some(ep)) = (&this.fences, epoch.as_ref().and_then(|e| e.fence())) {
+            if let Some(t) = f.done.taint() {
+                if let Err(e) = Fence::make_indefinite(ep, t, c"kds_async_queue", GFP_KERNEL) {
+                    // An exported item behind the barrier would wait for
+                    // this one: cancel this one.
+                    let _ = f.gate.set_error(e.to_errno());
+                    ordered = false;
+                }
+            }
+        }
         // Nothing runs the work before the callback or enqueue below.
         {
             let mut slots = this.slots.lock();
@@ -369,7 +383,6 @@ impl AsyncWork {
         // of a deterministic domain only orders this one: its failure is
         // not this item's.
         let edges = [(barrier, true), (prev, false)];
-        let mut ordered = true;
         for (f, inherit) in edges {
             let Some(f) = f else { continue };
             let res = if inherit {

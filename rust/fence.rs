@@ -263,6 +263,10 @@ pub(crate) struct Fence {
     /// Set (for good) when the fence is exported as a `dma_fence`, under
     /// [`rules::RULES`] and the fence's lock ([`rules`]).
     exported: Atomic<bool>,
+    /// Set, under [`rules::RULES`] and the fence's lock, while a walk of
+    /// [`rules`] has checked the fence and not tainted it yet: no edge
+    /// into it is added meanwhile.
+    walking: Atomic<bool>,
     /// What the fence is for.
     class: Class,
     /// Why the fence may wait indefinitely ([`Taint`]), or 0; set for good,
@@ -316,6 +320,7 @@ impl Fence {
                 magic: FENCE_MAGIC,
                 id,
                 exported: Atomic::new(false),
+                walking: Atomic::new(false),
                 class,
                 taint: Atomic::new(taint),
                 users: Atomic::new(i32::from(internal)),
@@ -655,11 +660,6 @@ impl Fence {
             this.inherit_from(signaler, inherit);
             return Ok(false);
         }
-        // The dma_fence rules: a fence that awaits one that may wait
-        // indefinitely may too (see `rules`).
-        if let Some(t) = signaler.taint() {
-            Self::make_indefinite(this, t, c"kds_fence_await_fence", flags)?;
-        }
         let edge = match link {
             None => Link::new(this.clone(), inherit, flags)?,
             // SAFETY: The caller's link is valid and kds's until `this` is
@@ -668,6 +668,11 @@ impl Fence {
             // before this returns, which leaves the memory alone.
             Some(raw) => unsafe { Link::borrowed(raw, this.clone(), inherit) },
         };
+        // The dma_fence rules: a fence that awaits one that may wait
+        // indefinitely may too (see `rules`).
+        if let Some(t) = signaler.taint() {
+            Self::make_indefinite(this, t, c"kds_fence_await_fence", flags)?;
+        }
         let fast = {
             let mut w = this.state.lock();
             if w.awaits || w.waiters.is_empty() {
@@ -692,6 +697,14 @@ impl Fence {
                 drop(graph);
                 this.inherit_from(signaler, inherit);
                 return Ok(false);
+            }
+            if signaler.walking.load(ordering::Relaxed) {
+                // A walk of `rules` is tainting `signaler` and what awaits
+                // it: wait for it to finish, so that it sees no new edge.
+                drop(st);
+                graph = None;
+                drop(rules::RULES.lock());
+                continue;
             }
             if this.taint().is_none() {
                 if let Some(t) = signaler.taint() {

@@ -147,7 +147,8 @@ impl Signalling {
 
     /// Also holds the maps of `f`'s section (see [`Fence::begin_signalling`]).
     pub(crate) fn add_fence(&mut self, f: &Fence) {
-        if !lockdep::enabled() {
+        // Nothing is recorded in hard IRQ: no walk either.
+        if !lockdep::enabled() || crate::sys::task::in_hardirq() {
             return;
         }
         let mut exported = false;
@@ -264,28 +265,43 @@ impl Fence {
                 i += 1;
             }
             let rules = RULES.lock();
-            // Check: nothing exported, and no new waiter.
+            // Check: nothing exported, and no new waiter. Each fence
+            // checked is marked `walking` until it is tainted: no edge
+            // into it is added meanwhile (`Fence::await_edge` waits for
+            // `RULES`), so the fences checked are the fences tainted.
             let mut grown = false;
+            let mut refused = None;
             for x in seen.iter() {
                 let g = x.state.lock();
                 if x.is_exported() && !g.done {
-                    drop(g);
-                    drop(rules);
-                    pr_warn!(
-                        "{}: fence {} would make exported fence {} wait for {}, and a dma_fence must not wait indefinitely (see Documentation/driver-api/dma-buf.rst); refused\n",
-                        func.to_str().unwrap_or("?"),
-                        this.id,
-                        x.id,
-                        why
-                    );
-                    return Err(EPERM);
+                    refused = Some(x.id);
+                    break;
                 }
                 if g.waiters
                     .waiters()
                     .any(|w| w.taint().is_none() && !seen.iter().any(|s| core::ptr::eq(&**s, w)))
                 {
                     grown = true;
+                    break;
                 }
+                x.walking.store(true, ordering::Relaxed);
+            }
+            if grown || refused.is_some() {
+                for x in seen.iter() {
+                    let _g = x.state.lock();
+                    x.walking.store(false, ordering::Relaxed);
+                }
+            }
+            if let Some(id) = refused {
+                drop(rules);
+                pr_warn!(
+                        "{}: fence {} would make exported fence {} wait for {}, and a dma_fence must not wait indefinitely (see Documentation/driver-api/dma-buf.rst); refused\n",
+                        func.to_str().unwrap_or("?"),
+                    this.id,
+                    id,
+                    why
+                );
+                return Err(EPERM);
             }
             if grown {
                 // Unlocked again, to make room; `i` is past every fence
@@ -299,6 +315,7 @@ impl Fence {
                 if x.taint().is_none() {
                     x.taint.store(why.encode(), ordering::Relaxed);
                 }
+                x.walking.store(false, ordering::Relaxed);
             }
             drop(rules);
             return Ok(());

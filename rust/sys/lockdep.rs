@@ -6,7 +6,7 @@
 //! thread waits for. `drivers/dma-buf/dma-fence.c` closes the gap with
 //! one `struct lockdep_map` used as a lock that is never really taken: a
 //! wait acquires and releases it (`__dma_fence_might_wait()`), and code
-//! that leads to a signal holds it as a recursive read
+//! that leads to a signal holds it as a read trylock
 //! (`dma_fence_begin_signalling()`). A lock held around a wait and taken
 //! inside a signalling section then closes a cycle that lockdep reports.
 //! [`WaitMap`] is that pattern for any map; [`Sections`] holds the
