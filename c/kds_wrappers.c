@@ -42,8 +42,8 @@ static struct workqueue_struct *kds_direct_wq;
 int kds_queues_init(void)
 {
 	/*
-	 * Async work (which may sleep), dma_fence waits and their timeouts,
-	 * deferred frees: unbound, and as many active at once as allowed.
+	 * Async work (which may sleep), deferred frees: unbound, and as many
+	 * active at once as allowed.
 	 * Unbound queues of equal attributes share worker pools, so hundreds
 	 * of parked completion waiters can leave a kds_wq item waiting for a
 	 * new worker to be created (seen on PREEMPT_RT: a 20 ms dma timeout
@@ -53,8 +53,10 @@ int kds_queues_init(void)
 	if (!kds_wq)
 		return -ENOMEM;
 	/*
-	 * Work deferred from hard IRQ (direct grant callbacks, the rest of a
-	 * long completion), at high priority.
+	 * Work on signalling paths (direct grant callbacks and the rest of a
+	 * long completion deferred from hard IRQ, dma_fence waits and their
+	 * timeouts), at high priority and with a rescuer: a dma_fence that
+	 * depends on it must not wait for memory reclaim.
 	 */
 	kds_direct_wq = alloc_workqueue("kds_direct", WQ_UNBOUND | WQ_HIGHPRI | WQ_MEM_RECLAIM, 0);
 	if (!kds_direct_wq) {
@@ -95,14 +97,14 @@ struct workqueue_struct *kds_direct_workqueue(void)
 }
 
 /**
- * kds_kick_delayed_work() - Make a delayed work item on kds's queue run now.
- * @dwork: the work item.
+ * kds_kick_delayed_work() - Make a delayed work item on kds's high-priority queue run now.
+ * @dwork: the work item (a dma_fence wait: its completion is on signalling paths).
  *
  * Return: true when it was pending already (it keeps its reference).
  */
 bool kds_kick_delayed_work(struct delayed_work *dwork)
 {
-	return mod_delayed_work(kds_wq, dwork, 0);
+	return mod_delayed_work(kds_direct_wq, dwork, 0);
 }
 
 /* Whether this CPU is inside a hard-IRQ fence completion of kds's. */

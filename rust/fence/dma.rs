@@ -27,7 +27,7 @@ use crate::ffi::{kds_dma_fence_sources, kds_dma_fence_timed_out};
 use crate::sys::dma_fence::{self, DmaFence, DmaFenceCallback, DmaFenceCb};
 use crate::sys::module::ModuleRef;
 use crate::sys::raw_spinlock::{new_raw_spinlock_irq, RawSpinLockIrq};
-use crate::sys::workqueue::{kds_queue, kick_delayed_work};
+use crate::sys::workqueue::{kds_direct_queue, kick_delayed_work};
 use kernel::alloc::Flags;
 use kernel::bindings;
 use kernel::ffi::c_int;
@@ -127,7 +127,9 @@ impl DmaWait {
         // fence as it was (dropping an event would complete it, -ECANCELED).
         *w.event.lock() = Some(Fence::add_event(f)?);
         let timeout = w.timeout;
-        if timeout != 0 && kds_queue().enqueue_delayed(w.clone(), timeout).is_err() {
+        // On the high-priority queue: completing the event is on the
+        // signalling path of every fence above it, exported ones included.
+        if timeout != 0 && kds_direct_queue().enqueue_delayed(w.clone(), timeout).is_err() {
             // A fresh work item cannot be queued already.
             return Err(EINVAL);
         }

@@ -4,12 +4,13 @@
 //! destroys (draining them) at module exit, and what is deferred to them
 //! without allocating.
 //!
-//! - [`kds_queue`]: async work, `dma_fence` waits and their timeouts,
-//!   deferred frees (`WQ_MEM_RECLAIM`).
-//! - [`kds_direct_queue`]: at high priority, work handed over from hard
-//!   IRQ: direct grant callbacks and the rest of a long completion
+//! - [`kds_queue`]: async work, deferred frees (`WQ_MEM_RECLAIM`).
+//! - [`kds_direct_queue`]: at high priority, work on signalling paths:
+//!   direct grant callbacks and the rest of a long completion handed over
+//!   from hard IRQ, `dma_fence` waits and their timeouts
 //!   (`WQ_MEM_RECLAIM | WQ_HIGHPRI`).
-//! - [`kick_delayed_work`]: a delayed work item runs now.
+//! - [`kick_delayed_work`]: a delayed work item on [`kds_direct_queue`]
+//!   runs now.
 //! - [`kvfree_atomic`]: `kvfree()` in any context but NMI.
 //! - [`queue_deferred_retire`]: kicks the one static work item that
 //!   retires fences handed over from hard IRQ.
@@ -24,22 +25,22 @@ use kernel::bindings;
 use kernel::ffi::c_void;
 use kernel::workqueue::{DelayedWork, Queue};
 
-/// kds's workqueue: async work, dma_fence waits and their timeouts,
-/// deferred frees.
+/// kds's workqueue: async work, deferred frees.
 pub(crate) fn kds_queue() -> &'static Queue {
     // SAFETY: `kds_workqueue()` is valid from module init to module exit,
     // and kds's code only runs in between.
     unsafe { Queue::from_raw(kds_workqueue()) }
 }
 
-/// kds's high-priority workqueue for work deferred from hard IRQ: direct
-/// grant callbacks and the rest of a long completion.
+/// kds's high-priority workqueue for work on signalling paths: direct
+/// grant callbacks and the rest of a long completion deferred from hard
+/// IRQ, `dma_fence` waits and their timeouts.
 pub(crate) fn kds_direct_queue() -> &'static Queue {
     // SAFETY: As for `kds_queue()`.
     unsafe { Queue::from_raw(kds_direct_workqueue()) }
 }
 
-/// Makes a delayed work item on [`kds_queue`] run now, whether it was
+/// Makes a delayed work item on [`kds_direct_queue`] run now, whether it was
 /// waiting for its delay or idle (`mod_delayed_work()`). Returns whether
 /// it was pending already.
 ///
