@@ -31,6 +31,19 @@ count() { # GROUP passed failed skipped
 	fail[$1]=$((${fail[$1]:-0} + $3))
 	skip[$1]=$((${skip[$1]:-0} + $4))
 }
+# add_counts GROUP FILE WHAT: the 'passed failed skipped' a run wrote to
+# FILE; a missing FILE is one failure (WHAT reported nothing).
+add_counts() {
+	local p x s
+	if [ -f "$2" ]; then
+		read -r p x s <"$2"
+		count "$1" "$p" "$x" "$s"
+		[ "$x" = 0 ] || failures+=("$1: $x in $3 (see above)")
+	else
+		count "$1" 0 1 0
+		failures+=("$1: $3 reported nothing")
+	fi
+}
 # step GROUP NAME COMMAND...: one check, passed if COMMAND succeeds.
 step() {
 	local group=$1 name=$2
@@ -86,34 +99,13 @@ for f in "${flavours[@]}"; do
 	if [ "$f" = prod ]; then
 		rm -f build/bench/counts
 		KDS_BENCH_SMOKE=1 BENCH_ARGS="quick=1 reps=3" qemu-test/run.sh bench || true
-		if [ -f build/bench/counts ]; then
-			read -r p x s <build/bench/counts
-			count "$f" "$p" "$x" "$s"
-			[ "$x" = 0 ] || failures+=("$f: $x in the benchmark smoke run (see above)")
-		else
-			count "$f" 0 1 0
-			failures+=("$f: the benchmark smoke run reported nothing")
-		fi
+		add_counts "$f" build/bench/counts "the benchmark smoke run"
 	fi
 	# Deadlocks lockdep must report, each in a boot of its own.
 	rm -f "$out/qemu/lockdep-counts"
 	qemu-test/run.sh lockdep || true
-	if [ -f "$out/qemu/lockdep-counts" ]; then
-		read -r p x s <"$out/qemu/lockdep-counts"
-		count "$f" "$p" "$x" "$s"
-		[ "$x" = 0 ] || failures+=("$f: $x lockdep cases (see above)")
-	else
-		count "$f" 0 1 0
-		failures+=("$f: the lockdep boots reported nothing")
-	fi
-	if [ -f "$out/qemu/counts" ]; then
-		read -r p x s <"$out/qemu/counts"
-		count "$f" "$p" "$x" "$s"
-		[ "$x" = 0 ] || failures+=("$f: $x in the guest (see above)")
-	else
-		count "$f" 0 1 0
-		failures+=("$f: the guest reported nothing")
-	fi
+	add_counts "$f" "$out/qemu/lockdep-counts" "the lockdep boots"
+	add_counts "$f" "$out/qemu/counts" "the guest"
 done
 
 # virtme-ng: on prod, whose boot under TCG takes seconds (debug: 1.5 min).

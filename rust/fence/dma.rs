@@ -129,7 +129,11 @@ impl DmaWait {
         let timeout = w.timeout;
         // On the high-priority queue: completing the event is on the
         // signalling path of every fence above it, exported ones included.
-        if timeout != 0 && kds_direct_queue().enqueue_delayed(w.clone(), timeout).is_err() {
+        if timeout != 0
+            && kds_direct_queue()
+                .enqueue_delayed(w.clone(), timeout)
+                .is_err()
+        {
             // A fresh work item cannot be queued already.
             return Err(EINVAL);
         }
