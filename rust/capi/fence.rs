@@ -12,7 +12,7 @@
 //! so: "Internal to `c/...`".
 
 use crate::capi::Gfp;
-use crate::fence::class::{Class, RawClass};
+use crate::fence::class::{Builtin, Class, RawClass};
 use crate::fence::link::RawLink;
 use crate::fence::{valid_error, Fence, RawCb, RawFence};
 use crate::fence::{Signalling, Taint};
@@ -67,8 +67,13 @@ pub(crate) unsafe fn borrow_own<'a>(f: *mut RawFence, func: &CStr) -> Result<Arc
 /// C: `struct kds_fence *kds_fence_create(gfp_t gfp)`.
 #[no_mangle]
 pub(crate) extern "C" fn kds_fence_create(gfp: gfp_t) -> *mut RawFence {
+    create(Class::builtin(Builtin::Fence), gfp)
+}
+
+/// A new fence of `class` with one user reference, as C sees it, or NULL.
+fn create(class: Class, gfp: gfp_t) -> *mut RawFence {
     let gfp = Gfp::new(gfp);
-    match Fence::new(gfp.flags()) {
+    match Fence::with_class(class, gfp.flags()) {
         Ok(f) => {
             f.user_get();
             Arc::into_raw(f).cast_mut().cast()
@@ -93,14 +98,7 @@ pub(crate) unsafe extern "C" fn kds_fence_create_class(
         misuse(Misuse::Null, c"kds_fence_create_class");
         return core::ptr::null_mut();
     };
-    let gfp = Gfp::new(gfp);
-    match Fence::with_class(class, gfp.flags()) {
-        Ok(f) => {
-            f.user_get();
-            Arc::into_raw(f).cast_mut().cast()
-        }
-        Err(_) => core::ptr::null_mut(),
-    }
+    create(class, gfp)
 }
 
 /// `struct kds_signalling`, laid out as in `include/kds.h`.

@@ -277,10 +277,7 @@ impl Fence {
                     refused = Some(x.id);
                     break;
                 }
-                if g.waiters
-                    .waiters()
-                    .any(|w| w.taint().is_none() && !seen.iter().any(|s| core::ptr::eq(&**s, w)))
-                {
+                if g.waiters.waiters().any(|w| Self::is_new(&seen, w)) {
                     grown = true;
                     break;
                 }
@@ -322,6 +319,12 @@ impl Fence {
         }
     }
 
+    /// Whether `w` is a fence a walk must still take in: untainted, and
+    /// not in `seen` yet.
+    fn is_new(seen: &[Arc<Fence>], w: &Fence) -> bool {
+        w.taint().is_none() && !seen.iter().any(|s| core::ptr::eq(&**s, w))
+    }
+
     /// Appends to `seen` the untainted waiters of `seen[i]` that are not in
     /// it yet, making room (with `flags`) unlocked.
     fn collect_waiters(seen: &mut KVec<Arc<Fence>>, i: usize, flags: Flags) -> Result {
@@ -331,7 +334,7 @@ impl Fence {
                 let g = x.state.lock();
                 let mut need = 0;
                 for w in g.waiters.waiter_arcs() {
-                    if w.taint().is_some() || seen.iter().any(|s| Arc::ptr_eq(s, &w)) {
+                    if !Self::is_new(seen, &w) {
                         continue;
                     }
                     if seen.push_within_capacity(w).is_err() {
@@ -354,38 +357,28 @@ impl Fence {
     fn walk_up(&self, mut visit: impl FnMut(&Fence)) {
         let mut queue: [Option<Arc<Fence>>; LOCKDEP_WALK] = [const { None }; LOCKDEP_WALK];
         let mut n = 0;
-        visit(self);
-        {
-            let g = self.state.lock();
-            for w in g.waiters.waiter_arcs() {
-                if n == LOCKDEP_WALK {
-                    break;
-                }
-                queue[n] = Some(w);
-                n += 1;
-            }
-        }
-        let mut i = 0;
-        while i < n {
-            let Some(x) = queue[i].clone() else {
-                break;
-            };
-            visit(&x);
+        // Visits `x` and queues its waiters not queued yet, while there
+        // is room.
+        let mut step = |x: &Fence, queue: &mut [Option<Arc<Fence>>], n: &mut usize| {
+            visit(x);
             let g = x.state.lock();
             for w in g.waiters.waiter_arcs() {
-                if n == LOCKDEP_WALK {
+                if *n == LOCKDEP_WALK {
                     break;
                 }
-                if queue[..n]
+                if !queue[..*n]
                     .iter()
                     .any(|q| q.as_ref().is_some_and(|q| Arc::ptr_eq(q, &w)))
                 {
-                    continue;
+                    queue[*n] = Some(w);
+                    *n += 1;
                 }
-                queue[n] = Some(w);
-                n += 1;
             }
-            drop(g);
+        };
+        step(self, &mut queue, &mut n);
+        let mut i = 0;
+        while let Some(x) = queue.get(i).and_then(|q| q.clone()) {
+            step(&x, &mut queue, &mut n);
             i += 1;
         }
         // The references go unlocked.
