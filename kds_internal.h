@@ -10,6 +10,8 @@
 #include <linux/spinlock_types.h>
 #include <linux/types.h>
 
+#include "c/kds_trace_api.h"
+
 struct delayed_work;
 struct dma_fence;
 struct dma_resv;
@@ -82,13 +84,19 @@ enum kds_pcpu_counter {
 void kds_pcpu_add(unsigned int idx, s64 delta);
 s64 kds_pcpu_sum(unsigned int idx);
 u64 kds_next_id(void);
+int kds_snprint_sym(char *buf, size_t len, unsigned long ip);
+unsigned int kds_this_cpu(void);
+unsigned long kds_jiffies(void);
+unsigned int kds_jiffies_to_msecs(unsigned long j);
+int kds_dma_fence_describe(char *buf, size_t len, struct dma_fence *dma);
 
 /* c/kds_wrappers.c: module references (rust/sys/module.rs). */
 bool kds_module_get(void);
 void kds_module_put(void);
 
 /* c/kds_dma_export.c (rust/fence/dma.rs). */
-void kds_dma_fence_timed_out(struct dma_fence *dma, u64 waiter, unsigned long timeout);
+void kds_dma_fence_timed_out(struct dma_fence *dma, u64 waiter, const char *name,
+			     unsigned long timeout);
 int kds_dma_fence_sources(struct dma_fence *dma, struct kds_fence **out, int max, bool *itself);
 
 /* Between the C files. */
@@ -133,6 +141,8 @@ u64 kds_fence_id(struct kds_fence *f);
 int kds_fence_try_await(struct kds_fence *f, const char *func);
 int kds_fence_await_indefinite(struct kds_fence *f, const char *func, gfp_t gfp);
 int kds_fence_mark_exported(struct kds_fence *f);
+void kds_fence_note_completion(struct kds_fence *f, const void *c, gfp_t gfp);
+void kds_fence_forget_completion(struct kds_fence *f, const void *c);
 extern const size_t kds_rust_class_layout[2];
 extern const size_t kds_rust_signalling_layout[3];
 struct kds_fence *kds_fence_ref_internal(struct kds_fence *f);
@@ -143,5 +153,38 @@ extern const size_t kds_rust_fence_cb_layout[3];
 extern const size_t kds_rust_resource_layout[2];
 extern const size_t kds_rust_set_inline_links;
 extern const size_t kds_rust_callback_layout[6];
+
+/* The Rust halves of exports that c/kds_exports.c defines. */
+struct kds_resource;
+struct kds_resource_set;
+struct kds_async_domain;
+struct kds_async_work;
+struct kds_fence *__kds_fence_create(gfp_t gfp, unsigned long ip);
+struct kds_fence *__kds_fence_create_class(struct kds_fence_class *cls, gfp_t gfp,
+					   unsigned long ip);
+void __kds_resource_init(struct kds_resource *res, unsigned long ip);
+struct kds_resource_set *__kds_waitall(int n, unsigned long *bitmap,
+				       struct kds_resource **list, unsigned long timeout,
+				       unsigned long ip);
+void __kds_fence_set_name(struct kds_fence *f, const char *name);
+void __kds_resource_set_name(struct kds_resource *res, const char *name);
+void __kds_resource_set_set_name(struct kds_resource_set *rset, const char *name);
+void __kds_async_domain_set_name(struct kds_async_domain *d, const char *name);
+void __kds_async_work_set_name(struct kds_async_work *w, const char *name);
+
+/* debugfs (c/kds_debugfs.c): the text of a file, and blame by fence id. */
+enum kds_debugfs_file {
+	KDS_DEBUGFS_FENCES,
+	KDS_DEBUGFS_RESOURCES,
+	KDS_DEBUGFS_DOMAINS,
+	KDS_DEBUGFS_GRAPH,
+};
+
+void *kds_debugfs_text(unsigned int which, size_t *len);
+void kds_debugfs_blame(u64 id);
+unsigned long kds_blame_jiffies(void);
+unsigned int kds_blame_ms_get(void);
+void kds_debugfs_init(void);
+void kds_debugfs_exit(void);
 
 #endif /* _KDS_INTERNAL_H */

@@ -31,9 +31,11 @@
  * kds_dma_fence_timed_out() - Report that a dma_fence kept a kds fence waiting too long.
  * @dma: the dma_fence.
  * @waiter: the id of the waiting kds fence.
+ * @name: its name.
  * @timeout: the timeout, in jiffies.
  */
-void kds_dma_fence_timed_out(struct dma_fence *dma, u64 waiter, unsigned long timeout)
+void kds_dma_fence_timed_out(struct dma_fence *dma, u64 waiter, const char *name,
+			     unsigned long timeout)
 {
 	const char __rcu *driver;
 	const char __rcu *timeline;
@@ -41,8 +43,8 @@ void kds_dma_fence_timed_out(struct dma_fence *dma, u64 waiter, unsigned long ti
 	rcu_read_lock();
 	driver = dma_fence_driver_name(dma);
 	timeline = dma_fence_timeline_name(dma);
-	pr_warn_ratelimited("fence %llu: dma_fence %s:%s seqno %llu not signalled after %u ms; completing with -ETIMEDOUT\n",
-			    waiter, rcu_dereference(driver), rcu_dereference(timeline),
+	pr_warn_ratelimited("fence %llu \"%s\": dma_fence %s:%s:%llu not signalled after %u ms; completing with -ETIMEDOUT\n",
+			    waiter, name, rcu_dereference(driver), rcu_dereference(timeline),
 			    dma->seqno, jiffies_to_msecs(timeout));
 	rcu_read_unlock();
 }

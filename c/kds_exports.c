@@ -25,6 +25,8 @@
 #include <linux/mutex.h>
 #include <linux/printk.h>
 #include <linux/rcupdate.h>
+#include <linux/sprintf.h>
+#include <linux/stdarg.h>
 #include <linux/stddef.h>
 #include <linux/string.h>
 #include <linux/sysfs.h>
@@ -44,8 +46,7 @@
 EXPORT_SYMBOL_GPL(kds_version);
 EXPORT_SYMBOL_GPL(kds_version_string);
 
-EXPORT_SYMBOL_GPL(kds_fence_create);
-EXPORT_SYMBOL_GPL(kds_fence_create_class);
+EXPORT_SYMBOL_GPL(kds_fence_blame);
 EXPORT_SYMBOL_GPL(kds_fence_begin_signalling);
 EXPORT_SYMBOL_GPL(kds_fence_end_signalling);
 EXPORT_SYMBOL_GPL(kds_fence_get);
@@ -65,10 +66,8 @@ EXPORT_SYMBOL_GPL(kds_fence_await_dma_resv);
 EXPORT_SYMBOL_GPL(kds_fence_wait_timeout);
 EXPORT_SYMBOL_GPL(kds_fence_wait);
 
-EXPORT_SYMBOL_GPL(kds_resource_init);
 EXPORT_SYMBOL_GPL(kds_resource_term);
 EXPORT_SYMBOL_GPL(kds_async_waitall);
-EXPORT_SYMBOL_GPL(kds_waitall);
 EXPORT_SYMBOL_GPL(kds_resource_set_fence);
 EXPORT_SYMBOL_GPL(kds_resource_set_release);
 EXPORT_SYMBOL_GPL(kds_resource_set_release_sync);
@@ -290,3 +289,59 @@ void kds_misuse(unsigned int kind, const char *func)
 		break;
 	}
 }
+
+/*
+ * The functions that name their object after their caller (_RET_IP_,
+ * which Rust cannot read), and those that take a printf format (which
+ * Rust cannot define): each calls its Rust half.
+ */
+struct kds_fence *kds_fence_create(gfp_t gfp)
+{
+	return __kds_fence_create(gfp, _RET_IP_);
+}
+EXPORT_SYMBOL_GPL(kds_fence_create);
+
+struct kds_fence *kds_fence_create_class(struct kds_fence_class *cls, gfp_t gfp)
+{
+	return __kds_fence_create_class(cls, gfp, _RET_IP_);
+}
+EXPORT_SYMBOL_GPL(kds_fence_create_class);
+
+void kds_resource_init(struct kds_resource *res)
+{
+	__kds_resource_init(res, _RET_IP_);
+}
+EXPORT_SYMBOL_GPL(kds_resource_init);
+
+struct kds_resource_set *kds_waitall(int number_resources,
+				     unsigned long *exclusive_access_bitmap,
+				     struct kds_resource **resource_list,
+				     unsigned long jiffies_timeout)
+{
+	return __kds_waitall(number_resources, exclusive_access_bitmap, resource_list,
+			     jiffies_timeout, _RET_IP_);
+}
+EXPORT_SYMBOL_GPL(kds_waitall);
+
+#define KDS_SET_NAME(func, type, rust)				\
+void func(type *obj, const char *fmt, ...)				\
+{									\
+	char name[KDS_NAME_LEN];					\
+	va_list args;							\
+									\
+	if (!fmt) {							\
+		kds_misuse(KDS_MISUSE_NULL, #func);			\
+		return;							\
+	}								\
+	va_start(args, fmt);						\
+	vscnprintf(name, sizeof(name), fmt, args);			\
+	va_end(args);							\
+	rust(obj, name);						\
+}									\
+EXPORT_SYMBOL_GPL(func)
+
+KDS_SET_NAME(kds_fence_set_name, struct kds_fence, __kds_fence_set_name);
+KDS_SET_NAME(kds_resource_set_name, struct kds_resource, __kds_resource_set_name);
+KDS_SET_NAME(kds_resource_set_set_name, struct kds_resource_set, __kds_resource_set_set_name);
+KDS_SET_NAME(kds_async_domain_set_name, struct kds_async_domain, __kds_async_domain_set_name);
+KDS_SET_NAME(kds_async_work_set_name, struct kds_async_work, __kds_async_work_set_name);

@@ -62,6 +62,7 @@ static void kds_completion_wait_fn(struct work_struct *work)
 		container_of(work, struct kds_completion_wait, work);
 
 	wait_for_completion(w->c);
+	kds_fence_forget_completion(w->fence, w->c);
 	kds_fence_complete(w->fence);
 	kds_fence_put(w->fence);
 	kfree(w);
@@ -103,6 +104,7 @@ int kds_fence_await_completion(struct kds_fence *f, struct completion *c, gfp_t 
 	}
 	w->fence = kds_fence_get(f);
 	w->c = c;
+	kds_fence_note_completion(f, c, gfp);
 	INIT_WORK(&w->work, kds_completion_wait_fn);
 	queue_work(kds_completion_wq, &w->work);
 	return 1;

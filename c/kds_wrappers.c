@@ -519,3 +519,43 @@ void kds_dma_end_signalling(bool cookie)
 {
 	dma_fence_end_signalling(cookie);
 }
+
+/*
+ * Text for names and diagnostics (rust/sys/fmt.rs): "%ps" of an address,
+ * the current CPU (rust/sys/registry.rs) and time in jiffies.
+ */
+int kds_snprint_sym(char *buf, size_t len, unsigned long ip)
+{
+	return scnprintf(buf, len, "%ps", (void *)ip);
+}
+
+unsigned int kds_this_cpu(void)
+{
+	return raw_smp_processor_id();
+}
+
+unsigned long kds_jiffies(void)
+{
+	return jiffies;
+}
+
+unsigned int kds_jiffies_to_msecs(unsigned long j)
+{
+	return jiffies_to_msecs(j);
+}
+
+/* A dma_fence as "driver:timeline:seqno" (rust/sys/dma_fence.rs). */
+int kds_dma_fence_describe(char *buf, size_t len, struct dma_fence *dma)
+{
+	const char __rcu *driver;
+	const char __rcu *timeline;
+	int n;
+
+	rcu_read_lock();
+	driver = dma_fence_driver_name(dma);
+	timeline = dma_fence_timeline_name(dma);
+	n = scnprintf(buf, len, "%s:%s:%llu", rcu_dereference(driver),
+		      rcu_dereference(timeline), dma->seqno);
+	rcu_read_unlock();
+	return n;
+}

@@ -41,7 +41,9 @@ struct dma_fence;
  * work queued after it; 0.5 adds fence classes, makes
  * kds_fence_export_dma_fence() return an ERR_PTR() and refuse fences that
  * may wait indefinitely, adds a class to &struct kds_callback, and makes
- * fences of kds_fence_create() unexportable: their class is not bounded).
+ * fences of kds_fence_create() unexportable: their class is not bounded;
+ * 0.6 adds names, kds_fence_blame() and debugfs, and makes &struct
+ * kds_resource larger).
  * So a driver
  * refuses to probe when the module it found is older than its header, or
  * of another minor (major, from 1 on) version::
@@ -52,7 +54,7 @@ struct dma_fence;
  */
 #define KDS_VERSION(a, b, c)	(((a) << 16) + ((b) << 8) + (c))
 #define KDS_VERSION_MAJOR	0
-#define KDS_VERSION_MINOR	5
+#define KDS_VERSION_MINOR	6
 #define KDS_VERSION_PATCH	0
 #define KDS_VERSION_CODE \
 	KDS_VERSION(KDS_VERSION_MAJOR, KDS_VERSION_MINOR, KDS_VERSION_PATCH)
@@ -865,7 +867,7 @@ struct kds_callback {
 struct kds_resource {
 	/* private: owned by kds.ko */
 	raw_spinlock_t lock;
-	unsigned long priv[32 / sizeof(unsigned long)];
+	unsigned long priv[128 / sizeof(unsigned long)];
 };
 
 /**
@@ -886,6 +888,15 @@ void kds_resource_init(struct kds_resource *res);
  * -EINVAL when @res is not an initialised resource.
  */
 int kds_resource_term(struct kds_resource *res);
+
+/**
+ * kds_resource_set_name() - Name a resource.
+ * @res: the resource.
+ * @fmt: printf format of the name.
+ *
+ * Context: Any context.
+ */
+__printf(2, 3) void kds_resource_set_name(struct kds_resource *res, const char *fmt, ...);
 
 /**
  * kds_callback_init() - Set up a grant callback.
@@ -1038,6 +1049,92 @@ void kds_resource_set_release_sync(struct kds_resource_set **pprset);
 struct kds_fence *kds_resource_set_fence(struct kds_resource_set *rset);
 
 /**
+ * kds_resource_set_set_name() - Name a resource set.
+ * @rset: the set.
+ * @fmt: printf format of the name.
+ *
+ * Names the set's fence too (kds_resource_set_fence()).
+ *
+ * Context: Any context.
+ */
+__printf(2, 3) void kds_resource_set_set_name(struct kds_resource_set *rset,
+					       const char *fmt, ...);
+
+/**
+ * DOC: names and diagnostics
+ *
+ * Every fence, resource, resource set, async domain and work item has a
+ * name of up to %KDS_NAME_LEN - 1 bytes, for messages, debugfs and the
+ * tracepoints. By default a name says where the object came from: "%ps"
+ * of the function that called kds_fence_create(), kds_resource_init(),
+ * kds_async_waitall() or kds_waitall(); a work item's function; a
+ * domain's @name. kds_fence_set_name() and its siblings replace it, with a
+ * printf format (longer names are cut). A name can be changed at any time,
+ * from any context; readers never see half of one.
+ *
+ * What a fence waits for describes itself: a dma_fence as
+ * ``driver:timeline:seqno``, an hrtimer by its clock and its expiry
+ * relative to now, a completion by "%ps" of its address, a resource set by
+ * its resources' names and modes (and the sets ahead of it), a work item by
+ * its function.
+ *
+ * debugfs, in ``/sys/kernel/debug/kds/``:
+ *
+ * - ``fences``: every pending fence, with its name, age, pending count,
+ *   sources and waiters;
+ * - ``resources``: every resource's queue, in order, holders first;
+ * - ``domains``: every domain's pending work, cookies and barriers;
+ * - ``graph.dot``: the pending fences and their edges in Graphviz DOT;
+ * - ``blame``: write a fence's id to print its blocking frontier.
+ *
+ * Each file is a snapshot taken when it is opened; it holds no lock
+ * longer than it takes to copy a few objects, and stops after a bounded
+ * number of them (it says how many it left out).
+ *
+ * Blame: the *blocking frontier* of a fence is the set of sources still
+ * pending under it that await no other fence: the dma_fences, timers,
+ * completions, resource-set holders, work functions and counted events
+ * that the fence is really waiting for. kds prints it (never the whole
+ * graph) once per wait when kds_fence_wait*(), kds_waitall() or
+ * kds_async_synchronize*() has waited for the module parameter
+ * ``kds.blame_ms`` milliseconds (0: never; 10000 by default), and in the
+ * warning of a dma_fence wait that timed out. kds_fence_blame() writes it
+ * into a buffer.
+ */
+
+/* Name length, NUL included. */
+#define KDS_NAME_LEN	32
+
+/**
+ * kds_fence_set_name() - Name a fence.
+ * @f: the fence.
+ * @fmt: printf format of the name.
+ *
+ * The name of a work item's fence is the work item's (see
+ * kds_async_work_set_name()); of a resource set's fence, the set's.
+ *
+ * Context: Any context.
+ */
+__printf(2, 3) void kds_fence_set_name(struct kds_fence *f, const char *fmt, ...);
+
+/**
+ * kds_fence_blame() - Describe what a fence is waiting for.
+ * @f: the fence.
+ * @buf: where to write, NUL-terminated (cut to @size).
+ * @size: the size of @buf.
+ *
+ * Writes the blocking frontier of @f (see "names and diagnostics"), one
+ * line per source, at most 8 of them and a count of the rest; "done" when
+ * @f is done.
+ *
+ * Context: Any context but hard IRQ; does not sleep.
+ * Return: The number of bytes written, without the NUL; -EINVAL for a bad
+ * @f, a NULL @buf or a zero @size; -ENOMEM when the graph could not be
+ * copied (nothing is written then).
+ */
+int kds_fence_blame(struct kds_fence *f, char *buf, size_t size);
+
+/**
  * DOC: async domains
  *
  * Async domains run functions asynchronously, like kernel/async.c, with
@@ -1124,6 +1221,15 @@ struct kds_async_domain *kds_async_domain_create_class(const char *name, unsigne
 void kds_async_domain_destroy(struct kds_async_domain *d);
 
 /**
+ * kds_async_domain_set_name() - Rename a domain.
+ * @d: the domain, NULL for the default one.
+ * @fmt: printf format of the name.
+ *
+ * Context: Any context.
+ */
+__printf(2, 3) void kds_async_domain_set_name(struct kds_async_domain *d, const char *fmt, ...);
+
+/**
  * kds_async_work_create() - Create a work item.
  * @fn: the function.
  * @data: its first argument.
@@ -1198,6 +1304,18 @@ int kds_async_work_before(struct kds_async_work *w, struct kds_fence *f, gfp_t g
  * is not a work item.
  */
 struct kds_fence *kds_async_work_fence(struct kds_async_work *w);
+
+/**
+ * kds_async_work_set_name() - Name a work item.
+ * @w: the work item.
+ * @fmt: printf format of the name.
+ *
+ * Names its fence too (kds_async_work_fence()). The default is its
+ * function, "%ps".
+ *
+ * Context: Any context.
+ */
+__printf(2, 3) void kds_async_work_set_name(struct kds_async_work *w, const char *fmt, ...);
 
 /**
  * kds_async_queue() - Commit a work item to a domain.

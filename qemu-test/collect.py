@@ -8,9 +8,10 @@ console log (ttyS0). Every suite's KTAP, taken from
 (kunit.py parse reads only the first document of a log, and every module
 prints its own) and parsed by the kernel's own tools/testing/kunit/kunit.py.
 On top of the KUnit cases, the guest itself is checked: each module loads,
-each module's suites all reported, each module unloads, kmemleak found
-nothing, the console has no splat, and the guest finished. Prints one final
-line `N passed, N failed[, N skipped]` and exits 1 on any failure.
+each module's suites all reported, each module unloads, each check of the
+trace events passed, kmemleak found nothing, the console has no splat, and
+the guest finished. Prints one final line `N passed, N failed[, N
+skipped]` and exits 1 on any failure.
 """
 
 import argparse
@@ -75,7 +76,7 @@ def parse_results(lines):
     """Split the ttyS1 line protocol into its records."""
     rec = {"insmod": {}, "rmmod": {}, "suites": {}, "ktap": {},
            "kmemleak": None, "done": False, "armed": None, "torture": [],
-           "live": None}
+           "live": None, "trace": [], "trace_missing": False}
     block, name = None, None
     for line in lines:
         if block is not None:
@@ -103,6 +104,10 @@ def parse_results(lines):
             block, name = [], None
         elif f[0] == "@@torture" and len(f) == 3:
             rec["torture"].append((f[1], int(f[2])))
+        elif f[0] == "@@trace" and len(f) == 3 and f[2] in ("ok", "fail"):
+            rec["trace"].append((f[1], f[2] == "ok"))
+        elif f[0] == "@@trace-missing":
+            rec["trace_missing"] = True
         elif f[0] == "@@armed" and len(f) == 3:
             rec["armed"] = (int(f[1]), int(f[2]))
         elif f[0] == "@@live":
@@ -229,6 +234,17 @@ def main():
         v.check(bool(rec["torture"]), "guest: kds_torture ran", "no result")
         v.check(rec["armed"] is not None, "guest: the unload-with-armed-sources phase ran",
                 "no result")
+        # Every flavour has CONFIG_EVENT_TRACING: no events/kds is a failure.
+        v.check(not rec["trace_missing"], "guest: kds's trace events are in tracefs",
+                "no /sys/kernel/tracing/events/kds")
+        v.check(rec["trace_missing"] or bool(rec["trace"]),
+                "guest: the trace events phase ran", "no result")
+    # Each check of the trace events phase is one case.
+    for name, ok in rec["trace"]:
+        v.check(ok, f"guest: trace events: {name}")
+    if rec["trace"]:
+        ok = sum(1 for _, good in rec["trace"] if good)
+        print(f"  trace events: {ok} of {len(rec['trace'])} checks passed")
     # kds's live-object counters (/sys/module/kds/parameters/live), read
     # once every module using kds is gone: nothing may be left.
     live = rec["live"]

@@ -54,10 +54,10 @@ mkdir -p "$root"/{bin,dev,proc,sys,tmp,lib/modules/kds}
 cp /bin/busybox "$root/bin/busybox"
 cp "$here/init" "$root/init"
 cp "$here/demo.sh" "$root/demo.sh"
-# Loaded by /init's torture and unload-with-armed-sources phases, not in
-# load-order.
-for extra in kunit/kds_unload_test.ko kunit/kds_lockdep_test.ko torture/kds_torture.ko \
-	     bench/kds_bench.ko; do
+# Loaded by /init's tracing, torture and unload-with-armed-sources phases,
+# not in load-order.
+for extra in kunit/kds_unload_test.ko kunit/kds_lockdep_test.ko kunit/kds_trace_test.ko \
+	     torture/kds_torture.ko bench/kds_bench.ko; do
 	[ -f "$OUT/$extra" ] && cp "$OUT/$extra" "$root/lib/modules/kds/"
 done
 for m in "${MODULES[@]}"; do
@@ -111,12 +111,39 @@ demo)
 	log=$RUN/demo.log
 	kds_log "booting the $label kernel ($accel); guest log: $log"
 	set +e
+	# The demo, but for graph.dot's text: it is rendered below.
 	timeout "${KDS_QEMU_TIMEOUT:-600}" "$QEMU" "${qemu_base[@]}" "${qemu_accel[@]}" \
 		-append "$cmdline quiet kunit.enable=0" -serial stdio -serial null </dev/null |
-		tr -d '\r' | tee "$log" | sed -n '/=== kds demo ===/,/=== end of demo ===/p'
+		tr -d '\r' | tee "$log" | sed -n '/=== kds demo ===/,/=== end of demo ===/{
+			/^=== graph.dot begin ===$/,/^=== graph.dot end ===$/!p
+			/^=== graph.dot end ===$/s/.*/(graph.dot: rendered after the demo)/p
+		}'
 	set -e
 	grep -q "=== end of demo ===" "$log" || kds_die "the demo did not finish; see $log"
+	# The dependency graph the guest captured mid-demo, without the kernel
+	# messages the console may have interleaved.
+	demo=$KDS_ROOT/build/demo
+	mkdir -p "$demo"
+	rm -f "$demo/graph.dot" "$demo/graph.svg"
+	if ! grep -qx '=== graph.dot begin ===' "$log" || ! grep -qx '=== graph.dot end ===' "$log"; then
+		kds_die "the demo printed no graph.dot (its markers are missing); see $log"
+	fi
+	awk '/^=== graph.dot end ===$/ { exit }
+	     on && !/^\[ *[0-9]+\.[0-9]+\] / { print }
+	     /^=== graph.dot begin ===$/ { on = 1 }' "$log" >"$demo/graph.dot"
+	[ -s "$demo/graph.dot" ] || kds_die "the demo's graph.dot is empty; see $log"
+	show=$demo
+	[ "$PWD" = "$KDS_ROOT" ] && show=build/demo
+	if command -v dot >/dev/null; then
+		dot -Tsvg "$demo/graph.dot" -o "$demo/graph.svg" ||
+			kds_die "Graphviz could not render $show/graph.dot"
+		shown=$show/graph.svg
+	else
+		kds_log "Graphviz is missing: graph.dot is not rendered (apt-get install graphviz)"
+		shown="$show/graph.dot (apt-get install graphviz to render it)"
+	fi
 	python3 "$here/collect.py" --splats-only --console "$log"
+	echo "The dependency graph mid-demo: $shown"
 	;;
 check)
 	log=$RUN/console.log

@@ -17,7 +17,10 @@ pub(crate) mod version;
 pub(crate) mod work;
 
 use crate::fence::class::{Builtin, Class};
-use crate::ffi::{kds_c_exit, kds_c_init, kds_default_class, kds_live_enable};
+use crate::ffi::{
+    kds_blame_jiffies, kds_blame_ms_get, kds_c_exit, kds_c_init, kds_debugfs_exit,
+    kds_debugfs_init, kds_default_class, kds_live_enable,
+};
 use crate::sys::task::{gfp_has, MemallocScope};
 use kernel::alloc::{flags, Flags};
 use kernel::bindings;
@@ -45,6 +48,61 @@ pub(crate) fn init() -> Result {
 pub(crate) fn live_enable(on: bool) {
     // SAFETY: Takes a C mutex; called from module init and exit only.
     unsafe { kds_live_enable(on) }
+}
+
+/// `kds.blame_ms` in jiffies; 0: never blame.
+pub(crate) fn blame_jiffies() -> kernel::ffi::c_long {
+    // SAFETY: Reads a module parameter.
+    unsafe { kds_blame_jiffies() as kernel::ffi::c_long }
+}
+
+/// `kds.blame_ms`.
+pub(crate) fn blame_ms() -> u32 {
+    // SAFETY: Reads a module parameter.
+    unsafe { kds_blame_ms_get() }
+}
+
+/// Creates (`true`, at the end of module init) or removes (`false`, at
+/// the start of module exit, waiting for readers) `/sys/kernel/debug/kds`.
+pub(crate) fn debugfs_enable(on: bool) {
+    // SAFETY: Called from module init and exit only, in that order.
+    unsafe {
+        if on {
+            kds_debugfs_init()
+        } else {
+            kds_debugfs_exit()
+        }
+    }
+}
+
+/// The text of a debugfs file (`enum kds_debugfs_file`), for
+/// `c/kds_debugfs.c`: a buffer to free with `kvfree()`, its length in
+/// `len`; NULL when out of memory.
+///
+/// # Safety
+///
+/// `len` is valid for writes.
+#[no_mangle]
+pub(crate) unsafe extern "C" fn kds_debugfs_text(which: c_uint, len: *mut usize) -> *mut u8 {
+    let text = match which {
+        0 => crate::debug::fences_text(),
+        1 => crate::debug::resources_text(),
+        2 => crate::debug::domains_text(),
+        _ => crate::debug::graph_text(),
+    };
+    let Ok(text) = text else {
+        return core::ptr::null_mut();
+    };
+    let (ptr, n, _cap) = text.into_vec().into_raw_parts();
+    // SAFETY: `len` is valid for writes (function safety requirement).
+    unsafe { *len = n };
+    ptr
+}
+
+/// `echo <id> > /sys/kernel/debug/kds/blame`.
+#[no_mangle]
+pub(crate) extern "C" fn kds_debugfs_blame(id: u64) {
+    crate::debug::blame_id(id, format_args!("blame"));
 }
 
 /// Undoes [`init`]; waits for the C side's work to finish.

@@ -39,7 +39,11 @@
 pub(crate) mod resolver;
 
 use crate::fence::class::Class;
-use crate::fence::{Event, Fence, RawCb, Signalling};
+use crate::fence::{Event, Fence, Kind, RawCb, Signalling};
+use crate::name::{Name, NameStr};
+use crate::sys::fmt::{Symbol, Text};
+use crate::sys::trace;
+use core::fmt::Write;
 use crate::ffi::{fence_cb_trampoline, AsyncFn, FenceCbHandler};
 use crate::sys::raw_spinlock::{new_raw_spinlock_irq, RawSpinLockIrq};
 use kernel::alloc::flags::GFP_KERNEL;
@@ -57,8 +61,16 @@ pub(crate) const WORK_MAGIC: u32 = 0x6b64_7377;
 /// The first field of every domain.
 pub(crate) const DOMAIN_MAGIC: u32 = 0x6b64_7364;
 
-/// The longest domain name kept, in bytes.
-const NAME_MAX: usize = 31;
+kernel::sync::global_lock! {
+    // SAFETY: `init` initialises it in module init, before any use.
+    unsafe(uninit) static DOMAINS: Mutex<KVec<Arc<Domain>>> = KVec::new();
+}
+
+/// Sets up the registry of domains; call once, from module init.
+pub(crate) fn init() {
+    // SAFETY: Once, from module init, before any use.
+    unsafe { DOMAINS.init() };
+}
 
 /// `KDS_ASYNC_DETERMINISTIC`: run one item at a time, in queue order.
 pub(crate) const DETERMINISTIC: u32 = 1;
@@ -163,10 +175,14 @@ impl WorkItem for AsyncWork {
             // Nothing can cancel an item without fences.
             None => true,
         };
+        let id = this.fences.as_ref().map_or(0, |f| f.done.id());
+        let cookie = this.cookie.load(ordering::Relaxed);
         if go {
+            trace::work_start(id, cookie, this.func as usize);
             // SAFETY: The driver registered `func` for this call, with
             // `data`; it runs in process context on kds's workqueue.
-            unsafe { (this.func)(this.data, this.cookie.load(ordering::Relaxed)) };
+            unsafe { (this.func)(this.data, cookie) };
+            trace::work_end(id, cookie, this.func as usize);
         }
         // `done` inherits the gate's error, if any, through its edge.
         if let Some(e) = slots.run {
@@ -206,8 +222,8 @@ impl AsyncWork {
         class: Class,
         flags: Flags,
     ) -> Result<Arc<AsyncWork>> {
-        let gate = Fence::new_internal(class, flags)?;
-        let done = Fence::new_internal(class, flags)?;
+        let gate = Fence::new_internal(class, func as usize, Kind::Gate, flags)?;
+        let done = Fence::new_internal(class, func as usize, Kind::Work, flags)?;
         if !Fence::await_fence(&done, &gate, flags)? {
             return Err(EINVAL);
         }
@@ -288,6 +304,14 @@ impl AsyncWork {
         self.magic == WORK_MAGIC
     }
 
+    /// Names the work item: its fences.
+    pub(crate) fn set_name(&self, text: &[u8]) {
+        if let Some(f) = &self.fences {
+            f.done.set_name(text);
+            f.gate.set_name(text);
+        }
+    }
+
     /// Whether it has been queued.
     pub(crate) fn is_queued(&self) -> bool {
         self.queued.load(ordering::Relaxed) != 0
@@ -348,6 +372,9 @@ impl AsyncWork {
             };
             (cookie, epoch, st.barrier.clone(), prev)
         };
+        let id = this.fences.as_ref().map_or(0, |f| f.done.id());
+        let mut dname = d.name();
+        trace::work_queue(id, cookie, dname.as_cstr(), this.func as usize);
         // The epoch (a barrier, once closed) waits for this item through
         // an event, not an edge: it may wait indefinitely if the item may
         // (the dma_fence rules, see `crate::fence::rules`).
@@ -465,9 +492,8 @@ pub(crate) struct Domain {
     flags: u32,
     /// What the domain is for: its waits and its calls' sections.
     class: Class,
-    /// For messages: the creator's name, its first [`NAME_MAX`] bytes,
-    /// NUL-terminated.
-    name: KVec<u8>,
+    /// For messages and diagnostics.
+    name: Name,
     #[pin]
     state: SpinLock<DomainState>,
     #[pin]
@@ -482,19 +508,17 @@ pub(crate) struct Domain {
 impl Domain {
     /// Creates a domain named `name` (cut to [`NAME_MAX`] bytes).
     pub(crate) fn new(name: &CStr, flags: u32, class: Class) -> Result<Arc<Domain>> {
-        let epoch = Fence::new_internal(class, GFP_KERNEL)?;
-        let bytes = name.to_bytes();
-        let mut copy = KVec::with_capacity(NAME_MAX + 1, GFP_KERNEL)?;
-        copy.extend_from_slice(&bytes[..bytes.len().min(NAME_MAX)], GFP_KERNEL)?;
-        copy.push(0, GFP_KERNEL)?;
-        let name = copy;
+        let epoch = Fence::new_internal(class, 0, Kind::Epoch, GFP_KERNEL)?;
+        epoch.set_name(name.to_bytes());
+        let dname = Name::of_ip(0);
+        dname.set(name.to_bytes());
         // INVARIANT: `magic` is `DOMAIN_MAGIC`.
         Arc::pin_init(
             try_pin_init!(Domain {
                 magic: DOMAIN_MAGIC,
                 flags,
                 class,
-                name,
+                name: dname,
                 state <- kernel::new_spinlock!(DomainState {
                     pending: List::new(),
                     next_cookie: 1,
@@ -515,8 +539,82 @@ impl Domain {
     }
 
     /// The domain's name, for messages.
-    pub(crate) fn name(&self) -> &CStr {
-        CStr::from_bytes_until_nul(&self.name).unwrap_or(c"kds_async")
+    pub(crate) fn name(&self) -> NameStr {
+        self.name.get()
+    }
+
+    /// Renames the domain.
+    pub(crate) fn set_name(&self, text: &[u8]) {
+        self.name.set(text);
+    }
+
+    /// Makes the domain visible to diagnostics, until [`Domain::unregister`].
+    pub(crate) fn register(this: &Arc<Domain>) -> Result {
+        DOMAINS
+            .lock()
+            .push(this.clone(), GFP_KERNEL)
+            .map_err(|_| ENOMEM)
+    }
+
+    /// Hides the domain from diagnostics again.
+    pub(crate) fn unregister(&self) {
+        let gone = {
+            let mut v = DOMAINS.lock();
+            match v.iter().position(|d| core::ptr::eq(&**d, self)) {
+                Some(i) => v.remove(i).ok(),
+                None => None,
+            }
+        };
+        drop(gone);
+    }
+
+    /// Writes the domain: its pending work by cookie, its barrier.
+    fn describe(&self, out: &mut Text) {
+        let mut items: [(u64, usize, u64, NameStr); 16] =
+            core::array::from_fn(|_| (0, 0, 0, NameStr::new()));
+        let (mut n, mut total) = (0, 0);
+        let (next, barrier) = {
+            let st = self.state.lock();
+            for w in st.pending.iter() {
+                if n < items.len() {
+                    let (id, name) = match &w.fences {
+                        Some(f) => (f.done.id(), f.done.name()),
+                        None => (0, NameStr::new()),
+                    };
+                    items[n] = (w.cookie.load(ordering::Relaxed), w.func as usize, id, name);
+                    n += 1;
+                }
+                total += 1;
+            }
+            let barrier = st.barrier.as_ref().map(|b| (b.id(), b.is_done()));
+            (st.next_cookie, barrier)
+        };
+        let det = if self.flags & DETERMINISTIC != 0 {
+            " deterministic"
+        } else {
+            ""
+        };
+        let _ = out.write_fmt(fmt!(
+            "domain \"{}\"{} next_cookie={} pending={}\n",
+            self.name(),
+            det,
+            next,
+            total
+        ));
+        if let Some((id, done)) = barrier {
+            let state = if done { "done" } else { "pending" };
+            let _ = out.write_fmt(fmt!("  barrier: fence {} {}\n", id, state));
+        }
+        for (cookie, func, id, name) in &items[..n] {
+            let _ = out.write_fmt(fmt!("  cookie {} {}", cookie, Symbol(*func)));
+            if *id != 0 {
+                let _ = out.write_fmt(fmt!(" fence {} \"{}\"", id, name));
+            }
+            let _ = out.write_str("\n");
+        }
+        if total > n {
+            let _ = out.write_fmt(fmt!("  ... {} more\n", total - n));
+        }
     }
 
     /// How many fences the domain itself holds (its epoch, its latest
@@ -548,7 +646,8 @@ impl Domain {
     /// orders what it ordered.
     pub(crate) fn barrier(&self) -> Result {
         let _serial = self.barriers.lock();
-        let next = Fence::new_internal(self.class, GFP_KERNEL)?;
+        let next = Fence::new_internal(self.class, 0, Kind::Epoch, GFP_KERNEL)?;
+        next.set_name(self.name().as_bytes());
         let (epoch, prev) = {
             let st = self.state.lock();
             (st.epoch.clone(), st.barrier.clone())
@@ -608,4 +707,25 @@ impl PinnedDrop for Domain {
         let epoch = self.state.lock().epoch.clone();
         let _ = Fence::complete(epoch.as_arc_borrow(), 0);
     }
+}
+
+/// Writes up to `max` domains to `out`; returns how many it wrote and how
+/// many there are.
+pub(crate) fn describe_all(out: &mut Text, max: usize) -> (usize, usize) {
+    let (mut copy, total) = {
+        let v = DOMAINS.lock();
+        let mut copy = KVec::new();
+        for d in v.iter().take(max) {
+            if copy.push(d.clone(), GFP_KERNEL).is_err() {
+                break;
+            }
+        }
+        (copy, v.len())
+    };
+    for d in copy.iter() {
+        d.describe(out);
+    }
+    let shown = copy.len();
+    copy.clear();
+    (shown, total)
 }

@@ -40,14 +40,21 @@ pub(crate) mod timer;
 
 use crate::ffi::{fence_cb_trampoline, FenceCbHandler, RawCbFn};
 use crate::misuse::{misuse, Misuse};
+use crate::name::{Name, NameStr};
+use crate::sys::fmt;
 use crate::sys::list::{self, ListHead};
+use crate::sys::registry::{registry, Entry, Node};
+use crate::sys::trace;
 use crate::sys::percpu::{self, Counter};
 use crate::sys::raw_spinlock::{new_raw_spinlock_irq, raw_global_lock, RawSpinLockIrq};
 use crate::sys::task::{self, HardIrqBudget, Sleep, Waker};
 use crate::sys::workqueue;
 use class::{Builtin, Class};
 use core::ptr::{self, NonNull};
-use kernel::alloc::{flags::GFP_KERNEL, Flags};
+use kernel::alloc::{
+    flags::{GFP_KERNEL, GFP_NOWAIT},
+    Flags,
+};
 use kernel::bindings;
 use kernel::ffi::c_long;
 use kernel::prelude::*;
@@ -68,6 +75,34 @@ const EDGE: u64 = 1 << 32;
 /// The first field of every fence; `kds_fence_*` refuse other pointers.
 pub(crate) const FENCE_MAGIC: u32 = 0x6b64_7366;
 
+/// What completes a fence.
+#[derive(Clone, Copy, PartialEq, Eq)]
+pub(crate) enum Kind {
+    /// Its users: `kds_fence_create()`.
+    Plain,
+    /// kds, when the resource set it belongs to is granted.
+    Set,
+    /// kds, when what a work item was put after is done (its gate).
+    Gate,
+    /// kds, when a work item's function has returned.
+    Work,
+    /// kds, when the work of a domain's epoch has finished (a barrier).
+    Epoch,
+}
+
+impl Kind {
+    /// What the kind is called in diagnostics.
+    pub(crate) fn label(self) -> &'static str {
+        match self {
+            Kind::Plain => "fence",
+            Kind::Set => "resource set",
+            Kind::Gate => "work gate",
+            Kind::Work => "work",
+            Kind::Epoch => "barrier epoch",
+        }
+    }
+}
+
 /// How many fences exist: a per-CPU count, so that creating and freeing
 /// fences on several CPUs shares no cache line.
 const LIVE: Counter = Counter::FENCES;
@@ -80,12 +115,30 @@ pub(crate) fn live_fences() -> i64 {
     LIVE.sum()
 }
 
-/// A source a fence can cancel once nothing can observe the fence (see
-/// [`Fence::abandon`]). Cancelling must never wait.
-pub(crate) trait Cancel: Send + Sync {
+/// Something a fence waits for, other than a fence or a counted event: an
+/// hrtimer, a `dma_fence`, a completion, a resource set's grant. Each
+/// describes itself for diagnostics, and some can be cancelled once
+/// nothing can observe the fence (see [`Fence::abandon`]).
+pub(crate) trait Source: Send + Sync {
+    /// Whether [`Source::cancel`] does anything.
+    fn cancellable(&self) -> bool {
+        false
+    }
+
     /// Cancels the source if it has not fired; its event then completes
-    /// with `-ECANCELED`.
-    fn cancel(&self);
+    /// with `-ECANCELED`. Must never wait.
+    fn cancel(&self) {}
+
+    /// The key [`Fence::forget_source`] finds it by: its own address
+    /// unless it says otherwise.
+    fn key(&self) -> usize {
+        ptr::from_ref(self).cast::<u8>() as usize
+    }
+
+    /// Writes what it is, on one line without its end (for example
+    /// `dma_fence i915:gt0:1234`). May take locks of its own (of a
+    /// resource, never a fence's); called with none of kds's held.
+    fn describe(&self, out: &mut dyn core::fmt::Write);
 }
 
 raw_global_lock! {
@@ -94,12 +147,26 @@ raw_global_lock! {
     pub(crate) static GRAPH: Order, backend GraphLock, class c"kds_graph" = Order::new();
 }
 
+registry! {
+    /// The pending fences, for diagnostics: a fence is added when it is
+    /// made and removes itself when it is done, or dropped.
+    pub(crate) static FENCES: Registry<Fence>, backend FencesLock, class c"kds_fences",
+        shards [FENCES0, FENCES1, FENCES2, FENCES3, FENCES4, FENCES5, FENCES6, FENCES7];
+}
+
+// SAFETY: `reg` is a `Node` field of `Fence`.
+unsafe impl Entry for Fence {
+    const OFFSET: usize = core::mem::offset_of!(Fence, reg);
+}
+
 /// Initialises the fence subsystem; call once, from module init.
 pub(crate) fn init() {
-    // SAFETY: Called once, before any use of `GRAPH` and `DEFERRED`.
+    // SAFETY: Called once, before any use of `GRAPH`, `DEFERRED` and
+    // `FENCES`.
     unsafe {
         GRAPH.init();
         DEFERRED.init();
+        FENCES.init();
     }
     rules::init();
 }
@@ -203,9 +270,9 @@ struct State {
     /// then none needs to be, because a fence that awaits no fence cannot
     /// be on a cycle. See [`Fence::await_edge`].
     awaits: bool,
-    /// Sources to cancel when the fence is abandoned; grown unlocked
-    /// ([`Fence::add_timer`]).
-    timers: KVec<Arc<dyn Cancel>>,
+    /// What the fence waits for besides fences and counted events, until
+    /// each fires; grown unlocked ([`Fence::add_source`]).
+    sources: KVec<Arc<dyn Source>>,
     /// The C callbacks, by their `node`s ([`RawCb`]); empty once `done`.
     #[pin]
     callbacks: ListHead,
@@ -254,10 +321,11 @@ pub(crate) struct Fence {
     error: Atomic<i32>,
     status: Atomic<i32>,
     node: Atomic<u32>,
-    /// Completed by kds itself (a resource set's or a work item's fence):
-    /// users may observe it and await it, but not add events or errors.
-    internal: bool,
-    /// Set once a cancellable source was added ([`Fence::add_timer`]):
+    /// What completes the fence: its users ([`Kind::Plain`]), or kds
+    /// itself (a resource set's or a work item's fence), when users may
+    /// observe it and await it, but not add events or errors.
+    kind: Kind,
+    /// Set once a cancellable source was added ([`Fence::add_source`]):
     /// until then [`Fence::abandon`] has nothing to do.
     has_timers: Atomic<bool>,
     /// Set (for good) when the fence is exported as a `dma_fence`, under
@@ -272,8 +340,14 @@ pub(crate) struct Fence {
     /// Why the fence may wait indefinitely ([`Taint`]), or 0; set for good,
     /// at creation or under [`rules::RULES`] and the fence's lock.
     taint: Atomic<u64>,
-    /// A number that names the fence in messages (and, later, debugfs).
+    /// A number that names the fence in messages, debugfs and traces.
     id: u64,
+    /// Its name ([`crate::name`]).
+    name: Name,
+    /// When it was made, in jiffies.
+    born: usize,
+    /// Its place among the pending fences ([`FENCES`]).
+    reg: Node,
     pending: Atomic<u64>,
     /// The context running this fence's callbacks
     /// ([`crate::sys::task::context_key`]), or 0.
@@ -294,37 +368,47 @@ pub(crate) fn valid_error(e: i32) -> bool {
 }
 
 impl Fence {
-    /// Creates a pending fence with its setup reference (pending count 1).
-    pub(crate) fn new(flags: Flags) -> Result<Arc<Fence>> {
-        Self::create(Class::builtin(Builtin::Fence), flags, false)
+    /// Creates a pending fence with its setup reference (pending count 1),
+    /// made by the code at `ip` (its default name).
+    pub(crate) fn new(ip: usize, flags: Flags) -> Result<Arc<Fence>> {
+        Self::create(Class::builtin(Builtin::Fence), ip, Kind::Plain, flags)
     }
 
     /// Creates a pending fence of `class`.
-    pub(crate) fn with_class(class: Class, flags: Flags) -> Result<Arc<Fence>> {
-        Self::create(class, flags, false)
+    pub(crate) fn with_class(class: Class, ip: usize, flags: Flags) -> Result<Arc<Fence>> {
+        Self::create(class, ip, Kind::Plain, flags)
     }
 
     /// Creates a pending fence that kds completes itself, and that users
     /// may only observe (see [`Fence::is_internal`]). kds holds a user
     /// count on it for its whole life, so users' get/put pairs never make
-    /// it look abandoned.
-    pub(crate) fn new_internal(class: Class, flags: Flags) -> Result<Arc<Fence>> {
-        Self::create(class, flags, true)
+    /// it look abandoned. `kind` says what completes it.
+    pub(crate) fn new_internal(
+        class: Class,
+        ip: usize,
+        kind: Kind,
+        flags: Flags,
+    ) -> Result<Arc<Fence>> {
+        Self::create(class, ip, kind, flags)
     }
 
-    fn create(class: Class, flags: Flags, internal: bool) -> Result<Arc<Fence>> {
+    fn create(class: Class, ip: usize, kind: Kind, flags: Flags) -> Result<Arc<Fence>> {
+        let internal = kind != Kind::Plain;
         let id = percpu::next_id();
         let taint = Taint::of_class(class, id);
         let f = Arc::pin_init(
             try_pin_init!(Fence {
                 magic: FENCE_MAGIC,
                 id,
+                name: Name::of_ip(ip),
+                born: fmt::jiffies(),
+                reg: Node::new(),
+                kind,
                 exported: Atomic::new(false),
                 walking: Atomic::new(false),
                 class,
                 taint: Atomic::new(taint),
                 users: Atomic::new(i32::from(internal)),
-                internal,
                 pending: Atomic::new(EVENT),
                 error: Atomic::new(0),
                 status: Atomic::new(0),
@@ -335,13 +419,17 @@ impl Fence {
                     done: false,
                     waiters: LinkList::new(),
                     awaits: false,
-                    timers: KVec::new(),
+                    sources: KVec::new(),
                     callbacks <- ListHead::new(),
                 }), c"kds_fence_state"),
             }),
             flags,
         )?;
         LIVE.add(1);
+        // SAFETY: The fence is on no registry yet; it removes itself when
+        // it is done or, at the latest, when it is dropped.
+        unsafe { FENCES.add(&f) };
+        trace::fence_create(id, ip, class.name());
         // INVARIANT: `magic` is set; pending (1) and status (0) agree; the
         // callback list is empty; `node` is `NIL`.
         Ok(f)
@@ -363,7 +451,53 @@ impl Fence {
     /// Whether kds completes this fence itself: a user may wait for it,
     /// await it and add callbacks, but not add events or set errors.
     pub(crate) fn is_internal(&self) -> bool {
-        self.internal
+        self.kind != Kind::Plain
+    }
+
+    /// The name of the fence's class.
+    pub(crate) fn class_name(&self) -> &CStr {
+        self.class.name()
+    }
+
+    /// What completes the fence.
+    pub(crate) fn kind(&self) -> Kind {
+        self.kind
+    }
+
+    /// The fence's name.
+    pub(crate) fn name(&self) -> NameStr {
+        self.name.get()
+    }
+
+    /// Names the fence `text` (cut to [`crate::name::NAME_LEN`] - 1 bytes).
+    pub(crate) fn set_name(&self, text: &[u8]) {
+        self.name.set(text);
+        let mut n = self.name.get();
+        trace::fence_name(self.id, n.as_cstr());
+    }
+
+    /// When the fence was made, in jiffies.
+    pub(crate) fn born(&self) -> usize {
+        self.born
+    }
+
+    /// Its pending count: counted events (the setup reference and owned
+    /// events included) and awaited fences.
+    pub(crate) fn pending_counts(&self) -> (u32, u32) {
+        let p = self.pending.load(ordering::Relaxed);
+        ((p & (EDGE - 1)) as u32, (p >> 32) as u32)
+    }
+
+    /// Calls `f` on each fence that awaits this one (its id), and on each
+    /// of its sources, with the fence's lock held: `f` must be short.
+    pub(crate) fn inspect(&self, mut waiter: impl FnMut(&Fence), mut source: impl FnMut(&Arc<dyn Source>)) {
+        let g = self.state.lock();
+        for w in g.waiters.waiters() {
+            waiter(w);
+        }
+        for t in g.sources.iter() {
+            source(t);
+        }
     }
 
     /// Counts one more user reference.
@@ -393,42 +527,50 @@ impl Fence {
             if g.done || !g.callbacks.is_empty() || !g.waiters.is_empty() {
                 return;
             }
-            core::mem::replace(g.as_mut().project().timers, KVec::new())
+            core::mem::replace(g.as_mut().project().sources, KVec::new())
         };
         // Unlocked: cancelling completes events, which locks the fence.
+        // The sources that cannot be cancelled go back, to be described.
         for t in timers.iter() {
             t.cancel();
         }
+        for t in timers.into_iter() {
+            if !t.cancellable() {
+                let _ = self.add_source(t, GFP_NOWAIT);
+            }
+        }
     }
 
-    /// Adds a cancellable source, allocating room unlocked with `flags`.
-    pub(crate) fn add_timer(&self, t: Arc<dyn Cancel>, flags: Flags) -> Result {
+    /// Adds a source, allocating room unlocked with `flags`.
+    pub(crate) fn add_source(&self, t: Arc<dyn Source>, flags: Flags) -> Result {
         // Before the source can fire; the caller holds a user reference, so
         // the last put comes after this (see `user_put`).
-        self.has_timers.store(true, ordering::Relaxed);
+        if t.cancellable() {
+            self.has_timers.store(true, ordering::Relaxed);
+        }
         let mut t = Some(t);
         loop {
             let cap = {
                 let mut g = self.state.lock();
                 let st = g.as_mut().project();
-                match st.timers.push_within_capacity(t.take().ok_or(EINVAL)?) {
+                match st.sources.push_within_capacity(t.take().ok_or(EINVAL)?) {
                     Ok(()) => return Ok(()),
                     Err(e) => t = Some(e.0),
                 }
-                st.timers.capacity()
+                st.sources.capacity()
             };
             let mut new = KVec::with_capacity((cap * 2).max(2), flags)?;
             let old = {
                 let mut g = self.state.lock();
                 let st = g.as_mut().project();
-                if st.timers.capacity() == cap {
-                    for x in st.timers.drain_all() {
+                if st.sources.capacity() == cap {
+                    for x in st.sources.drain_all() {
                         if let Err(e) = new.push_within_capacity(x) {
                             // Cannot happen: `new` is bigger.
                             drop(e);
                         }
                     }
-                    core::mem::swap(st.timers, &mut new);
+                    core::mem::swap(st.sources, &mut new);
                 }
                 new
             };
@@ -437,13 +579,18 @@ impl Fence {
         }
     }
 
-    /// Removes the source at `addr` from the cancellable ones, if there.
-    pub(crate) fn forget_timer(&self, addr: *const u8) {
-        let mut g = self.state.lock();
-        g.as_mut()
-            .project()
-            .timers
-            .retain(|t| !core::ptr::eq(Arc::as_ptr(t).cast::<u8>(), addr));
+    /// Removes the source whose key is `key` (see [`Source::key`]), if
+    /// there; it is dropped after the fence's lock.
+    pub(crate) fn forget_source(&self, key: usize) {
+        let gone = {
+            let mut g = self.state.lock();
+            let st = g.as_mut().project();
+            match st.sources.iter().position(|t| t.key() == key) {
+                Some(i) => st.sources.remove(i).ok(),
+                None => None,
+            }
+        };
+        drop(gone);
     }
 
     /// Whether this is a live fence (for pointers from C).
@@ -579,6 +726,7 @@ impl Fence {
         // The event's completion and what it propagates are a signalling
         // section of the fence (lockdep only).
         let _section = this.begin_signalling();
+        trace::fence_complete(this.id, error);
         if this.retire_one(error)? {
             let keep: Arc<Fence> = this.into();
             keep.run_done();
@@ -643,6 +791,21 @@ impl Fence {
     /// [`Fence::await_fence_link`], whose safety requirement it meets), or
     /// `None` to allocate one with `flags`.
     fn await_edge(
+        this: &Arc<Fence>,
+        signaler: &Fence,
+        inherit: bool,
+        link: Option<NonNull<RawLink>>,
+        flags: Flags,
+    ) -> Result<bool> {
+        let added = Self::add_edge(this, signaler, inherit, link, flags);
+        if added == Ok(true) {
+            trace::fence_await(this.id, signaler.id, trace::AwaitKind::Fence);
+        }
+        added
+    }
+
+    /// [`Fence::await_edge`], untraced.
+    fn add_edge(
         this: &Arc<Fence>,
         signaler: &Fence,
         inherit: bool,
@@ -985,6 +1148,7 @@ impl Fence {
                 drop(g);
                 drop(graph);
                 self.leave_graph();
+                self.unregister();
                 return (waiters, error);
             }
         }
@@ -1016,7 +1180,15 @@ impl Fence {
         unsafe { run_callbacks(local.as_mut(), self.as_raw()) };
         self.cb_ctx.store(0, ordering::Release);
         self.leave_graph();
+        self.unregister();
         (waiters, error)
+    }
+
+    /// Leaves [`FENCES`] (done, or dropped): diagnostics no longer see it.
+    fn unregister(&self) {
+        trace::fence_done(self.id, self.status());
+        // SAFETY: Fences are only ever added to `FENCES`.
+        unsafe { FENCES.remove(self) };
     }
 
     /// Stores the fence's final status from its error, read once, under
@@ -1183,6 +1355,9 @@ impl PinnedDrop for Fence {
             }
         }
         self.leave_graph();
+        // Before the memory goes: readers of `FENCES` hold its lock.
+        // SAFETY: Fences are only ever added to `FENCES`.
+        unsafe { FENCES.remove(&self) };
     }
 }
 
@@ -1265,7 +1440,7 @@ mod tests {
     use kernel::alloc::flags::GFP_KERNEL;
 
     fn fence() -> Arc<Fence> {
-        Fence::new(GFP_KERNEL).expect("fence")
+        Fence::new(0, GFP_KERNEL).expect("fence")
     }
 
     #[test]

@@ -19,7 +19,7 @@
 
 use crate::fence::{RawCb, RawFence};
 use kernel::bindings;
-use kernel::ffi::{c_char, c_int, c_uint, c_ulong, c_void};
+use kernel::ffi::{c_char, c_int, c_long, c_uint, c_ulong, c_void};
 
 /// A `struct kds_fence_cb`'s function: `kds_fence_cb_fn`.
 pub(crate) type RawCbFn = unsafe extern "C" fn(*mut RawFence, *mut RawCb);
@@ -90,6 +90,17 @@ extern "C" {
     pub(crate) fn kds_pcpu_sum(idx: c_uint) -> i64;
     pub(crate) fn kds_next_id() -> u64;
 
+    // Text, the current CPU and jiffies (`sys/fmt.rs`, `sys/registry.rs`).
+    pub(crate) fn kds_snprint_sym(buf: *mut c_char, len: usize, ip: c_ulong) -> c_int;
+    pub(crate) fn kds_this_cpu() -> c_uint;
+    pub(crate) fn kds_jiffies() -> c_ulong;
+    pub(crate) fn kds_jiffies_to_msecs(j: c_ulong) -> c_uint;
+    pub(crate) fn kds_dma_fence_describe(
+        buf: *mut c_char,
+        len: usize,
+        dma: *mut bindings::dma_fence,
+    ) -> c_int;
+
     // Module references (`sys/module.rs`).
     pub(crate) fn kds_module_get() -> bool;
     pub(crate) fn kds_module_put();
@@ -145,6 +156,7 @@ extern "C" {
     pub(crate) fn kds_dma_fence_timed_out(
         dma: *mut bindings::dma_fence,
         waiter: u64,
+        name: *const c_char,
         timeout: usize,
     );
     pub(crate) fn kds_dma_fence_sources(
@@ -169,6 +181,28 @@ extern "C" {
 
     // Fence classes (`fence/class.rs`): `struct kds_fence_class *`.
     pub(crate) fn kds_default_class(which: c_uint) -> *mut c_void;
+
+    // Trace events (`sys/trace.rs`).
+    pub(crate) fn kds_trace_fence_create(id: u64, ip: c_ulong, cls: *const c_char);
+    pub(crate) fn kds_trace_fence_name(id: u64, name: *const c_char);
+    pub(crate) fn kds_trace_fence_await(waiter: u64, signaler: u64, kind: *const c_char);
+    pub(crate) fn kds_trace_fence_complete(id: u64, error: c_int);
+    pub(crate) fn kds_trace_fence_done(id: u64, status: c_int);
+    pub(crate) fn kds_trace_fence_wait_start(id: u64);
+    pub(crate) fn kds_trace_fence_wait_end(id: u64, ret: c_long);
+    pub(crate) fn kds_trace_set_queue(set: u64, ip: c_ulong, nr: c_uint, exclusive_any: bool);
+    pub(crate) fn kds_trace_set_grant(set: u64);
+    pub(crate) fn kds_trace_set_release(set: u64);
+    pub(crate) fn kds_trace_set_cancel(set: u64);
+    pub(crate) fn kds_trace_work_queue(fence: u64, cookie: u64, domain: *const c_char, func: *mut c_void);
+    pub(crate) fn kds_trace_work_start(fence: u64, cookie: u64, func: *mut c_void);
+    pub(crate) fn kds_trace_work_end(fence: u64, cookie: u64, func: *mut c_void);
+
+    // debugfs and the blame parameter (`capi.rs`).
+    pub(crate) fn kds_blame_jiffies() -> c_ulong;
+    pub(crate) fn kds_blame_ms_get() -> c_uint;
+    pub(crate) fn kds_debugfs_init();
+    pub(crate) fn kds_debugfs_exit();
 
     // Workqueues, deferred frees and the deferred-retire work (`sys/workqueue.rs`).
     pub(crate) fn kds_workqueue() -> *mut bindings::workqueue_struct;

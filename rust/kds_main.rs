@@ -28,10 +28,12 @@
 use kernel::prelude::*;
 
 mod capi;
+mod debug;
 mod domain;
 mod fence;
 mod ffi;
 mod misuse;
+mod name;
 mod resource;
 mod sys;
 
@@ -56,6 +58,7 @@ impl kernel::Module for Kds {
             return Err(e);
         }
         capi::live_enable(true);
+        capi::debugfs_enable(true);
         pr_info!(
             "version {} loaded\n",
             capi::version::STRING.to_str().unwrap_or("?")
@@ -66,6 +69,7 @@ impl kernel::Module for Kds {
 
 impl Drop for Kds {
     fn drop(&mut self) {
+        capi::debugfs_enable(false);
         capi::live_enable(false);
         // Waits for the default domain's work, then for workers sleeping on
         // behalf of fences.

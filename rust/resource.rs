@@ -45,7 +45,12 @@
 //! the set before it is granted or finds it granted, never both.
 
 use crate::fence::class::{Builtin, Class};
-use crate::fence::{Event, Fence, Signalling};
+use crate::fence::{Event, Fence, Kind, Signalling, Source};
+use crate::name::{Name, NameStr};
+use crate::sys::fmt::Text;
+use crate::sys::registry::{registry, Cursor, Entry, Node};
+use crate::sys::trace;
+use core::fmt::Write;
 use crate::ffi::GrantFn;
 use crate::misuse::{misuse, Misuse};
 use crate::sys::list::{self, ListHead};
@@ -78,9 +83,9 @@ pub(crate) const SET_MAGIC: u32 = 0x6b64_7373;
 /// all of their locks are held at once while the set is queued.
 pub(crate) const MAX_RESOURCES: usize = 256;
 
-/// How many words `struct kds_resource` has after its lock (32 bytes on
+/// How many words `struct kds_resource` has after its lock (128 bytes on
 /// every architecture); [`Resource`] must fit.
-const RESOURCE_PRIVATE_WORDS: usize = 32 / core::mem::size_of::<usize>();
+const RESOURCE_PRIVATE_WORDS: usize = 128 / core::mem::size_of::<usize>();
 
 /// What a resource's lock protects.
 #[pin_data]
@@ -119,6 +124,27 @@ pub(crate) struct Resource {
     magic: Atomic<u32>,
     #[pin]
     queue: OrderedRawSpinLock<Queue>,
+    name: Name,
+    /// Its place among the resources ([`RESOURCES`]).
+    reg: Node,
+}
+
+registry! {
+    /// Every initialised resource, for diagnostics: added by
+    /// `kds_resource_init()`, removed by `kds_resource_term()`.
+    pub(crate) static RESOURCES: Registry<Resource>, backend ResourcesLock,
+        class c"kds_resources", shards [RESOURCES0, RESOURCES1];
+}
+
+// SAFETY: A resource is shared by the CPUs that queue sets on it; its
+// queue is only touched under its lock, and its other fields are atomic.
+unsafe impl Send for Resource {}
+// SAFETY: As above.
+unsafe impl Sync for Resource {}
+
+// SAFETY: `reg` is a `Node` field of `Resource`.
+unsafe impl Entry for Resource {
+    const OFFSET: usize = core::mem::offset_of!(Resource, reg);
 }
 
 /// `struct kds_resource` as C lays it out, which [`Resource`] must fit.
@@ -132,8 +158,8 @@ const _: () = assert!(core::mem::size_of::<Resource>() <= core::mem::size_of::<C
 const _: () = assert!(core::mem::align_of::<Resource>() <= core::mem::align_of::<CResource>());
 
 impl Resource {
-    /// An initialiser of an empty resource.
-    pub(crate) fn new() -> impl PinInit<Self> {
+    /// An initialiser of an empty resource, set up by the code at `ip`.
+    pub(crate) fn new(ip: usize) -> impl PinInit<Self> {
         // INVARIANT: `magic` is `RESOURCE_MAGIC` from here until `term`
         // succeeds; the queue starts empty.
         pin_init!(Resource {
@@ -147,7 +173,70 @@ impl Resource {
                 c"kds_resource",
                 kernel::static_lock_class!(),
             ),
+            name: Name::of_ip(ip),
+            reg: Node::new(),
         })
+    }
+
+    /// Makes the resource visible to diagnostics.
+    ///
+    /// # Safety
+    ///
+    /// Once per initialisation, before any [`Resource::term`]; the
+    /// resource stays where it is until `term` succeeds.
+    pub(crate) unsafe fn register(&self) {
+        // SAFETY: Function safety requirement.
+        unsafe { RESOURCES.add(self) };
+    }
+
+    /// Whether the resource is registered (a live resource set up again
+    /// would corrupt the registry): a walk, for the rare resource whose
+    /// memory already holds the magic.
+    pub(crate) fn is_registered(&self) -> bool {
+        let mut cursor = Cursor::default();
+        let mut found = false;
+        while !cursor.done && !found {
+            RESOURCES.walk(&mut cursor, 64, |r| found |= core::ptr::eq(r, self));
+        }
+        found
+    }
+
+    /// The resource's name.
+    pub(crate) fn name(&self) -> NameStr {
+        self.name.get()
+    }
+
+    /// Names the resource.
+    pub(crate) fn set_name(&self, text: &[u8]) {
+        self.name.set(text);
+    }
+
+    /// Writes the resource's queue, front to back, on one line each.
+    fn describe_queue(&self, out: &mut dyn Write) {
+        // Copied under the lock (names and all), written after it.
+        let mut v: [(u64, NameStr, bool, bool); 16] =
+            core::array::from_fn(|_| (0, NameStr::new(), false, false));
+        let (mut n, mut total) = (0, 0);
+        {
+            let scope = OrderScope::begin();
+            let q = self.lock(&scope);
+            for l in q.links() {
+                if n < v.len() {
+                    let set = l.set();
+                    v[n] = (set.id, set.name(), l.exclusive, l.is_granted());
+                    n += 1;
+                }
+                total += 1;
+            }
+        }
+        for (id, name, excl, granted) in &v[..n] {
+            let role = if *granted { "holder:" } else { "waiter:" };
+            let mode = if *excl { "exclusive" } else { "shared" };
+            let _ = out.write_fmt(fmt!("  {} set {} \"{}\" {}\n", role, id, name, mode));
+        }
+        if total > n {
+            let _ = out.write_fmt(fmt!("  ... {} more sets\n", total - n));
+        }
     }
 
     /// Whether `kds_resource_init()` initialised this resource and it has
@@ -170,8 +259,29 @@ impl Resource {
             return Err(EBUSY);
         }
         self.magic.store(0, ordering::Relaxed);
+        drop(q);
+        drop(scope);
+        // SAFETY: Resources are only ever added to `RESOURCES`.
+        unsafe { RESOURCES.remove(self) };
         Ok(())
     }
+}
+
+/// Writes up to `max` resources and their queues to `out`; returns how
+/// many it wrote and how many there are.
+pub(crate) fn describe_all(out: &mut Text, max: usize) -> (usize, usize) {
+    let mut cursor = Cursor::default();
+    let mut shown = 0;
+    while !cursor.done && shown < max {
+        // One resource per lock hold: its queue is copied under its own
+        // lock, inside the registry's.
+        RESOURCES.walk(&mut cursor, 1, |r| {
+            shown += 1;
+            let _ = out.write_fmt(fmt!("resource \"{}\"\n", r.name()));
+            r.describe_queue(out);
+        });
+    }
+    (shown, RESOURCES.len())
 }
 
 /// A pointer to a [`Resource`] held by a [`Link`].
@@ -381,8 +491,11 @@ raw_global_lock! {
 
 /// Initialises resource sets; call once, from module init.
 pub(crate) fn init() {
-    // SAFETY: Called once, before any use of `DIRECT`.
-    unsafe { DIRECT.init() };
+    // SAFETY: Called once, before any use of `DIRECT` and `RESOURCES`.
+    unsafe {
+        DIRECT.init();
+        RESOURCES.init();
+    }
 }
 
 /// Runs the direct callback of a set just granted in this context, on a
@@ -517,6 +630,9 @@ const RELEASED: u32 = 3;
 #[repr(C)]
 pub(crate) struct ResourceSet {
     magic: Atomic<u32>,
+    /// A number that names the set in diagnostics and traces.
+    id: u64,
+    name: Name,
     /// Links not granted yet.
     pending: Atomic<u32>,
     /// `PENDING`, `GRANTED`, `RUNNING`, `DONE` or `CANCELLED`.
@@ -660,6 +776,19 @@ impl Want {
     }
 }
 
+/// A set's fence waits for the set's grant: the source that says so.
+struct Grant(Arc<ResourceSet>);
+
+impl Source for Grant {
+    fn key(&self) -> usize {
+        self.0.source_key()
+    }
+
+    fn describe(&self, out: &mut dyn Write) {
+        self.0.describe_wait(out);
+    }
+}
+
 /// Sorts links by resource address, the global lock order: insertion sort,
 /// O(n^2) for n up to [`MAX_RESOURCES`], and the fastest for the few
 /// resources of a typical set. (`core`'s sorts end in a panic on an
@@ -720,10 +849,30 @@ impl ResourceSet {
         if let Some(f) = &self.fence.lock().fence {
             return Ok(f.clone());
         }
-        let new = Fence::new_internal(self.class(), GFP_ATOMIC)?;
+        // Before the fence (and its source) can be seen: `release` then
+        // syncs with `describe_wait` on the slot's lock.
+        self.fence_made.xchg(true, ordering::Full);
+        let new = Fence::new_internal(self.class(), self.name.ip(), Kind::Set, GFP_ATOMIC)?;
+        if self.name.is_user() {
+            new.set_name(self.name().as_bytes());
+        }
         // Whatever its class: a client holds a set as long as it likes.
         new.set_resource_set_taint();
-        let event = Fence::add_event(&new)?;
+        // What the fence waits for, for diagnostics; forgotten before the
+        // event completes (which ends the cycle set -> fence -> source).
+        // SAFETY: `self` is in an `Arc` (sets are made by `acquire` and
+        // handed out with `Arc::into_raw`), and alive: the caller borrows it.
+        let me: Arc<ResourceSet> = unsafe { ArcBorrow::from_raw(self) }.into();
+        let src: Arc<dyn Source> = Arc::new(Grant(me), GFP_ATOMIC)?;
+        new.add_source(src, GFP_ATOMIC)?;
+        let keep = new.clone();
+        let event = match Fence::add_event(&new) {
+            Ok(e) => e,
+            Err(e) => {
+                new.forget_source(self.source_key());
+                return Err(e);
+            }
+        };
         // Commit: the event alone keeps the fence pending.
         Fence::complete(new.as_arc_borrow(), 0)?;
         let (fence, finish) = {
@@ -755,9 +904,82 @@ impl ResourceSet {
             }
         };
         if let Some((event, error)) = finish {
+            // Ours went unseen, or the set is decided: no source to show.
+            keep.forget_source(self.source_key());
             event.complete(error);
         }
         Ok(fence)
+    }
+
+    /// The key of the set's [`Grant`] source on its fence.
+    fn source_key(&self) -> usize {
+        core::ptr::from_ref(self) as usize
+    }
+
+    /// The set's name.
+    pub(crate) fn name(&self) -> NameStr {
+        self.name.get()
+    }
+
+    /// Names the set, and its fence if it has one.
+    pub(crate) fn set_name(&self, text: &[u8]) {
+        self.name.set(text);
+        let f = self.fence.lock().fence.clone();
+        if let Some(f) = f {
+            f.set_name(text);
+        }
+    }
+
+    /// Writes what the set waits for: each resource it is not granted yet,
+    /// with the sets queued ahead of it there.
+    pub(crate) fn describe_wait(&self, out: &mut dyn Write) {
+        let _ = out.write_fmt(fmt!("set {} \"{}\"", self.id, self.name()));
+        // Held throughout: `release` syncs with it before it unlinks the
+        // set (so the resources stay alive while we look at them); under
+        // it, `QUEUED` means the links are still queued.
+        let _slot = self.fence.lock();
+        if self.is_granted() || self.phase.load(ordering::Acquire) != QUEUED {
+            let _ = out.write_str(" (not waiting)");
+            return;
+        }
+        let _ = out.write_str(" waits for");
+        for l in self.links.as_slice() {
+            if l.is_granted() {
+                continue;
+            }
+            let r = l.res.get();
+            let mut ahead: [(u64, NameStr, bool); 4] =
+                core::array::from_fn(|_| (0, NameStr::new(), false));
+            let (mut n, mut more) = (0, 0);
+            {
+                let scope = OrderScope::begin();
+                let q = r.lock(&scope);
+                // The link is still queued (the caller keeps the set, and
+                // it is not granted), so the resource is alive.
+                for other in q.links() {
+                    if core::ptr::eq(other, l) {
+                        break;
+                    }
+                    if n < ahead.len() {
+                        let s = other.set();
+                        ahead[n] = (s.id, s.name(), other.is_granted());
+                        n += 1;
+                    } else {
+                        more += 1;
+                    }
+                }
+            }
+            let mode = if l.exclusive { "exclusive" } else { "shared" };
+            let _ = out.write_fmt(fmt!(" \"{}\" ({}) behind", r.name(), mode));
+            for (id, name, granted) in &ahead[..n] {
+                let state = if *granted { "holds it" } else { "waiting" };
+                let _ = out.write_fmt(fmt!(" set {} \"{}\" ({})", id, name, state));
+            }
+            if more > 0 {
+                let _ = out.write_fmt(fmt!(" and {} more", more));
+            }
+            let _ = out.write_str(";");
+        }
     }
 
     /// Finishes the set's fence, if it has one, with `error`; called once,
@@ -767,7 +989,14 @@ impl ResourceSet {
         if !self.fence_made.load(ordering::Relaxed) {
             return;
         }
-        let event = self.fence.lock().event.take();
+        let (event, fence) = {
+            let slot = self.fence.lock();
+            let mut slot = slot;
+            (slot.event.take(), slot.fence.clone())
+        };
+        if let Some(f) = fence {
+            f.forget_source(self.source_key());
+        }
         if let Some(e) = event {
             e.complete(error);
         }
@@ -822,6 +1051,7 @@ impl ResourceSet {
         {
             return;
         }
+        trace::set_grant(this.id);
         // Delivering the grant, a direct callback included, is a
         // signalling section of the set's class (lockdep only).
         let _section = this.begin_signalling();
@@ -904,6 +1134,7 @@ impl ResourceSet {
             }
         }
         if s == PENDING {
+            trace::set_cancel(self.id);
             // Never granted: the fence completes with -ECANCELED. A grant
             // racing with us fails its `cmpxchg` and touches nothing of the
             // driver's: the count can go. (Once `GRANTED`, the granter may
@@ -943,6 +1174,7 @@ impl ResourceSet {
         callback: Option<UserCallback>,
         func: &CStr,
         publish: &dyn Publish,
+        ip: usize,
     ) -> Result<Acquired> {
         if mode == Mode::Sync {
             // `kds_waitall()` waits for the class, granted at once or not.
@@ -978,6 +1210,8 @@ impl ResourceSet {
         let core = Arc::pin_init(
             try_pin_init!(ResourceSet {
                 magic: Atomic::new(SET_MAGIC),
+                id: crate::sys::percpu::next_id(),
+                name: Name::of_ip(ip),
                 pending: Atomic::new(n as u32),
                 state: Atomic::new(PENDING),
                 phase: Atomic::new(BUILDING),
@@ -1055,6 +1289,10 @@ impl ResourceSet {
                 Ok(_) => refuse,
                 Err(_) => Some(ECANCELED),
             };
+            if refuse.is_none() {
+                let excl = links.iter().any(|l| l.exclusive);
+                trace::set_queue(core.id, core.name.ip(), links.len() as u32, excl);
+            }
             let res = match refuse {
                 Some(e) => Err(e),
                 None => {
@@ -1130,6 +1368,9 @@ impl ResourceSet {
     /// go to anyone else.
     pub(crate) fn release(this: Arc<ResourceSet>, sync: bool) {
         this.magic.store(0, ordering::Relaxed);
+        if this.is_granted() {
+            trace::set_release(this.id);
+        }
         let running = this.cancel();
         if sync && running {
             // The callback still uses the resources: hand them on after.
@@ -1140,6 +1381,10 @@ impl ResourceSet {
         // will never be queued (see there).
         if this.phase.xchg(RELEASED, ordering::Full) != QUEUED {
             return;
+        }
+        if this.fence_made.load(ordering::Relaxed) {
+            // Waits for a `describe_wait` that saw the set queued.
+            drop(this.fence.lock());
         }
         let mut ready = List::<ResourceSet, 1>::new();
         // Interrupts go off once per batch of links, not once per link nor

@@ -24,13 +24,20 @@
 //! - [`module`]: references to kds.ko itself.
 //! - [`percpu`]: per-CPU counters and ids.
 //! - [`workqueue`]: kds's workqueues and frees deferred to them.
+//! - [`registry`]: every live object of a kind, walked in chunks without
+//!   references, for diagnostics.
+//! - [`fmt`]: bounded text, `%ps`, jiffies.
+//! - [`trace`]: kds's tracepoints (`c/kds_trace.h`).
 
 pub(crate) mod dma_fence;
+pub(crate) mod fmt;
 pub(crate) mod hrtimer;
 pub(crate) mod list;
 pub(crate) mod lockdep;
 pub(crate) mod module;
 pub(crate) mod percpu;
 pub(crate) mod raw_spinlock;
+pub(crate) mod registry;
 pub(crate) mod task;
+pub(crate) mod trace;
 pub(crate) mod workqueue;

@@ -14,7 +14,7 @@ PKGS=(rustc-web rust-web-src rust-web-clippy rustfmt-web
       qemu-system-x86 busybox-static
       flex bison bc libelf-dev libssl-dev cpio kmod
       make gcc python3 python3-venv python3-matplotlib rsync xz-utils ca-certificates
-      shellcheck)
+      shellcheck graphviz)
 
 missing=()
 for p in "${PKGS[@]}"; do

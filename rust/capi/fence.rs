@@ -22,7 +22,8 @@ use crate::sys::lockdep::MAX_SECTIONS;
 use core::ptr::NonNull;
 use kernel::bindings;
 use kernel::bindings::gfp_t;
-use kernel::ffi::{c_char, c_int, c_long, c_uint};
+use kernel::alloc::flags::GFP_NOWAIT;
+use kernel::ffi::{c_char, c_int, c_long, c_uint, c_ulong, c_void};
 use kernel::prelude::*;
 use kernel::sync::{Arc, ArcBorrow};
 
@@ -64,16 +65,18 @@ pub(crate) unsafe fn borrow_own<'a>(f: *mut RawFence, func: &CStr) -> Result<Arc
     Ok(f)
 }
 
-/// C: `struct kds_fence *kds_fence_create(gfp_t gfp)`.
+/// C: `struct kds_fence *kds_fence_create(gfp_t gfp)`, called by
+/// `c/kds_exports.c` with its caller's address `ip`.
 #[no_mangle]
-pub(crate) extern "C" fn kds_fence_create(gfp: gfp_t) -> *mut RawFence {
-    create(Class::builtin(Builtin::Fence), gfp)
+pub(crate) extern "C" fn __kds_fence_create(gfp: gfp_t, ip: c_ulong) -> *mut RawFence {
+    create(Class::builtin(Builtin::Fence), gfp, ip)
 }
 
-/// A new fence of `class` with one user reference, as C sees it, or NULL.
-fn create(class: Class, gfp: gfp_t) -> *mut RawFence {
+/// A new fence of `class`, made by the code at `ip`, with one user
+/// reference, as C sees it, or NULL.
+fn create(class: Class, gfp: gfp_t, ip: usize) -> *mut RawFence {
     let gfp = Gfp::new(gfp);
-    match Fence::with_class(class, gfp.flags()) {
+    match Fence::with_class(class, ip, gfp.flags()) {
         Ok(f) => {
             f.user_get();
             Arc::into_raw(f).cast_mut().cast()
@@ -89,16 +92,116 @@ fn create(class: Class, gfp: gfp_t) -> *mut RawFence {
 ///
 /// `cls` must be NULL or a class that outlives the fence.
 #[no_mangle]
-pub(crate) unsafe extern "C" fn kds_fence_create_class(
+pub(crate) unsafe extern "C" fn __kds_fence_create_class(
     cls: *mut RawClass,
     gfp: gfp_t,
+    ip: c_ulong,
 ) -> *mut RawFence {
     // SAFETY: Function safety requirement.
     let Some(class) = (unsafe { Class::from_raw(cls) }) else {
         misuse(Misuse::Null, c"kds_fence_create_class");
         return core::ptr::null_mut();
     };
-    create(class, gfp)
+    create(class, gfp, ip)
+}
+
+/// C: `void kds_fence_set_name(struct kds_fence *f, const char *fmt, ...)`,
+/// after `c/kds_exports.c` formatted the name.
+///
+/// # Safety
+///
+/// `f` as for [`borrow`]; `name` a C string.
+#[no_mangle]
+pub(crate) unsafe extern "C" fn __kds_fence_set_name(f: *mut RawFence, name: *const c_char) {
+    // SAFETY: Function safety requirement.
+    if let Some(f) = unsafe { borrow(f, c"kds_fence_set_name") } {
+        // SAFETY: `name` is a C string (function safety requirement).
+        f.set_name(unsafe { CStr::from_char_ptr(name) }.to_bytes());
+    }
+}
+
+/// A completion a fence waits for, as a source (`c/kds_sleepers.c`).
+struct CompletionSource(usize);
+
+impl crate::fence::Source for CompletionSource {
+    fn key(&self) -> usize {
+        self.0
+    }
+
+    fn describe(&self, out: &mut dyn core::fmt::Write) {
+        let _ = out.write_fmt(fmt!("completion {}", crate::sys::fmt::Symbol(self.0)));
+    }
+}
+
+/// Internal to `c/kds_sleepers.c`: `f` waits for the completion `c` (for
+/// diagnostics and the trace); a failure to allocate only loses the
+/// description.
+///
+/// # Safety
+///
+/// `f` is a fence C holds a reference to.
+#[no_mangle]
+pub(crate) unsafe extern "C" fn kds_fence_note_completion(f: *mut RawFence, c: *const c_void, gfp: gfp_t) {
+    // SAFETY: Function safety requirement.
+    let Some(f) = (unsafe { borrow(f, c"kds_fence_await_completion") }) else {
+        return;
+    };
+    let flags = Gfp::new(gfp).flags();
+    if let Ok(src) = Arc::new(CompletionSource(c as usize), flags) {
+        let _ = f.add_source(src, flags);
+    }
+    crate::sys::trace::fence_await(f.id(), 0, crate::sys::trace::AwaitKind::Completion);
+}
+
+/// Internal to `c/kds_sleepers.c`: the completion `c` is done; call before
+/// completing its event.
+///
+/// # Safety
+///
+/// `f` is a fence C holds a reference to.
+#[no_mangle]
+pub(crate) unsafe extern "C" fn kds_fence_forget_completion(f: *mut RawFence, c: *const c_void) {
+    // SAFETY: Function safety requirement.
+    if let Some(f) = unsafe { borrow(f, c"kds_fence_await_completion") } {
+        f.forget_source(c as usize);
+    }
+}
+
+/// C: `int kds_fence_blame(struct kds_fence *f, char *buf, size_t size)`.
+///
+/// # Safety
+///
+/// `f` as for [`borrow`]; `buf` NULL or valid for `size` bytes of writes.
+#[no_mangle]
+pub(crate) unsafe extern "C" fn kds_fence_blame(
+    f: *mut RawFence,
+    buf: *mut c_char,
+    size: usize,
+) -> c_int {
+    const FUNC: &CStr = c"kds_fence_blame";
+    // SAFETY: Function safety requirement.
+    let Some(f) = (unsafe { borrow(f, FUNC) }) else {
+        return EINVAL.to_errno();
+    };
+    if buf.is_null() || size == 0 {
+        misuse(Misuse::BadArgument, FUNC);
+        return EINVAL.to_errno();
+    }
+    let mut text = match crate::sys::fmt::Text::with_capacity(size - 1, GFP_NOWAIT) {
+        Ok(t) => t,
+        Err(e) => return e.to_errno(),
+    };
+    if let Err(e) = crate::debug::frontier(&f, &mut text, GFP_NOWAIT) {
+        return e.to_errno();
+    }
+    let b = text.as_bytes();
+    // SAFETY: `buf` has room for `size` bytes (function safety
+    // requirement), and `b` is at most `size - 1` long.
+    unsafe {
+        core::ptr::copy_nonoverlapping(b.as_ptr(), buf.cast::<u8>(), b.len());
+        *buf.add(b.len()) = 0;
+    }
+    b.len() as c_int
 }
 
 /// `struct kds_signalling`, laid out as in `include/kds.h`.
@@ -239,6 +342,8 @@ pub(crate) unsafe extern "C" fn kds_fence_await(f: *mut RawFence) {
     if let Ok(f) = unsafe { borrow_own(f, c"kds_fence_await") } {
         if f.await_event().is_err() {
             misuse(Misuse::AwaitDone, c"kds_fence_await");
+        } else {
+            crate::sys::trace::fence_await(f.id(), 0, crate::sys::trace::AwaitKind::Event);
         }
     }
 }
@@ -632,7 +737,46 @@ pub(crate) unsafe extern "C" fn kds_fence_wait_timeout(
         misuse(Misuse::BadArgument, FUNC);
         return EINVAL.to_errno() as c_long;
     }
-    f.wait_timeout(intr, timeout)
+    wait_blamed(&f, intr, timeout, FUNC)
+}
+
+/// [`Fence::wait_timeout`], which prints the fence's blocking frontier
+/// once when it has waited `kds.blame_ms` (and is still waiting).
+pub(crate) fn wait_blamed(f: &Fence, intr: bool, timeout: c_long, func: &CStr) -> c_long {
+    let blame = crate::capi::blame_jiffies();
+    if blame == 0 || timeout <= blame || f.is_done() {
+        crate::sys::trace::fence_wait_start(f.id());
+        let r = f.wait_timeout(intr, timeout);
+        crate::sys::trace::fence_wait_end(f.id(), r);
+        return r;
+    }
+    crate::sys::trace::fence_wait_start(f.id());
+    let first = f.wait_timeout(intr, blame);
+    let r = if first != 0 {
+        // Done (or interrupted) within the blame time.
+        if first > 0 && timeout != kernel::task::MAX_SCHEDULE_TIMEOUT {
+            first + (timeout - blame)
+        } else {
+            first
+        }
+    } else {
+        crate::debug::blame(
+            f,
+            format_args!(
+                "{}: waited {} ms",
+                func.to_str().unwrap_or("kds"),
+                crate::capi::blame_ms()
+            ),
+        );
+        let rest = if timeout == kernel::task::MAX_SCHEDULE_TIMEOUT {
+            timeout
+        } else {
+            timeout - blame
+        };
+        f.wait_timeout(intr, rest)
+    };
+    crate::sys::trace::fence_wait_end(f.id(), r);
+    r
 }
 
 /// C: `void kds_fence_wait(struct kds_fence *f)`.
@@ -645,7 +789,7 @@ pub(crate) unsafe extern "C" fn kds_fence_wait(f: *mut RawFence) {
     kernel::task::might_sleep();
     // SAFETY: Function safety requirement.
     if let Some(f) = unsafe { borrow(f, c"kds_fence_wait") } {
-        f.wait_timeout(false, kernel::task::MAX_SCHEDULE_TIMEOUT);
+        wait_blamed(&f, false, kernel::task::MAX_SCHEDULE_TIMEOUT, c"kds_fence_wait");
     }
 }
 

@@ -19,7 +19,7 @@ use crate::resource::{
 use crate::sys::task::Sleep;
 use core::ptr::NonNull;
 use kernel::bindings;
-use kernel::ffi::{c_int, c_long, c_ulong, c_void};
+use kernel::ffi::{c_char, c_int, c_long, c_ulong, c_void};
 use kernel::prelude::*;
 use kernel::sync::atomic::{ordering, Atomic};
 use kernel::sync::Arc;
@@ -85,16 +85,46 @@ const LOCKED_ACTION: c_ulong = 3;
 /// `res` must be NULL or valid for writes of a `struct kds_resource`, and
 /// stay where it is until `kds_resource_term()` succeeds.
 #[no_mangle]
-pub(crate) unsafe extern "C" fn kds_resource_init(res: *mut RawResource) {
+pub(crate) unsafe extern "C" fn __kds_resource_init(res: *mut RawResource, ip: c_ulong) {
+    const FUNC: &CStr = c"kds_resource_init";
     if res.is_null() {
-        misuse(Misuse::Null, c"kds_resource_init");
+        misuse(Misuse::Null, FUNC);
         return;
+    }
+    {
+        // SAFETY: `res` holds a `struct kds_resource`'s memory (function
+        // safety requirement); `magic` is read atomically.
+        let r = unsafe { &*res.cast::<Resource>() };
+        if r.magic_ok() && r.is_registered() {
+            // Set up twice without `kds_resource_term()`: its queue and
+            // its place in the registry are live.
+            misuse(Misuse::BadObject, FUNC);
+            return;
+        }
     }
     // SAFETY: `res` is valid for writes of a `struct kds_resource`, into
     // which a `Resource` fits (checked at build and load time), and it
     // does not move (function safety requirement). The initialiser cannot
     // fail.
-    let _ = unsafe { pin_init::raw_try_init(res.cast::<Resource>(), Resource::new()) };
+    let _ = unsafe { pin_init::raw_try_init(res.cast::<Resource>(), Resource::new(ip)) };
+    // SAFETY: Just initialised, once; the driver keeps the memory until
+    // `kds_resource_term()` succeeds (`include/kds.h`).
+    unsafe { (*res.cast::<Resource>()).register() };
+}
+
+/// C: `void kds_resource_set_name(struct kds_resource *res, const char *fmt, ...)`,
+/// after `c/kds_exports.c` formatted the name.
+///
+/// # Safety
+///
+/// `res` as for `kds_resource_term()`; `name` is a C string.
+#[no_mangle]
+pub(crate) unsafe extern "C" fn __kds_resource_set_name(res: *mut RawResource, name: *const c_char) {
+    // SAFETY: Function safety requirement.
+    if let Some(r) = unsafe { borrow_resource(res, c"kds_resource_set_name") } {
+        // SAFETY: `name` is a C string (function safety requirement).
+        r.set_name(unsafe { CStr::from_char_ptr(name) }.to_bytes());
+    }
 }
 
 /// Borrows the resource behind a C pointer, or reports misuse by `func`.
@@ -280,6 +310,8 @@ pub(crate) unsafe extern "C" fn kds_async_waitall(
     // INVARIANT: The driver's `pprset` is valid for the whole call
     // (function safety requirement).
     let publish = DriverSlot(pprset);
+    // Named after its callback until the driver names it.
+    let ip = func as usize;
     match ResourceSet::acquire(
         req.n,
         |i| req.want(i),
@@ -287,6 +319,7 @@ pub(crate) unsafe extern "C" fn kds_async_waitall(
         Some(callback),
         FUNC,
         &publish,
+        ip,
     ) {
         Ok(a) => {
             if a.granted {
@@ -337,11 +370,12 @@ impl Publish for DriverSlot {
 ///
 /// The request as for [`Request::new`].
 #[no_mangle]
-pub(crate) unsafe extern "C" fn kds_waitall(
+pub(crate) unsafe extern "C" fn __kds_waitall(
     n: c_int,
     bitmap: *const c_ulong,
     list: *const *mut RawResource,
     timeout: c_ulong,
+    ip: c_ulong,
 ) -> *mut RawSet {
     const FUNC: &CStr = c"kds_waitall";
     kernel::task::might_sleep();
@@ -351,7 +385,15 @@ pub(crate) unsafe extern "C" fn kds_waitall(
         Err(e) => return e.to_ptr(),
     };
     let mode = if timeout == 0 { Mode::Try } else { Mode::Sync };
-    let a = match ResourceSet::acquire(req.n, |i| req.want(i), mode, None, FUNC, &Unpublished) {
+    let a = match ResourceSet::acquire(
+        req.n,
+        |i| req.want(i),
+        mode,
+        None,
+        FUNC,
+        &Unpublished,
+        ip,
+    ) {
         Ok(a) => a,
         Err(e) if e == EAGAIN => return core::ptr::null_mut(),
         Err(e) => return e.to_ptr(),
@@ -465,4 +507,28 @@ pub(crate) unsafe extern "C" fn kds_resource_set_fence(rset: *mut RawSet) -> *mu
     };
     f.user_get();
     Arc::into_raw(f).cast_mut().cast()
+}
+
+/// C: `void kds_resource_set_set_name(struct kds_resource_set *rset, const char *fmt, ...)`,
+/// after `c/kds_exports.c` formatted the name.
+///
+/// # Safety
+///
+/// `rset` must be NULL or a set the caller has not released; `name` is a
+/// C string.
+#[no_mangle]
+pub(crate) unsafe extern "C" fn __kds_resource_set_set_name(rset: *mut RawSet, name: *const c_char) {
+    const FUNC: &CStr = c"kds_resource_set_set_name";
+    if rset.is_null() {
+        misuse(Misuse::Null, FUNC);
+        return;
+    }
+    // SAFETY: `rset` is a live set (function safety requirement).
+    let set = unsafe { &*rset.cast::<ResourceSet>() };
+    if !set.magic_ok() {
+        misuse(Misuse::BadObject, FUNC);
+        return;
+    }
+    // SAFETY: `name` is a C string (function safety requirement).
+    set.set_name(unsafe { CStr::from_char_ptr(name) }.to_bytes());
 }

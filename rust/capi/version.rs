@@ -14,12 +14,12 @@ use kernel::str::CStrExt;
 pub(crate) const MAJOR: u32 = 0;
 /// Minor version: incremented when the C API grows, and (while `MAJOR` is
 /// 0) on incompatible changes.
-pub(crate) const MINOR: u32 = 5;
+pub(crate) const MINOR: u32 = 6;
 /// Patch level.
 pub(crate) const PATCH: u32 = 0;
 
 /// The version as text.
-pub(crate) const STRING: &CStr = c"0.5.0";
+pub(crate) const STRING: &CStr = c"0.6.0";
 
 /// Packs a version like `KERNEL_VERSION()` and `KDS_VERSION()` do.
 pub(crate) const fn code(major: u32, minor: u32, patch: u32) -> u32 {

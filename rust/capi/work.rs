@@ -44,7 +44,9 @@ static DEFAULT: AtomicPtr<Domain> = AtomicPtr::new(core::ptr::null_mut());
 
 /// Creates the default domain; call once, from module init.
 pub(crate) fn init() -> Result {
+    crate::domain::init();
     let d = Domain::new(c"kds_default", 0, Class::builtin(Builtin::Async))?;
+    Domain::register(&d)?;
     DEFAULT.store(Arc::into_raw(d).cast_mut(), Ordering::Release);
     Ok(())
 }
@@ -57,6 +59,7 @@ pub(crate) fn exit() {
         // SAFETY: `p` came from `Arc::into_raw` in `init`.
         let d = unsafe { Arc::from_raw(p) };
         d.synchronize_cookie(u64::MAX);
+        d.unregister();
     }
 }
 
@@ -188,7 +191,12 @@ unsafe fn create_domain(
         unsafe { CStr::from_char_ptr(name) }
     };
     match Domain::new(name, flags, class) {
-        Ok(d) => Arc::into_raw(d).cast_mut().cast(),
+        Ok(d) => {
+            if Domain::register(&d).is_err() {
+                return core::ptr::null_mut();
+            }
+            Arc::into_raw(d).cast_mut().cast()
+        }
         Err(_) => core::ptr::null_mut(),
     }
 }
@@ -208,6 +216,7 @@ pub(crate) unsafe extern "C" fn kds_async_domain_destroy(d: *mut RawDomain) {
     // SAFETY: Function safety requirement.
     if let Some(b) = unsafe { domain(d, c"kds_async_domain_destroy") } {
         b.synchronize_cookie(u64::MAX);
+        b.unregister();
         // SAFETY: C gives up its reference.
         drop(unsafe { Arc::from_raw(d.cast::<Domain>()) });
     }
@@ -557,5 +566,36 @@ pub(crate) unsafe extern "C" fn kds_async_graph_destroy(g: *mut RawGraph) {
     if !g.is_null() {
         // SAFETY: `g` came from `KBox::into_raw` in `kds_async_graph_create`.
         drop(unsafe { KBox::from_raw(g.cast::<Resolver>()) });
+    }
+}
+
+/// C: `void kds_async_domain_set_name(struct kds_async_domain *d, const char *fmt, ...)`,
+/// after `c/kds_exports.c` formatted the name.
+///
+/// # Safety
+///
+/// `d` as for the other domain functions (NULL: the default domain);
+/// `name` a C string.
+#[no_mangle]
+pub(crate) unsafe extern "C" fn __kds_async_domain_set_name(d: *mut RawDomain, name: *const c_char) {
+    // SAFETY: Function safety requirement.
+    if let Some(d) = unsafe { domain(d, c"kds_async_domain_set_name") } {
+        // SAFETY: `name` is a C string (function safety requirement).
+        d.set_name(unsafe { CStr::from_char_ptr(name) }.to_bytes());
+    }
+}
+
+/// C: `void kds_async_work_set_name(struct kds_async_work *w, const char *fmt, ...)`,
+/// after `c/kds_exports.c` formatted the name.
+///
+/// # Safety
+///
+/// `w` as for the other work functions; `name` a C string.
+#[no_mangle]
+pub(crate) unsafe extern "C" fn __kds_async_work_set_name(w: *mut RawWork, name: *const c_char) {
+    // SAFETY: Function safety requirement.
+    if let Some(w) = unsafe { work(w, c"kds_async_work_set_name") } {
+        // SAFETY: `name` is a C string (function safety requirement).
+        w.set_name(unsafe { CStr::from_char_ptr(name) }.to_bytes());
     }
 }

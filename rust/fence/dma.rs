@@ -22,7 +22,8 @@
 //! do. Each of the two holds its own reference to the [`DmaWait`], so the
 //! second to finish frees it, whichever order they come in.
 
-use crate::fence::{Event, Fence, RawFence};
+use crate::fence::{Event, Fence, RawFence, Source};
+use crate::sys::trace::{self, AwaitKind};
 use crate::ffi::{kds_dma_fence_sources, kds_dma_fence_timed_out};
 use crate::sys::dma_fence::{self, DmaFence, DmaFenceCallback, DmaFenceCb};
 use crate::sys::module::ModuleRef;
@@ -76,15 +77,41 @@ impl WorkItem for DmaWait {
         };
         match this.dma.status() {
             0 => {
-                // SAFETY: `dma` is alive (we hold a reference).
-                unsafe { kds_dma_fence_timed_out(this.dma.as_raw(), this.waiter, this.timeout) };
+                if let Some(f) = event.fence() {
+                    f.forget_source(Arc::as_ptr(&this) as usize);
+                    let mut name = f.name();
+                    // SAFETY: `dma` is alive (we hold a reference); `name`
+                    // is a C string.
+                    unsafe {
+                        kds_dma_fence_timed_out(
+                            this.dma.as_raw(),
+                            this.waiter,
+                            name.as_cstr().as_char_ptr(),
+                            this.timeout,
+                        )
+                    };
+                    // What the waiter still waits for, the dma_fence among
+                    // it (its event completes only below).
+                    crate::debug::blame(f, format_args!("fence {} blocked by", this.waiter));
+                }
                 event.complete(ETIMEDOUT.to_errno());
                 // Whether it is still registered or just ran, the callback's
                 // reference is accounted for.
                 dma_fence::remove_callback(&this.dma, &this);
             }
-            status => event.complete(status.min(0)),
+            status => {
+                if let Some(f) = event.fence() {
+                    f.forget_source(Arc::as_ptr(&this) as usize);
+                }
+                event.complete(status.min(0))
+            }
         }
+    }
+}
+
+impl Source for DmaWait {
+    fn describe(&self, out: &mut dyn core::fmt::Write) {
+        self.dma.describe(out);
     }
 }
 
@@ -122,10 +149,18 @@ impl DmaWait {
 
     /// Makes `f` await the `dma_fence` of `w` (from [`DmaWait::new`]),
     /// completing with `-ETIMEDOUT` after its timeout (0: never).
-    fn arm(w: Arc<Self>, f: &Arc<Fence>) -> Result<bool> {
+    fn arm(w: Arc<Self>, f: &Arc<Fence>, flags: Flags) -> Result<bool> {
         // `w` was allocated before the event is added: a failure leaves the
         // fence as it was (dropping an event would complete it, -ECANCELED).
-        *w.event.lock() = Some(Fence::add_event(f)?);
+        f.add_source(w.clone(), flags)?;
+        match Fence::add_event(f) {
+            Ok(e) => *w.event.lock() = Some(e),
+            Err(e) => {
+                f.forget_source(Arc::as_ptr(&w) as usize);
+                return Err(e);
+            }
+        }
+        trace::fence_await(f.id(), 0, AwaitKind::DmaFence);
         let timeout = w.timeout;
         // On the high-priority queue: completing the event is on the
         // signalling path of every fence above it, exported ones included.
@@ -203,7 +238,7 @@ pub(crate) fn await_dma_fence(
     }
     let w = DmaWait::new(f, dma, timeout, flags)?;
     Fence::order_after_all(f, &sources, flags)?;
-    DmaWait::arm(w, f)
+    DmaWait::arm(w, f, flags)
 }
 
 /// Makes `f` await every fence of `resv` with usage at most `usage`.

@@ -23,7 +23,7 @@
 //! a reference, and cancelling never waits (a fence may be abandoned from
 //! within a timer callback or in atomic context).
 
-use crate::fence::{Cancel, Event, Fence};
+use crate::fence::{Event, Fence, Source};
 use crate::sys::hrtimer::{arm, try_cancel, ArcTimer, ArcTimerCallback};
 use crate::sys::module::ModuleRef;
 use crate::sys::raw_spinlock::{new_raw_spinlock_irq, RawSpinLockIrq};
@@ -63,7 +63,7 @@ impl<M: HrTimerMode + 'static> ArcTimerCallback for TimerSource<M> {
         let event = this.event.lock().take();
         if let Some(event) = event {
             if let Some(f) = event.fence() {
-                f.forget_timer(Arc::as_ptr(&this).cast());
+                f.forget_source(Arc::as_ptr(&this) as usize);
             }
             event.complete(0);
         }
@@ -81,7 +81,15 @@ impl<M: HrTimerMode + 'static> HrTimerCallback for TimerSource<M> {
     }
 }
 
-impl<M: HrTimerMode + 'static> Cancel for TimerSource<M> {
+impl<M: HrTimerMode + 'static> Source for TimerSource<M> {
+    fn cancellable(&self) -> bool {
+        true
+    }
+
+    fn describe(&self, out: &mut dyn core::fmt::Write) {
+        describe_timer::<M>(&self.timer, out);
+    }
+
     fn cancel(&self) {
         if let Some(this) = try_cancel(self) {
             // Taken in a statement of its own, so that the lock guard is
@@ -91,6 +99,31 @@ impl<M: HrTimerMode + 'static> Cancel for TimerSource<M> {
             drop(event);
         }
     }
+}
+
+/// Writes `t` as `hrtimer CLOCK_MONOTONIC in 12.345 ms` (its expiry
+/// relative to now on its clock; negative once it has expired).
+fn describe_timer<M: HrTimerMode + 'static>(
+    t: &HrTimer<TimerSource<M>>,
+    out: &mut dyn core::fmt::Write,
+) {
+    let left = (t.expires() - Instant::<M::Clock>::now()).as_nanos();
+    let clock = match <M::Clock as ClockSource>::ID as u32 {
+        bindings::CLOCK_MONOTONIC => "CLOCK_MONOTONIC",
+        bindings::CLOCK_BOOTTIME => "CLOCK_BOOTTIME",
+        bindings::CLOCK_REALTIME => "CLOCK_REALTIME",
+        bindings::CLOCK_TAI => "CLOCK_TAI",
+        _ => "clock?",
+    };
+    let sign = if left < 0 { "-" } else { "" };
+    let abs = left.unsigned_abs();
+    let _ = out.write_fmt(fmt!(
+        "hrtimer {} in {}{}.{:03} ms",
+        clock,
+        sign,
+        abs / 1_000_000,
+        (abs / 1000) % 1000
+    ));
 }
 
 /// Arms a [`TimerSource`] for `f`. `expires` is in nanoseconds on `M`'s
@@ -119,14 +152,15 @@ fn start<M: HrTimerMode + 'static>(
     )?;
     // In the fence's list first (allocating), then the event: a failure
     // leaves the fence as it was.
-    f.add_timer(src.clone(), flags)?;
+    f.add_source(src.clone(), flags)?;
     match Fence::add_event(f) {
         Ok(event) => *src.event.lock() = Some(event),
         Err(e) => {
-            f.forget_timer(Arc::as_ptr(&src).cast());
+            f.forget_source(Arc::as_ptr(&src) as usize);
             return Err(e);
         }
     }
+    crate::sys::trace::fence_await(f.id(), 0, crate::sys::trace::AwaitKind::Hrtimer);
     arm(src, expires, slack);
     Ok(true)
 }
@@ -170,7 +204,7 @@ pub(crate) fn await_hrtimer(
 #[kunit_tests(kds_timer_core)]
 mod tests {
     use crate::capi::fence::{
-        kds_fence_await_hrtimer, kds_fence_complete, kds_fence_create, kds_fence_put,
+        kds_fence_await_hrtimer, kds_fence_complete, __kds_fence_create, kds_fence_put,
     };
     use crate::fence::live_fences;
     use kernel::bindings;
@@ -182,7 +216,7 @@ mod tests {
     #[test]
     fn released_fence_cancels_its_timer() {
         let before = live_fences();
-        let f = kds_fence_create(bindings::GFP_KERNEL);
+        let f = __kds_fence_create(bindings::GFP_KERNEL, 0);
         assert!(!f.is_null());
         // SAFETY: `f` is a fence we hold a reference to.
         let ret = unsafe {
@@ -207,7 +241,7 @@ mod tests {
     /// An expiry that has passed adds no dependency.
     #[test]
     fn passed_expiry_adds_nothing() {
-        let f = kds_fence_create(bindings::GFP_KERNEL);
+        let f = __kds_fence_create(bindings::GFP_KERNEL, 0);
         assert!(!f.is_null());
         for (expires, mode) in [
             (-1, bindings::hrtimer_mode_HRTIMER_MODE_REL),

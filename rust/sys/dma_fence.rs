@@ -122,6 +122,20 @@ impl DmaFence {
         ARef::from(self)
     }
 
+    /// Writes `dma_fence driver:timeline:seqno`.
+    pub(crate) fn describe(&self, out: &mut dyn core::fmt::Write) {
+        let mut s = crate::sys::fmt::StackStr::<96>::new();
+        // SAFETY: `s.buf` is valid for `s.buf.len()` bytes of writes; the
+        // fence is alive (`&self`), and the helper reads its names under
+        // `rcu_read_lock()` as `dma_fence_driver_name()` requires.
+        let n = unsafe {
+            crate::ffi::kds_dma_fence_describe(s.buf.as_mut_ptr().cast(), s.buf.len(), self.as_raw())
+        };
+        s.len = (n.max(0) as usize).min(s.buf.len() - 1);
+        let _ = out.write_str("dma_fence ");
+        let _ = out.write_str(s.as_str());
+    }
+
     /// Whether the fence has signalled (`dma_fence_is_signaled()`, which may
     /// signal it when its `signaled` operation says so).
     pub(crate) fn is_signaled(&self) -> bool {

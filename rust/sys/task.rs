@@ -20,6 +20,7 @@
 use crate::ffi::{
     kds_hardirq_budget_begin, kds_hardirq_budget_end, kds_in_hardirq, kds_irq_level,
     kds_memalloc_begin, kds_memalloc_end, kds_set_current_running, kds_set_current_state,
+    kds_this_cpu,
 };
 use core::marker::PhantomData;
 use core::ptr::NonNull;
@@ -28,6 +29,13 @@ use kernel::ffi::{c_long, c_uint};
 use kernel::sync::aref::ARef;
 use kernel::sync::atomic::{ordering, Atomic};
 use kernel::task::Task;
+
+/// The CPU the caller runs on, maybe no longer by the time it looks
+/// (`raw_smp_processor_id()`): for spreading work over per-CPU shards.
+pub(crate) fn this_cpu() -> usize {
+    // SAFETY: `kds_this_cpu` only reads the CPU number.
+    unsafe { kds_this_cpu() as usize }
+}
 
 /// Whether the caller runs in hard IRQ context (C's `in_hardirq()`).
 pub(crate) fn in_hardirq() -> bool {
