@@ -323,25 +323,73 @@ struct kds_resource_set *kds_waitall(int number_resources,
 }
 EXPORT_SYMBOL_GPL(kds_waitall);
 
-#define KDS_SET_NAME(func, type, rust)				\
-void func(type *obj, const char *fmt, ...)				\
-{									\
-	char name[KDS_NAME_LEN];					\
-	va_list args;							\
-									\
-	if (!fmt) {							\
-		kds_misuse(KDS_MISUSE_NULL, #func);			\
-		return;							\
-	}								\
-	va_start(args, fmt);						\
-	vscnprintf(name, sizeof(name), fmt, args);			\
-	va_end(args);							\
-	rust(obj, name);						\
-}									\
-EXPORT_SYMBOL_GPL(func)
+/* Formats a name for kds_*_set_name(); false (and a warning) for no @fmt. */
+static bool kds_vname(char *name, const char *func, const char *fmt, va_list args)
+{
+	if (!fmt) {
+		kds_misuse(KDS_MISUSE_NULL, func);
+		return false;
+	}
+	vscnprintf(name, KDS_NAME_LEN, fmt, args);
+	return true;
+}
 
-KDS_SET_NAME(kds_fence_set_name, struct kds_fence, __kds_fence_set_name);
-KDS_SET_NAME(kds_resource_set_name, struct kds_resource, __kds_resource_set_name);
-KDS_SET_NAME(kds_resource_set_set_name, struct kds_resource_set, __kds_resource_set_set_name);
-KDS_SET_NAME(kds_async_domain_set_name, struct kds_async_domain, __kds_async_domain_set_name);
-KDS_SET_NAME(kds_async_work_set_name, struct kds_async_work, __kds_async_work_set_name);
+void kds_fence_set_name(struct kds_fence *f, const char *fmt, ...)
+{
+	char name[KDS_NAME_LEN];
+	va_list args;
+
+	va_start(args, fmt);
+	if (kds_vname(name, __func__, fmt, args))
+		__kds_fence_set_name(f, name);
+	va_end(args);
+}
+EXPORT_SYMBOL_GPL(kds_fence_set_name);
+
+void kds_resource_set_name(struct kds_resource *res, const char *fmt, ...)
+{
+	char name[KDS_NAME_LEN];
+	va_list args;
+
+	va_start(args, fmt);
+	if (kds_vname(name, __func__, fmt, args))
+		__kds_resource_set_name(res, name);
+	va_end(args);
+}
+EXPORT_SYMBOL_GPL(kds_resource_set_name);
+
+void kds_resource_set_set_name(struct kds_resource_set *rset, const char *fmt, ...)
+{
+	char name[KDS_NAME_LEN];
+	va_list args;
+
+	va_start(args, fmt);
+	if (kds_vname(name, __func__, fmt, args))
+		__kds_resource_set_set_name(rset, name);
+	va_end(args);
+}
+EXPORT_SYMBOL_GPL(kds_resource_set_set_name);
+
+void kds_async_domain_set_name(struct kds_async_domain *d, const char *fmt, ...)
+{
+	char name[KDS_NAME_LEN];
+	va_list args;
+
+	va_start(args, fmt);
+	if (kds_vname(name, __func__, fmt, args))
+		__kds_async_domain_set_name(d, name);
+	va_end(args);
+}
+EXPORT_SYMBOL_GPL(kds_async_domain_set_name);
+
+void kds_async_work_set_name(struct kds_async_work *w, const char *fmt, ...)
+{
+	char name[KDS_NAME_LEN];
+	va_list args;
+
+	va_start(args, fmt);
+	if (kds_vname(name, __func__, fmt, args))
+		__kds_async_work_set_name(w, name);
+	va_end(args);
+}
+EXPORT_SYMBOL_GPL(kds_async_work_set_name);

@@ -1057,8 +1057,8 @@ struct kds_fence *kds_resource_set_fence(struct kds_resource_set *rset);
  *
  * Context: Any context.
  */
-__printf(2, 3) void kds_resource_set_set_name(struct kds_resource_set *rset,
-					       const char *fmt, ...);
+__printf(2, 3)
+void kds_resource_set_set_name(struct kds_resource_set *rset, const char *fmt, ...);
 
 /**
  * DOC: names and diagnostics

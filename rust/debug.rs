@@ -196,7 +196,7 @@ fn tail(out: &mut Text, shown: usize, total: usize, what: &str) {
         let _ = out.write_fmt(fmt!("# ... {} more {} not shown\n", total - shown, what));
     }
     if out.truncated() {
-        // Room is kept for this by `Text`'s caller? No: say it if it fits.
+        // Only if it fits: the text was cut because it is full.
         let _ = out.write_str("\n# (cut)\n");
     }
 }
@@ -218,9 +218,8 @@ pub(crate) fn graph_text() -> Result<Text> {
     let mut out = Text::with_capacity(TEXT_BYTES, GFP_KERNEL)?;
     let mut cursor = Cursor::default();
     let mut n = 0;
-    let _ = out.write_str(
-        "digraph kds {\n  rankdir=LR;\n  node [fontname=\"sans\" fontsize=10];\n",
-    );
+    let _ =
+        out.write_str("digraph kds {\n  rankdir=LR;\n  node [fontname=\"sans\" fontsize=10];\n");
     while !cursor.done && n < MAX_OBJECTS {
         fence_chunks(&mut cursor, GFP_KERNEL, |c| {
             n += 1;
@@ -436,7 +435,7 @@ fn blame_line(c: &FenceCopy, out: &mut dyn Write) {
         let plural = if counted == 1 { "" } else { "s" };
         let _ = match c.kind {
             Kind::Plain => out.write_fmt(fmt!(
-                "{} event{} to complete with kds_fence_complete()",
+                "{} counted event{} not completed yet",
                 counted,
                 plural
             )),

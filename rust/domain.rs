@@ -40,12 +40,12 @@ pub(crate) mod resolver;
 
 use crate::fence::class::Class;
 use crate::fence::{Event, Fence, Kind, RawCb, Signalling};
+use crate::ffi::{fence_cb_trampoline, AsyncFn, FenceCbHandler};
 use crate::name::{Name, NameStr};
 use crate::sys::fmt::{Symbol, Text};
+use crate::sys::raw_spinlock::{new_raw_spinlock_irq, RawSpinLockIrq};
 use crate::sys::trace;
 use core::fmt::Write;
-use crate::ffi::{fence_cb_trampoline, AsyncFn, FenceCbHandler};
-use crate::sys::raw_spinlock::{new_raw_spinlock_irq, RawSpinLockIrq};
 use kernel::alloc::flags::GFP_KERNEL;
 use kernel::alloc::Flags;
 use kernel::ffi::c_void;
@@ -175,7 +175,7 @@ impl WorkItem for AsyncWork {
             // Nothing can cancel an item without fences.
             None => true,
         };
-        let id = this.fences.as_ref().map_or(0, |f| f.done.id());
+        let id = this.fence_id();
         let cookie = this.cookie.load(ordering::Relaxed);
         if go {
             trace::work_start(id, cookie, this.func as usize);
@@ -304,6 +304,12 @@ impl AsyncWork {
         self.magic == WORK_MAGIC
     }
 
+    /// The id of the work item's done fence (0 without fences), for the
+    /// trace.
+    fn fence_id(&self) -> u64 {
+        self.fences.as_ref().map_or(0, |f| f.done.id())
+    }
+
     /// Names the work item: its fences.
     pub(crate) fn set_name(&self, text: &[u8]) {
         if let Some(f) = &self.fences {
@@ -372,7 +378,7 @@ impl AsyncWork {
             };
             (cookie, epoch, st.barrier.clone(), prev)
         };
-        let id = this.fences.as_ref().map_or(0, |f| f.done.id());
+        let id = this.fence_id();
         let mut dname = d.name();
         trace::work_queue(id, cookie, dname.as_cstr(), this.func as usize);
         // The epoch (a barrier, once closed) waits for this item through
@@ -465,6 +471,14 @@ impl PinnedDrop for AsyncWork {
     }
 }
 
+/// A new epoch fence of a domain named `name`, pending until a barrier
+/// closes it.
+fn new_epoch(class: Class, name: &[u8]) -> Result<Arc<Fence>> {
+    let epoch = Fence::new_internal(class, 0, Kind::Epoch, GFP_KERNEL)?;
+    epoch.set_name(name);
+    Ok(epoch)
+}
+
 /// What a domain's lock protects.
 struct DomainState {
     /// Queued items that have not finished, in cookie order.
@@ -508,8 +522,7 @@ pub(crate) struct Domain {
 impl Domain {
     /// Creates a domain named `name` (cut to [`NAME_MAX`] bytes).
     pub(crate) fn new(name: &CStr, flags: u32, class: Class) -> Result<Arc<Domain>> {
-        let epoch = Fence::new_internal(class, 0, Kind::Epoch, GFP_KERNEL)?;
-        epoch.set_name(name.to_bytes());
+        let epoch = new_epoch(class, name.to_bytes())?;
         let dname = Name::of_ip(0);
         dname.set(name.to_bytes());
         // INVARIANT: `magic` is `DOMAIN_MAGIC`.
@@ -646,8 +659,7 @@ impl Domain {
     /// orders what it ordered.
     pub(crate) fn barrier(&self) -> Result {
         let _serial = self.barriers.lock();
-        let next = Fence::new_internal(self.class, 0, Kind::Epoch, GFP_KERNEL)?;
-        next.set_name(self.name().as_bytes());
+        let next = new_epoch(self.class, self.name().as_bytes())?;
         let (epoch, prev) = {
             let st = self.state.lock();
             (st.epoch.clone(), st.barrier.clone())

@@ -43,11 +43,11 @@ use crate::misuse::{misuse, Misuse};
 use crate::name::{Name, NameStr};
 use crate::sys::fmt;
 use crate::sys::list::{self, ListHead};
-use crate::sys::registry::{registry, Entry, Node};
-use crate::sys::trace;
 use crate::sys::percpu::{self, Counter};
 use crate::sys::raw_spinlock::{new_raw_spinlock_irq, raw_global_lock, RawSpinLockIrq};
+use crate::sys::registry::{registry, Entry, Node};
 use crate::sys::task::{self, HardIrqBudget, Sleep, Waker};
+use crate::sys::trace;
 use crate::sys::workqueue;
 use class::{Builtin, Class};
 use core::ptr::{self, NonNull};
@@ -490,7 +490,11 @@ impl Fence {
 
     /// Calls `f` on each fence that awaits this one (its id), and on each
     /// of its sources, with the fence's lock held: `f` must be short.
-    pub(crate) fn inspect(&self, mut waiter: impl FnMut(&Fence), mut source: impl FnMut(&Arc<dyn Source>)) {
+    pub(crate) fn inspect(
+        &self,
+        mut waiter: impl FnMut(&Fence),
+        mut source: impl FnMut(&Arc<dyn Source>),
+    ) {
         let g = self.state.lock();
         for w in g.waiters.waiters() {
             waiter(w);

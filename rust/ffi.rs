@@ -194,7 +194,12 @@ extern "C" {
     pub(crate) fn kds_trace_set_grant(set: u64);
     pub(crate) fn kds_trace_set_release(set: u64);
     pub(crate) fn kds_trace_set_cancel(set: u64);
-    pub(crate) fn kds_trace_work_queue(fence: u64, cookie: u64, domain: *const c_char, func: *mut c_void);
+    pub(crate) fn kds_trace_work_queue(
+        fence: u64,
+        cookie: u64,
+        domain: *const c_char,
+        func: *mut c_void,
+    );
     pub(crate) fn kds_trace_work_start(fence: u64, cookie: u64, func: *mut c_void);
     pub(crate) fn kds_trace_work_end(fence: u64, cookie: u64, func: *mut c_void);
 

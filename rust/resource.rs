@@ -46,19 +46,19 @@
 
 use crate::fence::class::{Builtin, Class};
 use crate::fence::{Event, Fence, Kind, Signalling, Source};
-use crate::name::{Name, NameStr};
-use crate::sys::fmt::Text;
-use crate::sys::registry::{registry, Cursor, Entry, Node};
-use crate::sys::trace;
-use core::fmt::Write;
 use crate::ffi::GrantFn;
 use crate::misuse::{misuse, Misuse};
+use crate::name::{Name, NameStr};
+use crate::sys::fmt::Text;
 use crate::sys::list::{self, ListHead};
 use crate::sys::raw_spinlock::{
     new_raw_spinlock_irq, raw_global_lock, OrderScope, OrderedRawSpinLock,
     OrderedRawSpinLockBackend, RawSpinLockIrq,
 };
+use crate::sys::registry::{registry, Cursor, Entry, Node};
 use crate::sys::task::{sleep_until, Sleep, WakerSlot};
+use crate::sys::trace;
+use core::fmt::Write;
 use core::mem::MaybeUninit;
 use core::ptr::NonNull;
 use kernel::alloc::flags::{GFP_ATOMIC, GFP_KERNEL};
@@ -849,8 +849,12 @@ impl ResourceSet {
         if let Some(f) = &self.fence.lock().fence {
             return Ok(f.clone());
         }
-        // Before the fence (and its source) can be seen: `release` then
-        // syncs with `describe_wait` on the slot's lock.
+        // Before the fence (and its source) can be seen, so that `release`
+        // syncs with `describe_wait` on the slot's lock. Fully ordered
+        // before the state is read below, as the state change is before
+        // `finish_fence` reads the flag: either the changer sees the flag
+        // (and locks the slot after us, or before, when we see its state),
+        // or we see its state.
         self.fence_made.xchg(true, ordering::Full);
         let new = Fence::new_internal(self.class(), self.name.ip(), Kind::Set, GFP_ATOMIC)?;
         if self.name.is_user() {
@@ -877,11 +881,6 @@ impl ResourceSet {
         Fence::complete(new.as_arc_borrow(), 0)?;
         let (fence, finish) = {
             let mut slot = self.fence.lock();
-            // Fully ordered before the state is read below, as the state
-            // change is before `finish_fence` reads the flag: either the
-            // changer sees the flag (and locks the slot after us, or
-            // before, when we see its state), or we see its state.
-            self.fence_made.xchg(true, ordering::Full);
             match &slot.fence {
                 // Another caller made one first: ours goes unseen.
                 Some(f) => (f.clone(), Some((event, 0))),
@@ -990,8 +989,7 @@ impl ResourceSet {
             return;
         }
         let (event, fence) = {
-            let slot = self.fence.lock();
-            let mut slot = slot;
+            let mut slot = self.fence.lock();
             (slot.event.take(), slot.fence.clone())
         };
         if let Some(f) = fence {

@@ -20,9 +20,9 @@ use crate::ffi::RawCbFn;
 use crate::misuse::{misuse, Misuse};
 use crate::sys::lockdep::MAX_SECTIONS;
 use core::ptr::NonNull;
+use kernel::alloc::flags::GFP_NOWAIT;
 use kernel::bindings;
 use kernel::bindings::gfp_t;
-use kernel::alloc::flags::GFP_NOWAIT;
 use kernel::ffi::{c_char, c_int, c_long, c_uint, c_ulong, c_void};
 use kernel::prelude::*;
 use kernel::sync::{Arc, ArcBorrow};
@@ -141,7 +141,11 @@ impl crate::fence::Source for CompletionSource {
 ///
 /// `f` is a fence C holds a reference to.
 #[no_mangle]
-pub(crate) unsafe extern "C" fn kds_fence_note_completion(f: *mut RawFence, c: *const c_void, gfp: gfp_t) {
+pub(crate) unsafe extern "C" fn kds_fence_note_completion(
+    f: *mut RawFence,
+    c: *const c_void,
+    gfp: gfp_t,
+) {
     // SAFETY: Function safety requirement.
     let Some(f) = (unsafe { borrow(f, c"kds_fence_await_completion") }) else {
         return;
@@ -744,39 +748,40 @@ pub(crate) unsafe extern "C" fn kds_fence_wait_timeout(
 /// once when it has waited `kds.blame_ms` (and is still waiting).
 pub(crate) fn wait_blamed(f: &Fence, intr: bool, timeout: c_long, func: &CStr) -> c_long {
     let blame = crate::capi::blame_jiffies();
-    if blame == 0 || timeout <= blame || f.is_done() {
-        crate::sys::trace::fence_wait_start(f.id());
-        let r = f.wait_timeout(intr, timeout);
-        crate::sys::trace::fence_wait_end(f.id(), r);
-        return r;
-    }
     crate::sys::trace::fence_wait_start(f.id());
-    let first = f.wait_timeout(intr, blame);
-    let r = if first != 0 {
-        // Done (or interrupted) within the blame time.
-        if first > 0 && timeout != kernel::task::MAX_SCHEDULE_TIMEOUT {
-            first + (timeout - blame)
-        } else {
-            first
-        }
+    let r = if blame == 0 || timeout <= blame || f.is_done() {
+        f.wait_timeout(intr, timeout)
     } else {
-        crate::debug::blame(
-            f,
-            format_args!(
-                "{}: waited {} ms",
-                func.to_str().unwrap_or("kds"),
-                crate::capi::blame_ms()
-            ),
-        );
-        let rest = if timeout == kernel::task::MAX_SCHEDULE_TIMEOUT {
-            timeout
-        } else {
-            timeout - blame
-        };
-        f.wait_timeout(intr, rest)
+        wait_then_blame(f, intr, timeout, blame, func)
     };
     crate::sys::trace::fence_wait_end(f.id(), r);
     r
+}
+
+/// [`wait_blamed`]'s wait when it may blame: `blame` jiffies, then the
+/// blame, then the rest of `timeout` (longer than `blame`).
+fn wait_then_blame(f: &Fence, intr: bool, timeout: c_long, blame: c_long, func: &CStr) -> c_long {
+    let finite = timeout != kernel::task::MAX_SCHEDULE_TIMEOUT;
+    // What is left of `timeout` after the first `blame` jiffies.
+    let rest = if finite { timeout - blame } else { timeout };
+    let first = f.wait_timeout(intr, blame);
+    if first != 0 {
+        // Done (or interrupted) within the blame time.
+        return if first > 0 && finite {
+            first + rest
+        } else {
+            first
+        };
+    }
+    crate::debug::blame(
+        f,
+        format_args!(
+            "{}: waited {} ms",
+            func.to_str().unwrap_or("kds"),
+            crate::capi::blame_ms()
+        ),
+    );
+    f.wait_timeout(intr, rest)
 }
 
 /// C: `void kds_fence_wait(struct kds_fence *f)`.
@@ -789,7 +794,12 @@ pub(crate) unsafe extern "C" fn kds_fence_wait(f: *mut RawFence) {
     kernel::task::might_sleep();
     // SAFETY: Function safety requirement.
     if let Some(f) = unsafe { borrow(f, c"kds_fence_wait") } {
-        wait_blamed(&f, false, kernel::task::MAX_SCHEDULE_TIMEOUT, c"kds_fence_wait");
+        wait_blamed(
+            &f,
+            false,
+            kernel::task::MAX_SCHEDULE_TIMEOUT,
+            c"kds_fence_wait",
+        );
     }
 }
 

@@ -119,7 +119,10 @@ pub(crate) unsafe extern "C" fn __kds_resource_init(res: *mut RawResource, ip: c
 ///
 /// `res` as for `kds_resource_term()`; `name` is a C string.
 #[no_mangle]
-pub(crate) unsafe extern "C" fn __kds_resource_set_name(res: *mut RawResource, name: *const c_char) {
+pub(crate) unsafe extern "C" fn __kds_resource_set_name(
+    res: *mut RawResource,
+    name: *const c_char,
+) {
     // SAFETY: Function safety requirement.
     if let Some(r) = unsafe { borrow_resource(res, c"kds_resource_set_name") } {
         // SAFETY: `name` is a C string (function safety requirement).
@@ -385,15 +388,7 @@ pub(crate) unsafe extern "C" fn __kds_waitall(
         Err(e) => return e.to_ptr(),
     };
     let mode = if timeout == 0 { Mode::Try } else { Mode::Sync };
-    let a = match ResourceSet::acquire(
-        req.n,
-        |i| req.want(i),
-        mode,
-        None,
-        FUNC,
-        &Unpublished,
-        ip,
-    ) {
+    let a = match ResourceSet::acquire(req.n, |i| req.want(i), mode, None, FUNC, &Unpublished, ip) {
         Ok(a) => a,
         Err(e) if e == EAGAIN => return core::ptr::null_mut(),
         Err(e) => return e.to_ptr(),
@@ -517,7 +512,10 @@ pub(crate) unsafe extern "C" fn kds_resource_set_fence(rset: *mut RawSet) -> *mu
 /// `rset` must be NULL or a set the caller has not released; `name` is a
 /// C string.
 #[no_mangle]
-pub(crate) unsafe extern "C" fn __kds_resource_set_set_name(rset: *mut RawSet, name: *const c_char) {
+pub(crate) unsafe extern "C" fn __kds_resource_set_set_name(
+    rset: *mut RawSet,
+    name: *const c_char,
+) {
     const FUNC: &CStr = c"kds_resource_set_set_name";
     if rset.is_null() {
         misuse(Misuse::Null, FUNC);

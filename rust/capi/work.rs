@@ -577,7 +577,10 @@ pub(crate) unsafe extern "C" fn kds_async_graph_destroy(g: *mut RawGraph) {
 /// `d` as for the other domain functions (NULL: the default domain);
 /// `name` a C string.
 #[no_mangle]
-pub(crate) unsafe extern "C" fn __kds_async_domain_set_name(d: *mut RawDomain, name: *const c_char) {
+pub(crate) unsafe extern "C" fn __kds_async_domain_set_name(
+    d: *mut RawDomain,
+    name: *const c_char,
+) {
     // SAFETY: Function safety requirement.
     if let Some(d) = unsafe { domain(d, c"kds_async_domain_set_name") } {
         // SAFETY: `name` is a C string (function safety requirement).

@@ -169,7 +169,11 @@ impl Resolver {
     /// A stable topological order: Kahn's algorithm, always taking the
     /// ready node added first. Fails with `EDEADLK` on a cycle, after
     /// logging one.
-    fn order(domain: &crate::name::NameStr, nodes: &[Node], deps: &[KVec<usize>]) -> Result<KVec<usize>> {
+    fn order(
+        domain: &crate::name::NameStr,
+        nodes: &[Node],
+        deps: &[KVec<usize>],
+    ) -> Result<KVec<usize>> {
         let n = nodes.len();
         // How many dependencies of each node are not yet in the order.
         let mut waiting: KVec<usize> = KVec::with_capacity(n, GFP_KERNEL)?;
@@ -197,7 +201,12 @@ impl Resolver {
     /// Logs a cycle among the nodes not placed: each of them has a
     /// dependency that is not placed either, so following those from any
     /// of them must come back to a node already seen.
-    fn report_cycle(domain: &crate::name::NameStr, nodes: &[Node], deps: &[KVec<usize>], placed: &[bool]) {
+    fn report_cycle(
+        domain: &crate::name::NameStr,
+        nodes: &[Node],
+        deps: &[KVec<usize>],
+        placed: &[bool],
+    ) {
         let n = nodes.len();
         let Some(mut at) = (0..n).find(|&i| !placed[i]) else {
             return;

@@ -23,11 +23,11 @@
 //! second to finish frees it, whichever order they come in.
 
 use crate::fence::{Event, Fence, RawFence, Source};
-use crate::sys::trace::{self, AwaitKind};
 use crate::ffi::{kds_dma_fence_sources, kds_dma_fence_timed_out};
 use crate::sys::dma_fence::{self, DmaFence, DmaFenceCallback, DmaFenceCb};
 use crate::sys::module::ModuleRef;
 use crate::sys::raw_spinlock::{new_raw_spinlock_irq, RawSpinLockIrq};
+use crate::sys::trace::{self, AwaitKind};
 use crate::sys::workqueue::{kds_direct_queue, kick_delayed_work};
 use kernel::alloc::Flags;
 use kernel::bindings;

@@ -204,7 +204,7 @@ pub(crate) fn await_hrtimer(
 #[kunit_tests(kds_timer_core)]
 mod tests {
     use crate::capi::fence::{
-        kds_fence_await_hrtimer, kds_fence_complete, __kds_fence_create, kds_fence_put,
+        __kds_fence_create, kds_fence_await_hrtimer, kds_fence_complete, kds_fence_put,
     };
     use crate::fence::live_fences;
     use kernel::bindings;

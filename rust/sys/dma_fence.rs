@@ -129,7 +129,11 @@ impl DmaFence {
         // fence is alive (`&self`), and the helper reads its names under
         // `rcu_read_lock()` as `dma_fence_driver_name()` requires.
         let n = unsafe {
-            crate::ffi::kds_dma_fence_describe(s.buf.as_mut_ptr().cast(), s.buf.len(), self.as_raw())
+            crate::ffi::kds_dma_fence_describe(
+                s.buf.as_mut_ptr().cast(),
+                s.buf.len(),
+                self.as_raw(),
+            )
         };
         s.len = (n.max(0) as usize).min(s.buf.len() - 1);
         let _ = out.write_str("dma_fence ");

@@ -31,7 +31,12 @@ use kernel::ffi::{c_int, c_long, c_uint, c_void};
 use kernel::prelude::*;
 use kernel::str::CStrExt;
 
-use crate::ffi::{kds_trace_fence_create, kds_trace_fence_name, kds_trace_fence_await, kds_trace_fence_complete, kds_trace_fence_done, kds_trace_fence_wait_start, kds_trace_fence_wait_end, kds_trace_set_queue, kds_trace_set_grant, kds_trace_set_release, kds_trace_set_cancel, kds_trace_work_queue, kds_trace_work_start, kds_trace_work_end};
+use crate::ffi::{
+    kds_trace_fence_await, kds_trace_fence_complete, kds_trace_fence_create, kds_trace_fence_done,
+    kds_trace_fence_name, kds_trace_fence_wait_end, kds_trace_fence_wait_start,
+    kds_trace_set_cancel, kds_trace_set_grant, kds_trace_set_queue, kds_trace_set_release,
+    kds_trace_work_end, kds_trace_work_queue, kds_trace_work_start,
+};
 
 /// What a fence awaits, the `kind` of [`fence_await`].
 #[derive(Clone, Copy, PartialEq, Eq, Debug)]
