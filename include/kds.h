@@ -874,6 +874,10 @@ struct kds_resource {
  * kds_resource_init() - Set up a resource.
  * @res: the resource.
  *
+ * kds lists the resource (for debugfs) until kds_resource_term(): its
+ * memory must not be freed or reused before that returns 0. Initialising
+ * a resource that is already set up is refused with a warning.
+ *
  * Context: Any context.
  */
 void kds_resource_init(struct kds_resource *res);
@@ -1069,8 +1073,10 @@ void kds_resource_set_set_name(struct kds_resource_set *rset, const char *fmt, .
  * of the function that called kds_fence_create(), kds_resource_init(),
  * kds_async_waitall() or kds_waitall(); a work item's function; a
  * domain's @name. kds_fence_set_name() and its siblings replace it, with a
- * printf format (longer names are cut). A name can be changed at any time,
- * from any context; readers never see half of one.
+ * printf format (longer names are cut; an empty one brings the default
+ * back). A name can be changed at any time, from any context; readers
+ * never see half of one (a reader that keeps losing to renames under way
+ * shows the default name instead).
  *
  * What a fence waits for describes itself: a dma_fence as
  * ``driver:timeline:seqno``, an hrtimer by its clock and its expiry
@@ -1091,13 +1097,16 @@ void kds_resource_set_set_name(struct kds_resource_set *rset, const char *fmt, .
  * longer than it takes to copy a few objects, and stops after a bounded
  * number of them (it says how many it left out).
  *
- * Blame: the *blocking frontier* of a fence is the set of sources still
- * pending under it that await no other fence: the dma_fences, timers,
- * completions, resource-set holders, work functions and counted events
- * that the fence is really waiting for. kds prints it (never the whole
- * graph) once per wait when kds_fence_wait*(), kds_waitall() or
+ * Blame: the *blocking frontier* of a fence is what is still pending
+ * under it (in the fences it awaits, directly or not, and in itself) that
+ * is not a kds fence: the dma_fences, timers, completions, resource-set
+ * holders, work functions and counted events that the fence is really
+ * waiting for, listed by the fence that waits for them. The fences it
+ * waits through are only counted. kds prints it (never the whole graph)
+ * once per wait when kds_fence_wait*(), kds_waitall() or
  * kds_async_synchronize*() has waited for the module parameter
- * ``kds.blame_ms`` milliseconds (0: never; 10000 by default), and in the
+ * ``kds.blame_ms`` milliseconds (0: never; 10000 by default; a
+ * synchronize names the oldest work item it waits for), and in the
  * warning of a dma_fence wait that timed out. kds_fence_blame() writes it
  * into a buffer.
  */

@@ -12,8 +12,10 @@
 //! and says what it left out.
 //!
 //! Blame ([`frontier`]) finds the *blocking frontier* of a fence: the
-//! pending fences under it (those it awaits, directly or not) that await
-//! no fence themselves, with what each of them does wait for. Fences keep
+//! pending fences under it (those it awaits, directly or not, and itself)
+//! that wait for something other than fences (a source, a counted event),
+//! with what each of them waits for; the fences that wait only for fences
+//! are just counted. Fences keep
 //! only their waiters, so the walk down uses a copy of every edge between
 //! pending fences, sorted by waiter: O(E log E) time for E edges, O(E)
 //! memory, allocated without reclaim, up to [`MAX_EDGES`] edges; then a
@@ -60,7 +62,8 @@ struct FenceCopy {
     age_ms: u32,
     events: u32,
     fences: u32,
-    status: i32,
+    /// The error it will complete with, set so far (0: none).
+    error: i32,
     exported: bool,
     waiters: [u64; KEEP],
     nwaiters: usize,
@@ -83,7 +86,7 @@ impl FenceCopy {
             age_ms: msecs_since(f.born()),
             events,
             fences,
-            status: f.status(),
+            error: f.error(),
             exported: f.is_exported(),
             waiters: [0; KEEP],
             nwaiters: 0,
@@ -123,8 +126,8 @@ impl FenceCopy {
             self.events,
             self.fences
         ));
-        if self.status < 0 {
-            let _ = out.write_fmt(fmt!(" error={}", self.status));
+        if self.error < 0 {
+            let _ = out.write_fmt(fmt!(" error={}", self.error));
         }
         if self.exported {
             let _ = out.write_str(" exported");
@@ -284,7 +287,8 @@ pub(crate) fn domains_text() -> Result<Text> {
 }
 
 /// Every edge between pending fences, `(signaler, waiter)`, sorted by
-/// waiter; and whether some were left out ([`MAX_EDGES`]).
+/// waiter, with a loop `(id, id)` for each fence that has events of its
+/// own; and whether some were left out ([`MAX_EDGES`]).
 fn edges(flags: Flags) -> Result<(KVec<(u64, u64)>, bool)> {
     let mut cap = 1024;
     loop {
@@ -294,6 +298,11 @@ fn edges(flags: Flags) -> Result<(KVec<(u64, u64)>, bool)> {
         while !cursor.done && !full {
             FENCES.walk(&mut cursor, CHUNK, |f| {
                 let id = f.id();
+                // A loop marks a fence that waits for events of its own
+                // (sources, counted events), not only for fences.
+                if f.pending_counts().0 > 0 && e.push_within_capacity((id, id)).is_err() {
+                    full = true;
+                }
                 f.inspect(
                     |w| {
                         if e.push_within_capacity((id, w.id())).is_err() {
@@ -359,23 +368,27 @@ pub(crate) fn frontier_id(id: u64, out: &mut dyn Write, flags: Flags) -> Result 
 }
 
 fn frontier_of(id: u64, name: &NameStr, out: &mut dyn Write, flags: Flags) -> Result {
+    let start = id;
     let (edges, cut) = edges(flags)?;
-    // Depth-first from `f` down the edges; `seen` holds every fence
-    // visited, `leaves` those that await no fence.
+    // Depth-first from `f` up the edges; `seen` holds every fence visited,
+    // `leaves` those with events of their own (or, having lost their last
+    // fence meanwhile, with nothing left to visit): the frontier. The
+    // others, but `f`, are the fences it waits through.
     let mut seen: KVec<u64> = KVec::with_capacity(64, flags)?;
     let mut stack: KVec<u64> = KVec::with_capacity(64, flags)?;
     let mut leaves: KVec<u64> = KVec::with_capacity(MAX_BLAMED, flags)?;
-    let mut nleaves = 0;
+    let (mut nleaves, mut through) = (0, 0);
     stack.push(id, flags)?;
     seen.push(id, flags)?;
     while let Some(id) = stack.pop() {
         let up = signalers(&edges, id);
-        if up.is_empty() {
+        if up.is_empty() || up.iter().any(|&(s, _)| s == id) {
             nleaves += 1;
             if leaves.len() < MAX_BLAMED {
                 leaves.push(id, flags)?;
             }
-            continue;
+        } else if id != start {
+            through += 1;
         }
         for &(s, _) in up {
             if !seen.contains(&s) {
@@ -385,14 +398,15 @@ fn frontier_of(id: u64, name: &NameStr, out: &mut dyn Write, flags: Flags) -> Re
         }
     }
     let plural = if nleaves == 1 { "" } else { "s" };
-    let through = seen.len() - nleaves.min(seen.len());
+    let others = if through == 1 { "other" } else { "others" };
     let _ = out.write_fmt(fmt!(
-        "fence {} \"{}\" waits for {} fence{} through {} others:\n",
-        id,
+        "fence {} \"{}\" waits for {} fence{} through {} {}:\n",
+        start,
         name,
         nleaves,
         plural,
-        through
+        through,
+        others
     ));
     leaves.sort_unstable();
     for &id in leaves.iter() {

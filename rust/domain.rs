@@ -48,11 +48,12 @@ use crate::sys::trace;
 use core::fmt::Write;
 use kernel::alloc::flags::GFP_KERNEL;
 use kernel::alloc::Flags;
-use kernel::ffi::c_void;
+use kernel::ffi::{c_long, c_void};
 use kernel::list::{AtomicTracker, List, ListArc, ListLinks, TryNewListArc};
 use kernel::prelude::*;
 use kernel::sync::atomic::{ordering, Atomic};
-use kernel::sync::{Arc, CondVar, Mutex, SpinLock};
+use kernel::sync::{Arc, CondVar, CondVarTimeoutResult, Mutex, SpinLock};
+use kernel::time::Jiffies;
 use kernel::types::Opaque;
 use kernel::workqueue::{Work, WorkItem};
 
@@ -70,6 +71,13 @@ kernel::sync::global_lock! {
 pub(crate) fn init() {
     // SAFETY: Once, from module init, before any use.
     unsafe { DOMAINS.init() };
+}
+
+/// Frees the registry's own memory; call once, from module exit, after
+/// every domain has unregistered (the vector would outlive the module).
+pub(crate) fn exit() {
+    let v = core::mem::replace(&mut *DOMAINS.lock(), KVec::new());
+    drop(v);
 }
 
 /// `KDS_ASYNC_DETERMINISTIC`: run one item at a time, in queue order.
@@ -693,9 +701,20 @@ impl Domain {
         self.state.lock().next_cookie
     }
 
-    /// Waits until every item queued before `cookie` has finished.
-    pub(crate) fn synchronize_cookie(&self, cookie: u64) {
+    /// Waits until every item queued before `cookie` has finished. If it
+    /// has waited `slow` jiffies (0: never), calls `blame` once, with no
+    /// lock held.
+    pub(crate) fn synchronize_cookie(
+        &self,
+        cookie: u64,
+        slow: c_long,
+        blame: impl FnOnce(&Self, u64),
+    ) {
         self.class.map().might_wait();
+        // Until it blames: sleeps interruptibly, for what is left of
+        // `slow` (a signal only ends the blame's chance, never the wait).
+        let mut blame = (slow > 0).then_some(blame);
+        let deadline = crate::sys::fmt::jiffies().wrapping_add(slow.unsigned_abs() as usize);
         let mut st = self.state.lock();
         loop {
             let lowest = st
@@ -704,8 +723,62 @@ impl Domain {
                 .next()
                 .map(|w| w.cookie.load(ordering::Relaxed));
             match lowest {
-                Some(c) if c < cookie => self.idle.wait(&mut st),
+                Some(c) if c < cookie => {}
                 _ => return,
+            }
+            if blame.is_none() {
+                self.idle.wait(&mut st);
+                continue;
+            }
+            let left = deadline.wrapping_sub(crate::sys::fmt::jiffies()) as isize;
+            if left <= 0 {
+                drop(st);
+                if let Some(b) = blame.take() {
+                    b(self, cookie);
+                }
+                st = self.state.lock();
+                continue;
+            }
+            if let CondVarTimeoutResult::Signal { .. } = self
+                .idle
+                .wait_interruptible_timeout(&mut st, left.unsigned_abs() as Jiffies)
+            {
+                blame = None;
+            }
+        }
+    }
+
+    /// Writes the oldest work item queued before `cookie` that has not
+    /// finished, and what it waits for (see [`crate::debug::frontier`]).
+    pub(crate) fn describe_wait(&self, cookie: u64, out: &mut dyn Write, flags: Flags) -> Result {
+        let oldest = {
+            let st = self.state.lock();
+            st.pending
+                .iter()
+                .next()
+                .filter(|w| w.cookie.load(ordering::Relaxed) < cookie)
+                .map(|w| {
+                    (
+                        w.cookie.load(ordering::Relaxed),
+                        w.func as usize,
+                        w.fences.as_ref().map(|f| f.done.clone()),
+                    )
+                })
+        };
+        let _ = out.write_fmt(fmt!("domain \"{}\"", self.name()));
+        let Some((c, func, done)) = oldest else {
+            let _ = out.write_str(": nothing pending\n");
+            return Ok(());
+        };
+        let _ = out.write_fmt(fmt!(": cookie {} {}", c, Symbol(func)));
+        match done {
+            Some(f) => {
+                let _ = out.write_str(":\n");
+                crate::debug::frontier(&f, out, flags)
+            }
+            None => {
+                let _ = out.write_str(" has not returned\n");
+                Ok(())
             }
         }
     }

@@ -526,7 +526,7 @@ impl Fence {
             // source has none to cancel: no lock needed.
             return;
         }
-        let timers = {
+        let mut sources = {
             let mut g = self.state.lock();
             if g.done || !g.callbacks.is_empty() || !g.waiters.is_empty() {
                 return;
@@ -534,14 +534,25 @@ impl Fence {
             core::mem::replace(g.as_mut().project().sources, KVec::new())
         };
         // Unlocked: cancelling completes events, which locks the fence.
-        // The sources that cannot be cancelled go back, to be described.
-        for t in timers.iter() {
+        sources.retain(|t| {
             t.cancel();
+            !t.cancellable()
+        });
+        if sources.is_empty() {
+            return;
         }
-        for t in timers.into_iter() {
-            if !t.cancellable() {
-                let _ = self.add_source(t, GFP_NOWAIT);
+        // The sources that cannot be cancelled go back, to be described:
+        // in their own vector when no source came meanwhile (the usual
+        // case, without allocating), else one by one.
+        {
+            let mut g = self.state.lock();
+            let st = g.as_mut().project();
+            if st.sources.is_empty() {
+                core::mem::swap(st.sources, &mut sources);
             }
+        }
+        for t in sources.into_iter() {
+            let _ = self.add_source(t, GFP_NOWAIT);
         }
     }
 

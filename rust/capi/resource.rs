@@ -398,7 +398,7 @@ pub(crate) unsafe extern "C" fn __kds_waitall(
         return a.set.cast_mut().cast();
     }
     let t = c_long::try_from(timeout).unwrap_or(c_long::MAX);
-    let r = a.core.wait_granted(t);
+    let r = wait_granted_blamed(&a.core, t, FUNC);
     if matches!(r, Sleep::Done(_)) {
         return a.set.cast_mut().cast();
     }
@@ -409,6 +409,37 @@ pub(crate) unsafe extern "C" fn __kds_waitall(
         Sleep::Interrupted => ERESTARTSYS.to_ptr(),
         _ => core::ptr::null_mut(),
     }
+}
+
+/// [`ResourceSet::wait_granted`], which prints what the set waits for
+/// once when it has waited `kds.blame_ms` (and is still waiting).
+fn wait_granted_blamed(set: &ResourceSet, timeout: c_long, func: &CStr) -> Sleep {
+    let blame = crate::capi::blame_jiffies();
+    if blame == 0 || timeout <= blame {
+        return set.wait_granted(timeout);
+    }
+    let finite = timeout != kernel::task::MAX_SCHEDULE_TIMEOUT;
+    // What is left of `timeout` after the first `blame` jiffies.
+    let rest = if finite { timeout - blame } else { timeout };
+    match set.wait_granted(blame) {
+        Sleep::Done(left) if finite => return Sleep::Done(left + rest),
+        Sleep::TimedOut => {}
+        r => return r,
+    }
+    crate::debug::blame_with(
+        format_args!(
+            "{}: waited {} ms",
+            func.to_str().unwrap_or("kds"),
+            crate::capi::blame_ms()
+        ),
+        |t| {
+            use core::fmt::Write as _;
+            set.describe_wait(t);
+            let _ = t.write_str("\n");
+            Ok(())
+        },
+    );
+    set.wait_granted(rest)
 }
 
 /// Takes the set behind a C pointer, or reports misuse by `func`.

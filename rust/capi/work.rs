@@ -58,9 +58,10 @@ pub(crate) fn exit() {
     if !p.is_null() {
         // SAFETY: `p` came from `Arc::into_raw` in `init`.
         let d = unsafe { Arc::from_raw(p) };
-        d.synchronize_cookie(u64::MAX);
+        d.synchronize_cookie(u64::MAX, 0, |_, _| {});
         d.unregister();
     }
+    crate::domain::exit();
 }
 
 /// How many fences the default domain holds itself: kds's own, for as
@@ -215,7 +216,7 @@ pub(crate) unsafe extern "C" fn kds_async_domain_destroy(d: *mut RawDomain) {
     }
     // SAFETY: Function safety requirement.
     if let Some(b) = unsafe { domain(d, c"kds_async_domain_destroy") } {
-        b.synchronize_cookie(u64::MAX);
+        b.synchronize_cookie(u64::MAX, 0, |_, _| {});
         b.unregister();
         // SAFETY: C gives up its reference.
         drop(unsafe { Arc::from_raw(d.cast::<Domain>()) });
@@ -452,7 +453,7 @@ pub(crate) unsafe extern "C" fn kds_async_synchronize(d: *mut RawDomain) {
     // SAFETY: Function safety requirement.
     if let Some(d) = unsafe { domain(d, c"kds_async_synchronize") } {
         let c = d.next_cookie();
-        d.synchronize_cookie(c);
+        synchronize_blamed(&d, c, c"kds_async_synchronize");
     }
 }
 
@@ -467,8 +468,23 @@ pub(crate) unsafe extern "C" fn kds_async_synchronize_cookie(d: *mut RawDomain, 
     kernel::task::might_sleep();
     // SAFETY: Function safety requirement.
     if let Some(d) = unsafe { domain(d, c"kds_async_synchronize_cookie") } {
-        d.synchronize_cookie(cookie);
+        synchronize_blamed(&d, cookie, c"kds_async_synchronize_cookie");
     }
+}
+
+/// [`Domain::synchronize_cookie`], which prints what it waits for once
+/// when it has waited `kds.blame_ms`.
+fn synchronize_blamed(d: &Domain, cookie: u64, func: &CStr) {
+    d.synchronize_cookie(cookie, crate::capi::blame_jiffies(), |d, cookie| {
+        crate::debug::blame_with(
+            format_args!(
+                "{}: waited {} ms",
+                func.to_str().unwrap_or("kds"),
+                crate::capi::blame_ms()
+            ),
+            |t| d.describe_wait(cookie, t, GFP_KERNEL),
+        );
+    });
 }
 
 /// C: `struct kds_async_graph *kds_async_graph_create(gfp_t gfp)`.

@@ -78,7 +78,6 @@ impl WorkItem for DmaWait {
         match this.dma.status() {
             0 => {
                 if let Some(f) = event.fence() {
-                    f.forget_source(Arc::as_ptr(&this) as usize);
                     let mut name = f.name();
                     // SAFETY: `dma` is alive (we hold a reference); `name`
                     // is a C string.
@@ -91,8 +90,10 @@ impl WorkItem for DmaWait {
                         )
                     };
                     // What the waiter still waits for, the dma_fence among
-                    // it (its event completes only below).
+                    // it (it is forgotten, and its event completes, only
+                    // below).
                     crate::debug::blame(f, format_args!("fence {} blocked by", this.waiter));
+                    f.forget_source(Arc::as_ptr(&this) as usize);
                 }
                 event.complete(ETIMEDOUT.to_errno());
                 // Whether it is still registered or just ran, the callback's
