@@ -1416,7 +1416,8 @@ struct kds_async_graph *kds_async_graph_create(gfp_t gfp);
 /**
  * kds_async_graph_add() - Add a named node to a graph.
  * @g: the graph.
- * @name: the node's name (copied); no commas.
+ * @name: the node's name (copied); no commas. The node's work item and
+ *	its fence are named after it (see "names and diagnostics").
  * @fn: its function.
  * @data: its first argument.
  * @depends: the names of the nodes it runs after, comma-separated, or

@@ -1035,6 +1035,66 @@ static void observe_blame_ms_synchronize(struct kunit *test)
 	kds_async_domain_destroy(d);
 }
 
+/* A graph's work items are named after their nodes. */
+struct graph_run {
+	struct kds_async_graph *g;
+	struct kds_async_domain *d;
+	int ret;
+	struct completion done;
+};
+
+static int graph_run_fn(void *data)
+{
+	struct graph_run *r = data;
+
+	r->ret = kds_async_graph_run(r->g, r->d);
+	complete(&r->done);
+	return 0;
+}
+
+static void observe_graph_node_names(struct kunit *test)
+{
+	struct completion release;
+	struct graph_run r = {};
+	struct task_struct *t;
+	char *text = NULL;
+	int i;
+
+	init_completion(&release);
+	init_completion(&r.done);
+	r.d = kds_async_domain_create("obs-graph", 0);
+	KUNIT_ASSERT_NOT_NULL(test, r.d);
+	r.g = kds_async_graph_create(GFP_KERNEL);
+	KUNIT_ASSERT_NOT_NULL(test, r.g);
+	KUNIT_ASSERT_EQ(test, kds_async_graph_add(r.g, "obs-node:first", obs_block_fn,
+						  &release, NULL), 0);
+	KUNIT_ASSERT_EQ(test, kds_async_graph_add(r.g, "obs-node:second", obs_nop_fn, NULL,
+						  "obs-node:first"), 0);
+	t = kthread_run(graph_run_fn, &r, "kds_obs_graph");
+	if (IS_ERR(t))
+		complete(&release);
+	KUNIT_ASSERT_FALSE(test, IS_ERR(t));
+	/* Until both are queued (the first blocks until released). */
+	for (i = 0; i < 3000; i++) {
+		text = read_debugfs(test, "domains");
+		if (strstr(text, "\"obs-node:second\""))
+			break;
+		obs_kvfree(test, text);
+		text = NULL;
+		msleep(20);
+	}
+	complete(&release);
+	wait_for_completion(&r.done);
+	KUNIT_EXPECT_EQ(test, r.ret, 0);
+	KUNIT_ASSERT_NOT_NULL(test, text);
+	EXPECT_HAS(test, text, "domain \"obs-graph\"");
+	EXPECT_HAS(test, text, "obs_block_fn [kds_test] fence ");
+	EXPECT_HAS(test, text, "\"obs-node:first\"\n");
+	EXPECT_HAS(test, text, "obs_nop_fn [kds_test] fence ");
+	kds_async_graph_destroy(r.g);
+	kds_async_domain_destroy(r.d);
+}
+
 /* A dma_fence wait that times out names the dma_fence and blames. */
 static void observe_dma_timeout_message(struct kunit *test)
 {
@@ -1103,6 +1163,7 @@ static struct kunit_case kds_observe_cases[] = {
 	KUNIT_CASE(observe_blame_ms_fence_wait),
 	KUNIT_CASE(observe_blame_ms_waitall),
 	KUNIT_CASE(observe_blame_ms_synchronize),
+	KUNIT_CASE(observe_graph_node_names),
 	KUNIT_CASE(observe_dma_timeout_message),
 	KUNIT_CASE(observe_bad_arguments),
 	{}

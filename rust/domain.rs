@@ -714,7 +714,7 @@ impl Domain {
         // Until it blames: sleeps interruptibly, for what is left of
         // `slow` (a signal only ends the blame's chance, never the wait).
         let mut blame = (slow > 0).then_some(blame);
-        let deadline = crate::sys::fmt::jiffies().wrapping_add(slow.unsigned_abs() as usize);
+        let deadline = crate::sys::fmt::jiffies().wrapping_add(slow.unsigned_abs());
         let mut st = self.state.lock();
         loop {
             let lowest = st

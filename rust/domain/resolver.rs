@@ -136,10 +136,10 @@ impl Resolver {
         // the items are dropped unqueued and nothing runs.
         let mut works: KVec<Arc<AsyncWork>> = KVec::with_capacity(n, GFP_KERNEL)?;
         for node in nodes.iter() {
-            works.push(
-                AsyncWork::new(node.func, node.data, d.class(), GFP_KERNEL)?,
-                GFP_KERNEL,
-            )?;
+            let w = AsyncWork::new(node.func, node.data, d.class(), GFP_KERNEL)?;
+            // Named after its node, for the debugfs files and blame.
+            w.set_name(&node.name);
+            works.push(w, GFP_KERNEL)?;
         }
         for (i, ds) in deps.iter().enumerate() {
             for &j in ds.iter() {
