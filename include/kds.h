@@ -1133,10 +1133,13 @@ __printf(2, 3) void kds_fence_set_name(struct kds_fence *f, const char *fmt, ...
  * @size: the size of @buf.
  *
  * Writes the blocking frontier of @f (see "names and diagnostics"), one
- * line per source, at most 8 of them and a count of the rest; "done" when
- * @f is done.
+ * line per fence that waits for something else than fences, at most 8 of
+ * them and a count of the rest; "done" when @f is done. At most 8 KiB is
+ * written, whatever @size.
  *
- * Context: Any context but hard IRQ; does not sleep.
+ * Context: Where GFP_NOWAIT allocations are allowed: not in hard IRQ, and
+ * not with a raw_spinlock_t held or interrupts off on PREEMPT_RT. Does not
+ * sleep.
  * Return: The number of bytes written, without the NUL; -EINVAL for a bad
  * @f, a NULL @buf or a zero @size; -ENOMEM when the graph could not be
  * copied (nothing is written then).

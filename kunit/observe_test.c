@@ -27,7 +27,9 @@
 #include <linux/slab.h>
 #include <linux/spinlock.h>
 #include <linux/string.h>
+#include <linux/timer.h>
 #include <linux/uaccess.h>
+#include <linux/vmalloc.h>
 
 #include <kds.h>
 
@@ -972,7 +974,9 @@ static void observe_blame_ms_waitall(struct kunit *test)
 struct releaser {
 	char *text;	/* LOG_BYTES */
 	struct log_mark *m;
-	struct completion *release;
+	const char *needle;	/* what to wait for in the log */
+	struct completion *release;	/* completed then, or */
+	struct kds_fence *fence;	/* completed then */
 	bool seen;
 	struct completion done;
 };
@@ -984,11 +988,14 @@ static int releaser_fn(void *data)
 
 	for (i = 0; i < 3000 && !r->seen; i++) {
 		log_since_into(r->m, r->text);
-		r->seen = strstr(r->text, "kds_async_synchronize: waited 50 ms: ");
+		r->seen = strstr(r->text, r->needle);
 		if (!r->seen)
 			msleep(20);
 	}
-	complete(r->release);
+	if (r->release)
+		complete(r->release);
+	if (r->fence)
+		kds_fence_complete(r->fence);
 	complete(&r->done);
 	return 0;
 }
@@ -1013,7 +1020,8 @@ static void observe_blame_ms_synchronize(struct kunit *test)
 	kds_async_work_put(w);
 	set_blame_ms(test, 50);
 	log_mark(&m);
-	r = (struct releaser){ .m = &m, .release = &release };
+	r = (struct releaser){ .m = &m, .release = &release,
+			       .needle = "kds_async_synchronize: waited 50 ms: " };
 	r.text = obs_kvzalloc(test, LOG_BYTES);
 	if (!r.text)
 		complete(&release);
@@ -1033,6 +1041,85 @@ static void observe_blame_ms_synchronize(struct kunit *test)
 	EXPECT_HAS(test, text, "obs-slow-work");
 	EXPECT_HAS(test, text, "its function has not returned");
 	kds_async_domain_destroy(d);
+}
+
+/*
+ * A blamed wait without a timeout still returns MAX_SCHEDULE_TIMEOUT, as
+ * an unblamed one and dma_fence_wait_timeout() do: done within blame_ms,
+ * and done after the blame (a thread completes the fence once the blame
+ * is in the log).
+ */
+struct obs_timer_fence {
+	struct timer_list timer;
+	struct kds_fence *f;
+};
+
+static void obs_fence_complete_timer_cb(struct timer_list *t)
+{
+	struct obs_timer_fence *tf = timer_container_of(tf, t, timer);
+
+	kds_fence_complete(tf->f);
+}
+
+static void observe_blame_ms_infinite_wait(struct kunit *test)
+{
+	struct kds_fence *f = kds_test_fence(test);
+	struct kds_fence *g = kds_test_fence(test);
+	struct obs_timer_fence tf = { .f = f };
+	struct task_struct *t;
+	struct releaser r;
+	struct log_mark m;
+
+	/* Done 10 ms in, long before the 10 s of blame_ms. */
+	set_blame_ms(test, 10000);
+	timer_setup_on_stack(&tf.timer, obs_fence_complete_timer_cb, 0);
+	mod_timer(&tf.timer, jiffies + msecs_to_jiffies(10));
+	KUNIT_EXPECT_EQ(test, kds_fence_wait_timeout(f, false, MAX_SCHEDULE_TIMEOUT),
+			MAX_SCHEDULE_TIMEOUT);
+	timer_delete_sync(&tf.timer);
+	timer_destroy_on_stack(&tf.timer);
+
+	/* Done after the blame. */
+	kds_fence_set_name(g, "obs-forever");
+	set_blame_ms(test, 50);
+	log_mark(&m);
+	r = (struct releaser){ .m = &m, .fence = g,
+			       .needle = "kds_fence_wait_timeout: waited 50 ms: " };
+	r.text = obs_kvzalloc(test, LOG_BYTES);
+	if (!r.text)
+		kds_fence_complete(g);
+	KUNIT_ASSERT_NOT_NULL(test, r.text);
+	init_completion(&r.done);
+	t = kthread_run(releaser_fn, &r, "kds_obs_release");
+	if (IS_ERR(t))
+		kds_fence_complete(g);
+	KUNIT_ASSERT_FALSE(test, IS_ERR(t));
+	KUNIT_EXPECT_EQ(test, kds_fence_wait_timeout(g, true, MAX_SCHEDULE_TIMEOUT),
+			MAX_SCHEDULE_TIMEOUT);
+	wait_for_completion(&r.done);
+	KUNIT_EXPECT_TRUE(test, r.seen);
+}
+
+/* A huge buffer: the frontier, without a huge allocation (or its warning). */
+KUNIT_DEFINE_ACTION_WRAPPER(obs_vfree_action, vfree, const void *);
+
+static void observe_blame_big_buffer(struct kunit *test)
+{
+	struct kds_fence *f = kds_test_fence(test);
+	size_t size = 64 << 20;
+	char *buf = vmalloc(size);
+	int n;
+
+	KUNIT_ASSERT_NOT_NULL(test, buf);
+	KUNIT_ASSERT_EQ(test, kunit_add_action_or_reset(test, obs_vfree_action, buf), 0);
+	kds_fence_set_name(f, "obs-big");
+	kunit_warning_suppress(test) {
+		n = kds_fence_blame(f, buf, size);
+		KUNIT_EXPECT_SUPPRESSED_WARNING_COUNT(test, 0);
+	}
+	KUNIT_EXPECT_GT(test, n, 0);
+	KUNIT_EXPECT_EQ(test, (size_t)n, strlen(buf));
+	EXPECT_HAS(test, buf, "\"obs-big\" waits for 1 fence");
 }
 
 /* A graph's work items are named after their nodes. */
@@ -1163,6 +1250,8 @@ static struct kunit_case kds_observe_cases[] = {
 	KUNIT_CASE(observe_blame_ms_fence_wait),
 	KUNIT_CASE(observe_blame_ms_waitall),
 	KUNIT_CASE(observe_blame_ms_synchronize),
+	KUNIT_CASE(observe_blame_ms_infinite_wait),
+	KUNIT_CASE(observe_blame_big_buffer),
 	KUNIT_CASE(observe_graph_node_names),
 	KUNIT_CASE(observe_dma_timeout_message),
 	KUNIT_CASE(observe_bad_arguments),

@@ -797,20 +797,15 @@ impl PinnedDrop for Domain {
 /// Writes up to `max` domains to `out`; returns how many it wrote and how
 /// many there are.
 pub(crate) fn describe_all(out: &mut Text, max: usize) -> (usize, usize) {
-    let (mut copy, total) = {
-        let v = DOMAINS.lock();
-        let mut copy = KVec::new();
-        for d in v.iter().take(max) {
-            if copy.push(d.clone(), GFP_KERNEL).is_err() {
-                break;
-            }
-        }
-        (copy, v.len())
-    };
-    for d in copy.iter() {
+    // Described under the registry's lock, without taking references: a
+    // reference a reader dropped last would free the domain after
+    // `kds_async_domain_destroy()` returned, when its class (the driver's)
+    // may be gone. Each domain's own lock is taken briefly, inside.
+    let v = DOMAINS.lock();
+    let mut shown = 0;
+    for d in v.iter().take(max) {
         d.describe(out);
+        shown += 1;
     }
-    let shown = copy.len();
-    copy.clear();
-    (shown, total)
+    (shown, v.len())
 }

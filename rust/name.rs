@@ -62,7 +62,7 @@ impl Name {
     /// name) if another rename is under way.
     pub(crate) fn set(&self, text: &[u8]) {
         let s = self.seq.load(ordering::Relaxed);
-        if s & 1 != 0 || self.seq.cmpxchg(s, s + 1, ordering::Relaxed).is_err() {
+        if s & 1 != 0 || self.seq.cmpxchg(s, s | 1, ordering::Relaxed).is_err() {
             return;
         }
         smp_mb(WriteOrder);
@@ -74,7 +74,12 @@ impl Name {
             b.copy_from_slice(&bytes[i * 8..i * 8 + 8]);
             w.store(u64::from_ne_bytes(b), ordering::Relaxed);
         }
-        self.seq.store(s + 2, ordering::Release);
+        // Even again, never 0 (which means "never named") when it wraps.
+        let next = match s.wrapping_add(2) {
+            0 => 2,
+            n => n,
+        };
+        self.seq.store(next, ordering::Release);
     }
 
     /// Copies a user name into `out`; false when there is none (or the copy

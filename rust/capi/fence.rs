@@ -171,6 +171,10 @@ pub(crate) unsafe extern "C" fn kds_fence_forget_completion(f: *mut RawFence, c:
     }
 }
 
+/// The most `kds_fence_blame()` writes: [`crate::debug::MAX_BLAMED`]
+/// lines and the header, with room to spare.
+const BLAME_MAX: usize = 8192;
+
 /// C: `int kds_fence_blame(struct kds_fence *f, char *buf, size_t size)`.
 ///
 /// # Safety
@@ -191,7 +195,10 @@ pub(crate) unsafe extern "C" fn kds_fence_blame(
         misuse(Misuse::BadArgument, FUNC);
         return EINVAL.to_errno();
     }
-    let mut text = match crate::sys::fmt::Text::with_capacity(size - 1, GFP_NOWAIT) {
+    // The frontier is at most a few lines: a huge buffer gets no huge
+    // allocation.
+    let mut text = match crate::sys::fmt::Text::with_capacity((size - 1).min(BLAME_MAX), GFP_NOWAIT)
+    {
         Ok(t) => t,
         Err(e) => return e.to_errno(),
     };
@@ -766,11 +773,13 @@ fn wait_then_blame(f: &Fence, intr: bool, timeout: c_long, blame: c_long, func: 
     let rest = if finite { timeout - blame } else { timeout };
     let first = f.wait_timeout(intr, blame);
     if first != 0 {
-        // Done (or interrupted) within the blame time.
-        return if first > 0 && finite {
-            first + rest
-        } else {
-            first
+        // Done (or interrupted) within the blame time: what is left of
+        // `timeout` (still all of it when infinite, as for an unblamed
+        // wait and `dma_fence_wait_timeout()`).
+        return match (first > 0, finite) {
+            (true, true) => first + rest,
+            (true, false) => timeout,
+            (false, _) => first,
         };
     }
     crate::debug::blame(

@@ -105,15 +105,16 @@ impl<const N: usize> kernel::fmt::Display for StackStr<N> {
 /// A text buffer with a fixed capacity: writing never allocates; what does
 /// not fit is dropped and [`Text::truncated`] says so.
 pub(crate) struct Text {
-    buf: KVec<u8>,
+    buf: KVVec<u8>,
     truncated: bool,
 }
 
 impl Text {
-    /// An empty text of `cap` bytes, allocated now with `flags`.
+    /// An empty text of `cap` bytes, allocated now with `flags`
+    /// (`kvmalloc()`: large texts need no contiguous pages).
     pub(crate) fn with_capacity(cap: usize, flags: Flags) -> Result<Text> {
         Ok(Text {
-            buf: KVec::with_capacity(cap, flags)?,
+            buf: KVVec::with_capacity(cap, flags)?,
             truncated: false,
         })
     }
@@ -129,7 +130,7 @@ impl Text {
     }
 
     /// Gives the buffer away (for C, which frees it with `kvfree()`).
-    pub(crate) fn into_vec(self) -> KVec<u8> {
+    pub(crate) fn into_vec(self) -> KVVec<u8> {
         self.buf
     }
 }
