@@ -42,8 +42,9 @@ struct dma_fence;
  * kds_fence_export_dma_fence() return an ERR_PTR() and refuse fences that
  * may wait indefinitely, adds a class to &struct kds_callback, and makes
  * fences of kds_fence_create() unexportable: their class is not bounded;
- * 0.6 adds names, kds_fence_blame() and debugfs, and makes &struct
- * kds_resource larger).
+ * 0.6 adds names, kds_fence_blame() and debugfs, makes &struct
+ * kds_resource larger, and lists resources until kds_resource_term(),
+ * which must now come before a resource's memory is freed).
  * So a driver
  * refuses to probe when the module it found is older than its header, or
  * of another minor (major, from 1 on) version::
@@ -1093,9 +1094,10 @@ void kds_resource_set_set_name(struct kds_resource_set *rset, const char *fmt, .
  * - ``graph.dot``: the pending fences and their edges in Graphviz DOT;
  * - ``blame``: write a fence's id to print its blocking frontier.
  *
- * Each file is a snapshot taken when it is opened; it holds no lock
- * longer than it takes to copy a few objects, and stops after a bounded
- * number of them (it says how many it left out).
+ * Each file is a snapshot taken when it is opened; it holds a lock only
+ * to copy a few objects (16) and to find its place again in a list of
+ * pending objects, and stops after a bounded number of objects (it says
+ * how many it left out).
  *
  * Blame: the *blocking frontier* of a fence is what is still pending
  * under it (in the fences it awaits, directly or not, and in itself) that

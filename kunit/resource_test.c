@@ -91,19 +91,33 @@ static void log_init(struct grant_log *log)
 struct res_ctx {
 	struct kds_callback direct, queued;
 	struct kds_resource r[4];
+	bool termed;	/* res_ctx_term() ran */
 };
 
+/*
+ * The resources stay listed by kds until they are terminated, so a test
+ * that ends early (a skip, a failed assertion) terminates them here; if
+ * one is still in use (the test failed), the context is left allocated
+ * rather than freed under kds's list.
+ */
 static void res_ctx_exit(void *arg)
 {
 	struct res_ctx *ctx = arg;
+	bool busy = false;
+	int i;
 
 	kds_callback_term(&ctx->direct);
 	kds_callback_term(&ctx->queued);
+	if (!ctx->termed)
+		for (i = 0; i < ARRAY_SIZE(ctx->r); i++)
+			busy |= kds_resource_term(&ctx->r[i]) != 0;
+	if (!busy)
+		kfree(ctx);
 }
 
 static struct res_ctx *res_ctx(struct kunit *test)
 {
-	struct res_ctx *ctx = kunit_kzalloc(test, sizeof(*ctx), GFP_KERNEL);
+	struct res_ctx *ctx = kzalloc_obj(*ctx, GFP_KERNEL);
 	int i;
 
 	KUNIT_ASSERT_NOT_NULL(test, ctx);
@@ -118,10 +132,12 @@ static struct res_ctx *res_ctx(struct kunit *test)
 /* Every resource must be free again: nothing stays queued. */
 static void res_ctx_term(struct kunit *test, struct res_ctx *ctx)
 {
-	int i;
+	int i, ret = 0;
 
 	for (i = 0; i < ARRAY_SIZE(ctx->r); i++)
-		KUNIT_EXPECT_EQ(test, kds_resource_term(&ctx->r[i]), 0);
+		ret |= kds_resource_term(&ctx->r[i]);
+	KUNIT_EXPECT_EQ(test, ret, 0);
+	ctx->termed = !ret;
 }
 
 /* Queue client @c for one resource, with a direct callback. */

@@ -62,6 +62,52 @@ pub(crate) fn blame_ms() -> u32 {
     unsafe { kds_blame_ms_get() }
 }
 
+/// A wait of `timeout` jiffies cut for blame ([`blame_split`]).
+pub(crate) struct BlameSplit {
+    /// The first part, `kds.blame_ms`, after which the wait blames.
+    pub(crate) first: kernel::ffi::c_long,
+    /// The rest (all of an infinite wait).
+    pub(crate) rest: kernel::ffi::c_long,
+    timeout: kernel::ffi::c_long,
+}
+
+impl BlameSplit {
+    /// What is left of the whole wait when its first part ended with
+    /// `left` jiffies to go: all of an infinite one, as for an unblamed
+    /// wait and `dma_fence_wait_timeout()`.
+    pub(crate) fn left(&self, left: kernel::ffi::c_long) -> kernel::ffi::c_long {
+        if self.timeout == kernel::task::MAX_SCHEDULE_TIMEOUT {
+            self.timeout
+        } else {
+            left + self.rest
+        }
+    }
+
+    /// `what` for the blame message: "`func`: waited N ms".
+    pub(crate) fn what<'a>(func: &'a CStr) -> (&'a str, u32) {
+        (func.to_str().unwrap_or("kds"), blame_ms())
+    }
+}
+
+/// Cuts a wait of `timeout` jiffies for blame; `None` when it cannot last
+/// `kds.blame_ms` (or that is 0).
+pub(crate) fn blame_split(timeout: kernel::ffi::c_long) -> Option<BlameSplit> {
+    let first = blame_jiffies();
+    if first == 0 || timeout <= first {
+        return None;
+    }
+    let rest = if timeout == kernel::task::MAX_SCHEDULE_TIMEOUT {
+        timeout
+    } else {
+        timeout - first
+    };
+    Some(BlameSplit {
+        first,
+        rest,
+        timeout,
+    })
+}
+
 /// Creates (`true`, at the end of module init) or removes (`false`, at
 /// the start of module exit, waiting for readers) `/sys/kernel/debug/kds`.
 pub(crate) fn debugfs_enable(on: bool) {

@@ -51,10 +51,7 @@ use crate::sys::trace;
 use crate::sys::workqueue;
 use class::{Builtin, Class};
 use core::ptr::{self, NonNull};
-use kernel::alloc::{
-    flags::{GFP_KERNEL, GFP_NOWAIT},
-    Flags,
-};
+use kernel::alloc::{flags::GFP_KERNEL, Flags};
 use kernel::bindings;
 use kernel::ffi::c_long;
 use kernel::prelude::*;
@@ -526,33 +523,36 @@ impl Fence {
             // source has none to cancel: no lock needed.
             return;
         }
-        let mut sources = {
-            let mut g = self.state.lock();
-            if g.done || !g.callbacks.is_empty() || !g.waiters.is_empty() {
+        // The cancellable sources leave the list a few at a time, as
+        // clones (dropping the list's reference under the lock frees
+        // nothing), and are cancelled unlocked: cancelling completes
+        // events, which locks the fence. The others never leave the list,
+        // so a source that forgets itself meanwhile always finds itself,
+        // and nothing allocates.
+        loop {
+            let mut batch: [Option<Arc<dyn Source>>; 8] = Default::default();
+            let mut n = 0;
+            {
+                let mut g = self.state.lock();
+                if g.done || !g.callbacks.is_empty() || !g.waiters.is_empty() {
+                    return;
+                }
+                g.as_mut().project().sources.retain(|t| {
+                    if n < batch.len() && t.cancellable() {
+                        batch[n] = Some(t.clone());
+                        n += 1;
+                        false
+                    } else {
+                        true
+                    }
+                });
+            }
+            for t in batch.iter().flatten() {
+                t.cancel();
+            }
+            if n < batch.len() {
                 return;
             }
-            core::mem::replace(g.as_mut().project().sources, KVec::new())
-        };
-        // Unlocked: cancelling completes events, which locks the fence.
-        sources.retain(|t| {
-            t.cancel();
-            !t.cancellable()
-        });
-        if sources.is_empty() {
-            return;
-        }
-        // The sources that cannot be cancelled go back, to be described:
-        // in their own vector when no source came meanwhile (the usual
-        // case, without allocating), else one by one.
-        {
-            let mut g = self.state.lock();
-            let st = g.as_mut().project();
-            if st.sources.is_empty() {
-                core::mem::swap(st.sources, &mut sources);
-            }
-        }
-        for t in sources.into_iter() {
-            let _ = self.add_source(t, GFP_NOWAIT);
         }
     }
 

@@ -754,43 +754,29 @@ pub(crate) unsafe extern "C" fn kds_fence_wait_timeout(
 /// [`Fence::wait_timeout`], which prints the fence's blocking frontier
 /// once when it has waited `kds.blame_ms` (and is still waiting).
 pub(crate) fn wait_blamed(f: &Fence, intr: bool, timeout: c_long, func: &CStr) -> c_long {
-    let blame = crate::capi::blame_jiffies();
     crate::sys::trace::fence_wait_start(f.id());
-    let r = if blame == 0 || timeout <= blame || f.is_done() {
-        f.wait_timeout(intr, timeout)
-    } else {
-        wait_then_blame(f, intr, timeout, blame, func)
+    let r = match crate::capi::blame_split(timeout) {
+        Some(split) if !f.is_done() => wait_then_blame(f, intr, split, func),
+        _ => f.wait_timeout(intr, timeout),
     };
     crate::sys::trace::fence_wait_end(f.id(), r);
     r
 }
 
-/// [`wait_blamed`]'s wait when it may blame: `blame` jiffies, then the
-/// blame, then the rest of `timeout` (longer than `blame`).
-fn wait_then_blame(f: &Fence, intr: bool, timeout: c_long, blame: c_long, func: &CStr) -> c_long {
-    let finite = timeout != kernel::task::MAX_SCHEDULE_TIMEOUT;
-    // What is left of `timeout` after the first `blame` jiffies.
-    let rest = if finite { timeout - blame } else { timeout };
-    let first = f.wait_timeout(intr, blame);
-    if first != 0 {
-        // Done (or interrupted) within the blame time: what is left of
-        // `timeout` (still all of it when infinite, as for an unblamed
-        // wait and `dma_fence_wait_timeout()`).
-        return match (first > 0, finite) {
-            (true, true) => first + rest,
-            (true, false) => timeout,
-            (false, _) => first,
-        };
+/// [`wait_blamed`]'s wait when it may blame: the first part, then the
+/// blame, then the rest.
+fn wait_then_blame(f: &Fence, intr: bool, split: crate::capi::BlameSplit, func: &CStr) -> c_long {
+    let first = f.wait_timeout(intr, split.first);
+    if first > 0 {
+        return split.left(first);
     }
-    crate::debug::blame(
-        f,
-        format_args!(
-            "{}: waited {} ms",
-            func.to_str().unwrap_or("kds"),
-            crate::capi::blame_ms()
-        ),
-    );
-    f.wait_timeout(intr, rest)
+    if first < 0 {
+        // Interrupted.
+        return first;
+    }
+    let (func, ms) = crate::capi::BlameSplit::what(func);
+    crate::debug::blame(f, format_args!("{}: waited {} ms", func, ms));
+    f.wait_timeout(intr, split.rest)
 }
 
 /// C: `void kds_fence_wait(struct kds_fence *f)`.

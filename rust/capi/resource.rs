@@ -414,32 +414,22 @@ pub(crate) unsafe extern "C" fn __kds_waitall(
 /// [`ResourceSet::wait_granted`], which prints what the set waits for
 /// once when it has waited `kds.blame_ms` (and is still waiting).
 fn wait_granted_blamed(set: &ResourceSet, timeout: c_long, func: &CStr) -> Sleep {
-    let blame = crate::capi::blame_jiffies();
-    if blame == 0 || timeout <= blame {
+    let Some(split) = crate::capi::blame_split(timeout) else {
         return set.wait_granted(timeout);
-    }
-    let finite = timeout != kernel::task::MAX_SCHEDULE_TIMEOUT;
-    // What is left of `timeout` after the first `blame` jiffies.
-    let rest = if finite { timeout - blame } else { timeout };
-    match set.wait_granted(blame) {
-        Sleep::Done(left) if finite => return Sleep::Done(left + rest),
+    };
+    match set.wait_granted(split.first) {
+        Sleep::Done(left) => return Sleep::Done(split.left(left)),
         Sleep::TimedOut => {}
         r => return r,
     }
-    crate::debug::blame_with(
-        format_args!(
-            "{}: waited {} ms",
-            func.to_str().unwrap_or("kds"),
-            crate::capi::blame_ms()
-        ),
-        |t| {
-            use core::fmt::Write as _;
-            set.describe_wait(t);
-            let _ = t.write_str("\n");
-            Ok(())
-        },
-    );
-    set.wait_granted(rest)
+    let (func, ms) = crate::capi::BlameSplit::what(func);
+    crate::debug::blame_with(format_args!("{}: waited {} ms", func, ms), |t| {
+        use core::fmt::Write as _;
+        set.describe_wait(t);
+        let _ = t.write_str("\n");
+        Ok(())
+    });
+    set.wait_granted(split.rest)
 }
 
 /// Takes the set behind a C pointer, or reports misuse by `func`.
