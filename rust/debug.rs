@@ -299,8 +299,12 @@ fn edges(flags: Flags) -> Result<(KVec<(u64, u64)>, bool)> {
             FENCES.walk(&mut cursor, CHUNK, |f| {
                 let id = f.id();
                 // A loop marks a fence that waits for events of its own
-                // (sources, counted events), not only for fences.
-                if f.pending_counts().0 > 0 && e.push_within_capacity((id, id)).is_err() {
+                // (sources, counted events), not only for fences. A work
+                // item's own event is its function, which cannot have
+                // started while its gate is pending: it waits through it.
+                let (events, fences) = f.pending_counts();
+                let own = events > 0 && !(f.kind() == Kind::Work && fences > 0);
+                if own && e.push_within_capacity((id, id)).is_err() {
                     full = true;
                 }
                 f.inspect(
@@ -314,10 +318,39 @@ fn edges(flags: Flags) -> Result<(KVec<(u64, u64)>, bool)> {
             });
         }
         if !full || cap >= MAX_EDGES {
-            e.sort_unstable_by_key(|&(s, w)| (w, s));
+            heap_sort(&mut e, |&(s, w)| (w, s));
             return Ok((e, full));
         }
         cap *= 4;
+    }
+}
+
+/// Sorts `v` by `key`: heapsort, O(n log n) time, in place, no
+/// recursion. (`core`'s sorts end in a panic on an inconsistent order, a
+/// call objtool does not know never returns.)
+fn heap_sort<T, K: Ord>(v: &mut [T], key: impl Fn(&T) -> K) {
+    // Moves `v[root]` down the max-heap `v[..end]`.
+    let sift = |v: &mut [T], mut root: usize, end: usize| loop {
+        let mut child = 2 * root + 1;
+        if child >= end {
+            break;
+        }
+        if child + 1 < end && key(&v[child]) < key(&v[child + 1]) {
+            child += 1;
+        }
+        if key(&v[root]) >= key(&v[child]) {
+            break;
+        }
+        v.swap(root, child);
+        root = child;
+    };
+    let n = v.len();
+    for start in (0..n / 2).rev() {
+        sift(v, start, n);
+    }
+    for end in (1..n).rev() {
+        v.swap(0, end);
+        sift(v, 0, end);
     }
 }
 
@@ -408,7 +441,7 @@ fn frontier_of(id: u64, name: &NameStr, out: &mut dyn Write, flags: Flags) -> Re
         through,
         others
     ));
-    leaves.sort_unstable();
+    heap_sort(&mut leaves, |&id| id);
     for &id in leaves.iter() {
         let _ = out.write_str("  ");
         match find(id, flags)? {
