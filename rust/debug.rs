@@ -19,7 +19,9 @@
 //! only their waiters, so the walk down uses a copy of every edge between
 //! pending fences, sorted by waiter: O(E log E) time for E edges, O(E)
 //! memory, allocated without reclaim, up to [`MAX_EDGES`] edges; then a
-//! depth-first search from the fence, O(V + E). It runs only when asked
+//! depth-first search from the fence, O(V^2 + E) for the V fences under
+//! it (the fences seen are kept in a list), and one registry walk per
+//! frontier fence printed (at most [`MAX_BLAMED`] + 1). It runs only when asked
 //! (debugfs, `kds_fence_blame()`) or when a wait has already lasted
 //! `kds.blame_ms`.
 
