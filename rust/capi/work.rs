@@ -476,14 +476,10 @@ pub(crate) unsafe extern "C" fn kds_async_synchronize_cookie(d: *mut RawDomain, 
 /// when it has waited `kds.blame_ms`.
 fn synchronize_blamed(d: &Domain, cookie: u64, func: &CStr) {
     d.synchronize_cookie(cookie, crate::capi::blame_jiffies(), |d, cookie| {
-        crate::debug::blame_with(
-            format_args!(
-                "{}: waited {} ms",
-                func.to_str().unwrap_or("kds"),
-                crate::capi::blame_ms()
-            ),
-            |t| d.describe_wait(cookie, t, GFP_KERNEL),
-        );
+        let (func, ms) = crate::capi::BlameSplit::what(func);
+        crate::debug::blame_with(format_args!("{}: waited {} ms", func, ms), |t| {
+            d.describe_wait(cookie, t, GFP_KERNEL)
+        });
     });
 }
 
