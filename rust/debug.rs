@@ -272,19 +272,34 @@ pub(crate) fn graph_text() -> Result<Text> {
 
 /// The `resources` file.
 pub(crate) fn resources_text() -> Result<Text> {
-    let mut out = Text::with_capacity(TEXT_BYTES, GFP_KERNEL)?;
-    let _ = out.write_str("# resources: each queue in order, holders first\n");
-    let (shown, total) = resource::describe_all(&mut out, MAX_OBJECTS);
-    tail(&mut out, shown, total, "resources");
-    Ok(out)
+    listing(
+        "# resources: each queue in order, holders first\n",
+        "resources",
+        resource::describe_all,
+    )
 }
 
 /// The `domains` file.
 pub(crate) fn domains_text() -> Result<Text> {
+    listing(
+        "# async domains: pending work by cookie, barriers\n",
+        "domains",
+        domain::describe_all,
+    )
+}
+
+/// A file of `header`, then what `describe` writes of up to
+/// [`MAX_OBJECTS`] objects (it returns how many it wrote and how many
+/// there are), then the [`tail`].
+fn listing(
+    header: &str,
+    what: &str,
+    describe: fn(&mut Text, usize) -> (usize, usize),
+) -> Result<Text> {
     let mut out = Text::with_capacity(TEXT_BYTES, GFP_KERNEL)?;
-    let _ = out.write_str("# async domains: pending work by cookie, barriers\n");
-    let (shown, total) = domain::describe_all(&mut out, MAX_OBJECTS);
-    tail(&mut out, shown, total, "domains");
+    let _ = out.write_str(header);
+    let (shown, total) = describe(&mut out, MAX_OBJECTS);
+    tail(&mut out, shown, total, what);
     Ok(out)
 }
 

@@ -432,6 +432,25 @@ fn wait_granted_blamed(set: &ResourceSet, timeout: c_long, func: &CStr) -> Sleep
     set.wait_granted(split.rest)
 }
 
+/// Borrows the set behind a C pointer, or reports misuse by `func`.
+///
+/// # Safety
+///
+/// `rset` must be NULL or a set the caller has not released.
+unsafe fn borrow_set<'a>(rset: *mut RawSet, func: &CStr) -> Option<&'a ResourceSet> {
+    if rset.is_null() {
+        misuse(Misuse::Null, func);
+        return None;
+    }
+    // SAFETY: `rset` is a live set (function safety requirement).
+    let set = unsafe { &*rset.cast::<ResourceSet>() };
+    if !set.magic_ok() {
+        misuse(Misuse::BadObject, func);
+        return None;
+    }
+    Some(set)
+}
+
 /// Takes the set behind a C pointer, or reports misuse by `func`.
 ///
 /// # Safety
@@ -507,17 +526,10 @@ pub(crate) unsafe extern "C" fn kds_resource_set_release_sync(pprset: *mut *mut 
 /// `rset` must be NULL or a set the caller has not released.
 #[no_mangle]
 pub(crate) unsafe extern "C" fn kds_resource_set_fence(rset: *mut RawSet) -> *mut RawFence {
-    const FUNC: &CStr = c"kds_resource_set_fence";
-    if rset.is_null() {
-        misuse(Misuse::Null, FUNC);
+    // SAFETY: Function safety requirement.
+    let Some(set) = (unsafe { borrow_set(rset, c"kds_resource_set_fence") }) else {
         return core::ptr::null_mut();
-    }
-    // SAFETY: `rset` is a live set (function safety requirement).
-    let set = unsafe { &*rset.cast::<ResourceSet>() };
-    if !set.magic_ok() {
-        misuse(Misuse::BadObject, FUNC);
-        return core::ptr::null_mut();
-    }
+    };
     let Ok(f) = set.fence() else {
         return core::ptr::null_mut();
     };
@@ -537,17 +549,9 @@ pub(crate) unsafe extern "C" fn __kds_resource_set_set_name(
     rset: *mut RawSet,
     name: *const c_char,
 ) {
-    const FUNC: &CStr = c"kds_resource_set_set_name";
-    if rset.is_null() {
-        misuse(Misuse::Null, FUNC);
-        return;
+    // SAFETY: Function safety requirement.
+    if let Some(set) = unsafe { borrow_set(rset, c"kds_resource_set_set_name") } {
+        // SAFETY: `name` is a C string (function safety requirement).
+        set.set_name(unsafe { CStr::from_char_ptr(name) }.to_bytes());
     }
-    // SAFETY: `rset` is a live set (function safety requirement).
-    let set = unsafe { &*rset.cast::<ResourceSet>() };
-    if !set.magic_ok() {
-        misuse(Misuse::BadObject, FUNC);
-        return;
-    }
-    // SAFETY: `name` is a C string (function safety requirement).
-    set.set_name(unsafe { CStr::from_char_ptr(name) }.to_bytes());
 }
