@@ -1203,6 +1203,58 @@ static void observe_dma_timeout_message(struct kunit *test)
 	EXPECT_HAS(test, text, "\"obs-dma-timeout\": dma_fence kds_obs:obs-timeline:99");
 }
 
+/*
+ * kds_fence_blame() does not sleep: it may be called with bottom halves
+ * off and under a spinlock_t (the atomic-sleep checks of the debug and rt
+ * kernels watch).
+ */
+static void observe_blame_does_not_sleep(struct kunit *test)
+{
+	static DEFINE_SPINLOCK(lock);
+	struct kds_fence *f = kds_test_fence(test);
+	struct kds_fence *g = kds_test_fence(test);
+	char buf[256];
+	int n;
+
+	kds_fence_set_name(f, "obs-atomic");
+	KUNIT_ASSERT_EQ(test, kds_fence_await_fence(f, g, GFP_KERNEL), 1);
+	local_bh_disable();
+	n = kds_fence_blame(f, buf, sizeof(buf));
+	local_bh_enable();
+	KUNIT_EXPECT_GT(test, n, 0);
+	EXPECT_HAS(test, buf, "\"obs-atomic\" waits for 2 fences");
+	spin_lock(&lock);
+	n = kds_fence_blame(f, buf, sizeof(buf));
+	spin_unlock(&lock);
+	KUNIT_EXPECT_GT(test, n, 0);
+	EXPECT_HAS(test, buf, "\"obs-atomic\" waits for 2 fences");	kds_fence_complete(g);
+	kds_fence_complete(f);
+}
+
+/*
+ * Setting up a live resource again is refused with a warning: its queue
+ * and its place on kds's list stay as they were.
+ */
+static void observe_resource_init_twice_refused(struct kunit *test)
+{
+	struct kds_resource *r = obs_resource(test);
+	unsigned long excl = 1;
+	struct kds_resource_set *s;
+
+	kds_resource_set_name(r, "obs-twice");
+	s = kds_waitall(1, &excl, &r, KDS_WAIT_BLOCKING);
+	KUNIT_ASSERT_FALSE(test, IS_ERR_OR_NULL(s));
+	kunit_warning_suppress(test) {
+		kds_resource_init(r);
+		KUNIT_EXPECT_SUPPRESSED_WARNING_COUNT(test, 1);
+	}
+	/* Still held, still named, listed once. */
+	KUNIT_EXPECT_NULL(test, kds_waitall(1, NULL, &r, 0));
+	KUNIT_EXPECT_EQ(test, count(read_debugfs(test, "resources"), "resource \"obs-twice\"\n"),
+			1);
+	kds_resource_set_release(&s);
+}
+
 /* Bad arguments: -EINVAL or nothing, and a warning; never a crash. */
 static void observe_bad_arguments(struct kunit *test)
 {
@@ -1254,6 +1306,8 @@ static struct kunit_case kds_observe_cases[] = {
 	KUNIT_CASE(observe_blame_big_buffer),
 	KUNIT_CASE(observe_graph_node_names),
 	KUNIT_CASE(observe_dma_timeout_message),
+	KUNIT_CASE(observe_blame_does_not_sleep),
+	KUNIT_CASE(observe_resource_init_twice_refused),
 	KUNIT_CASE(observe_bad_arguments),
 	{}
 };
